@@ -1,0 +1,4 @@
+/** Public face of @vast-rental/core. Each domain folder exports its own API through its index.ts. */
+export * from "./clock";
+export * from "./observability";
+export * from "./vast";

@@ -1,0 +1,8 @@
+export {
+  createRecordingLogger,
+  type LogAttributes,
+  type Logger,
+  type LogRecord,
+  silentLogger,
+} from "./logger";
+export { REDACTED, redactObject, redactSecrets } from "./redact";
