@@ -3,13 +3,14 @@
  * the instance; `local` exists for the local stack only and is refused by the cloud intake.
  */
 import { z } from "zod";
+import { hasControlCharacters } from "../input";
 
 /** Refuses `..` segments and control characters: a prefix or path that escapes is bad input. */
 const SafeRelativeText = z
   .string()
   .max(1024)
   .refine((s) => !s.split("/").includes(".."), "'..' path segments are not allowed")
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "control characters are not allowed");
+  .refine((s) => !hasControlCharacters(s), "control characters are not allowed");
 
 export const S3DatasetSourceSchema = z
   .object({

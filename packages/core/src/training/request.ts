@@ -3,6 +3,7 @@
  * intake, so an unknown or out-of-range parameter is a 400, not a failed run on a rented GPU.
  */
 import { z } from "zod";
+import { hasControlCharacters } from "../input";
 
 /** Training templates shipped with core (ai-toolkit config format). */
 export const TrainingTemplateNameSchema = z.enum(["flux-lora-24gb", "flux-lora-low-vram"]);
@@ -21,7 +22,7 @@ const SamplePromptSchema = z
   .trim()
   .min(1)
   .max(500)
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "sample prompts may not contain control characters");
+  .refine((s) => !hasControlCharacters(s), "sample prompts may not contain control characters");
 
 export const FluxLoraParamsSchema = z
   .object({

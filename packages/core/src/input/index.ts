@@ -1,0 +1,1 @@
+export { hasControlCharacters } from "./text";
