@@ -107,3 +107,10 @@ export const VastErrorCodeSchema = z.enum([
   "unknown",
 ]);
 export type VastErrorCode = z.infer<typeof VastErrorCodeSchema>;
+
+/** An SSH public key registered on the Vast account. */
+export const VastSshKeySchema = z.object({
+  id: z.number().int().nullable(),
+  publicKey: z.string(),
+});
+export type VastSshKey = z.infer<typeof VastSshKeySchema>;
