@@ -1,0 +1,81 @@
+/**
+ * What a caller may ask for when submitting a job: the GPU to rent, the money and time it may
+ * spend, the dataset and the training run. The schema is the single source of the type; it
+ * refuses unknown keys so a misspelt option is a 400, not a silently ignored constraint.
+ */
+import { z } from "zod";
+import { DatasetSourceSchema } from "../dataset";
+import { hasControlCharacters } from "../input";
+import { TrainingRequestSchema } from "../training";
+
+/** Docker image references: registry/name[:tag][@digest], no whitespace or shell metacharacters. */
+const ImageSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/i,
+    "image must be a Docker image reference such as 'ostris/aitoolkit:latest'",
+  );
+
+const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, "idempotencyKey may contain only letters, digits, '.', '_', ':' and '-'");
+
+export const JobRequestSchema = z
+  .object({
+    gpuType: z
+      .string()
+      .trim()
+      .min(1, "gpuType is required")
+      .max(64)
+      .refine((s) => !hasControlCharacters(s), "gpuType may not contain control characters"),
+    numGpus: z.number().int().min(1).max(16).default(1),
+    minVramGb: z.number().positive().max(1024).optional(),
+    maxHourlyUsd: z.number().positive("maxHourlyUsd must be greater than 0").max(1000),
+    region: z
+      .string()
+      .trim()
+      .min(2)
+      .max(16)
+      .regex(/^[A-Za-z_-]+$/, "region must be a region group (US, EU, ...) or an ISO country code")
+      .optional(),
+    minReliability: z.number().min(0).max(1).default(0.95),
+    minDiskGb: z.number().positive().max(100_000).optional(),
+    image: ImageSchema.default("ostris/aitoolkit:latest"),
+    diskGb: z.number().int().min(10).max(2000).default(64),
+    dataset: DatasetSourceSchema,
+    training: TrainingRequestSchema,
+    budgetUsd: z.number().positive("budgetUsd must be greater than 0").max(100_000),
+    maxRuntimeMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 24 * 60)
+      .default(240),
+    bootTimeoutMinutes: z.number().int().min(1).max(120).default(15),
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    callbackUrl: z
+      .url()
+      .max(2048)
+      .refine((u) => u.startsWith("https://"), "callbackUrl must use https")
+      .optional(),
+    idempotencyKey: IdempotencyKeySchema.optional(),
+  })
+  .strict();
+
+export type JobRequestInput = z.input<typeof JobRequestSchema>;
+export type JobRequest = z.output<typeof JobRequestSchema>;
+
+/** A readable one-line summary of zod issues: `maxHourlyUsd: must be greater than 0; ...`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}

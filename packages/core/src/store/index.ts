@@ -1,0 +1,5 @@
+export * from "./dynamo-job-store";
+export * from "./errors";
+export type * from "./job-store";
+export * from "./records";
+export * from "./table-definition";

@@ -1,0 +1,73 @@
+/**
+ * The store port: everything the handlers read and write about jobs. `DynamoJobStore` is the
+ * implementation; the interface exists so the orchestration code names what it needs.
+ */
+
+import type { JobRequest } from "../jobs/request";
+import type { JobEvent } from "../jobs/state-machine";
+import type {
+  AttemptPatch,
+  AttemptRecord,
+  HostFailure,
+  InstanceOwner,
+  JobRecord,
+  NewAttempt,
+  NewTimelineEntry,
+  TimelineEntry,
+} from "./records";
+
+export interface NewJob {
+  jobId: string;
+  request: JobRequest;
+  /** sha256 of the canonical request body, compared when the idempotency key is reused. */
+  requestHash: string;
+}
+
+export interface TransitionOptions {
+  /** Added to the job's spentUsd in the same write. */
+  addSpentUsd?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface JobStore {
+  /** Stores a new job atomically with its idempotency record; an existing key with the same body
+   * returns the existing job (`created: false`); a different body throws IdempotencyConflictError. */
+  createJob(input: NewJob): Promise<{ job: JobRecord; created: boolean }>;
+  getJob(jobId: string): Promise<JobRecord | null>;
+  /** Applies a state-machine event if the job is still at `expectedVersion` (VersionConflictError
+   * otherwise; IllegalTransitionError if the event does not apply), and appends it to the timeline. */
+  transition(
+    jobId: string,
+    expectedVersion: number,
+    event: JobEvent,
+    options?: TransitionOptions,
+  ): Promise<JobRecord>;
+  /** Records an attempt before its create call: the attempt item must be new and the job still
+   * at `expectedVersion`; the job's `attempt` moves to the new number. */
+  recordAttemptStarted(jobId: string, expectedVersion: number, attempt: NewAttempt): Promise<JobRecord>;
+  /** Records the rented instance on the attempt and the instance → job mapping; idempotent for
+   * the same id, refused for a different one (an attempt holds at most one instance). */
+  recordInstanceId(jobId: string, attempt: number, instanceId: number): Promise<AttemptRecord>;
+  updateAttempt(jobId: string, attempt: number, patch: AttemptPatch): Promise<AttemptRecord>;
+  /** Pins the SSH host key on first contact; returns the fingerprint now pinned (which may be an
+   * earlier one, if another writer pinned first). */
+  pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string>;
+  getAttempt(jobId: string, attempt: number): Promise<AttemptRecord | null>;
+  listAttempts(jobId: string): Promise<AttemptRecord[]>;
+  findJobByInstanceId(instanceId: number): Promise<InstanceOwner | null>;
+  /** Active jobs in `state`, oldest first, through the state index (a Query, never a Scan). */
+  listActiveJobs(
+    state: JobRecord["state"],
+    options?: { limit?: number; cursor?: string },
+  ): Promise<{ jobs: JobRecord[]; cursor: string | null }>;
+  appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void>;
+  getTimeline(jobId: string): Promise<TimelineEntry[]>;
+  /** Idempotent per (machine, job, attempt); returns false when it was already recorded. */
+  recordHostFailure(failure: HostFailure): Promise<boolean>;
+  recentHostFailures(machineId: number, sinceMs: number): Promise<HostFailure[]>;
+  /** Machines with at least one failure since `sinceMs`. */
+  recentlyFailedMachines(sinceMs: number): Promise<Set<number>>;
+  /** A time-bounded exclusive claim on some work for a job; true when `owner` holds it. */
+  acquireLease(jobId: string, name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(jobId: string, name: string, owner: string): Promise<void>;
+}

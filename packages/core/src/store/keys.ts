@@ -1,0 +1,33 @@
+/**
+ * Key layout of the single table. Every item of a job shares the job's partition, so a job,
+ * its attempts, leases and timeline are read with one Query.
+ */
+import type { JobState } from "../jobs/state-machine";
+
+export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: "JOB" });
+export const attemptKey = (jobId: string, attempt: number) => ({
+  pk: `JOB#${jobId}`,
+  sk: `ATTEMPT#${String(attempt).padStart(4, "0")}`,
+});
+export const timelineKey = (jobId: string, atMs: number, suffix: string) => ({
+  pk: `JOB#${jobId}`,
+  sk: `TL#${String(atMs).padStart(15, "0")}#${suffix}`,
+});
+export const leaseKey = (jobId: string, name: string) => ({ pk: `JOB#${jobId}`, sk: `LEASE#${name}` });
+export const instanceKey = (instanceId: number) => ({ pk: `INSTANCE#${instanceId}`, sk: "INSTANCE" });
+export const idempotencyKeyItem = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "IDEMPOTENCY" });
+export const hostReputationKey = (machineId: number) => ({ pk: `HOST#${machineId}`, sk: "REPUTATION" });
+export const hostFailureKey = (machineId: number, jobId: string, attempt: number) => ({
+  pk: `HOST#${machineId}`,
+  sk: `FAIL#${jobId}#${String(attempt).padStart(4, "0")}`,
+});
+
+/** Index keys: only active jobs carry them, so the index holds nothing finished. */
+export const stateIndexKeys = (state: JobState, createdAtMs: number, jobId: string) => ({
+  gsi1pk: `STATE#${state}`,
+  gsi1sk: `${String(createdAtMs).padStart(15, "0")}#${jobId}`,
+});
+export const hostFailureIndexKeys = (atMs: number, machineId: number) => ({
+  gsi1pk: "HOSTFAIL",
+  gsi1sk: `${String(atMs).padStart(15, "0")}#${machineId}`,
+});

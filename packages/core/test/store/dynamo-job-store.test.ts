@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { sampleJobRequest } from "../../../../test/support/job-request";
+import { type Clock, systemClock } from "../../src/clock";
+import { IllegalTransitionError } from "../../src/jobs/state-machine";
+import { DynamoJobStore, IdempotencyConflictError, VersionConflictError } from "../../src/store";
+
+let dynamo: LocalDynamo;
+let store: DynamoJobStore;
+let now = 1_700_000_000_000;
+const clock: Clock = { now: () => now, sleep: systemClock.sleep };
+
+beforeAll(async () => {
+  dynamo = await startDynamoLocal();
+});
+afterAll(async () => {
+  await dynamo?.stop();
+});
+beforeEach(async () => {
+  store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
+});
+
+const newJob = (jobId: string, overrides = {}) => ({
+  jobId,
+  request: sampleJobRequest(overrides),
+  requestHash: `hash-${JSON.stringify(overrides)}`,
+});
+
+describe("DynamoJobStore", () => {
+  it("creates a queued job at version 0 with a deadline and a timeline entry", async () => {
+    const { job, created } = await store.createJob(newJob("j1"));
+    expect(created).toBe(true);
+    expect(job).toMatchObject({ state: "queued", version: 0, attempt: 0, spentUsd: 0 });
+    expect(job.deadlineAt - job.createdAt).toBe(240 * 60_000);
+    expect(await store.getJob("j1")).toEqual(job);
+    const timeline = await store.getTimeline("j1");
+    expect(timeline).toHaveLength(1);
+    expect(timeline[0]).toMatchObject({ kind: "transition", to: "queued" });
+  });
+
+  it("de-duplicates on the idempotency key: same body → same job, other body → conflict", async () => {
+    const first = await store.createJob({ ...newJob("j1", { idempotencyKey: "k-1" }), requestHash: "h" });
+    const again = await store.createJob({ ...newJob("j2", { idempotencyKey: "k-1" }), requestHash: "h" });
+    expect(again.created).toBe(false);
+    expect(again.job.jobId).toBe(first.job.jobId);
+    expect(await store.getJob("j2")).toBeNull();
+    await expect(
+      store.createJob({ ...newJob("j3", { idempotencyKey: "k-1" }), requestHash: "other" }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    expect(await store.getJob("j3")).toBeNull();
+  });
+
+  it("refuses a second job with the same id", async () => {
+    await store.createJob(newJob("j1"));
+    await expect(store.createJob(newJob("j1"))).rejects.toThrow();
+  });
+
+  it("transitions only from the expected version, and appends to the timeline", async () => {
+    await store.createJob(newJob("j1"));
+    now += 1000;
+    const job = await store.transition("j1", 0, { type: "provision_started", reason: "picked up" });
+    expect(job).toMatchObject({ state: "provisioning", version: 1, reason: "picked up" });
+    await expect(store.transition("j1", 0, { type: "fail", reason: "stale" })).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
+    await expect(store.transition("j1", 1, { type: "training_started", reason: "x" })).rejects.toBeInstanceOf(
+      IllegalTransitionError,
+    );
+    expect((await store.getJob("j1"))?.state).toBe("provisioning");
+    const timeline = await store.getTimeline("j1");
+    expect(timeline.map((t) => t.to)).toEqual(["queued", "provisioning"]);
+  });
+
+  it("lets exactly one of two concurrent writers win a transition", async () => {
+    await store.createJob(newJob("j1"));
+    const results = await Promise.allSettled([
+      store.transition("j1", 0, { type: "provision_started", reason: "a" }),
+      store.transition("j1", 0, { type: "cancel", reason: "b" }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = results.find((r) => r.status === "rejected");
+    expect(rejected?.status === "rejected" && rejected.reason).toBeInstanceOf(VersionConflictError);
+    expect((await store.getJob("j1"))?.version).toBe(1);
+  });
+
+  it("finds active jobs by state through the index, and drops finished ones from it", async () => {
+    await store.createJob(newJob("a"));
+    now += 1;
+    await store.createJob(newJob("b"));
+    now += 1;
+    await store.createJob(newJob("c"));
+    await store.transition("c", 0, { type: "provision_started", reason: "go" });
+    expect((await store.listActiveJobs("queued")).jobs.map((j) => j.jobId)).toEqual(["a", "b"]);
+    const page1 = await store.listActiveJobs("queued", { limit: 1 });
+    expect(page1.jobs.map((j) => j.jobId)).toEqual(["a"]);
+    expect(page1.cursor).not.toBeNull();
+    const page2 = await store.listActiveJobs("queued", { limit: 1, cursor: page1.cursor ?? undefined });
+    expect(page2.jobs.map((j) => j.jobId)).toEqual(["b"]);
+    await store.transition("a", 0, { type: "cancel", reason: "user asked" });
+    expect((await store.listActiveJobs("queued")).jobs.map((j) => j.jobId)).toEqual(["b"]);
+  });
+
+  it("sets the TTL attribute when a job finishes and adds spent money", async () => {
+    await store.createJob(newJob("j1"));
+    await store.transition("j1", 0, { type: "fail", reason: "no offers" }, { addSpentUsd: 0.25 });
+    const { Item } = await dynamo.doc.send(
+      new (await import("@aws-sdk/lib-dynamodb")).GetCommand({
+        TableName: (store as unknown as { table: string }).table,
+        Key: { pk: "JOB#j1", sk: "JOB" },
+      }),
+    );
+    expect(Item?.expiresAt).toBeGreaterThan(now / 1000);
+    expect(Item?.gsi1pk).toBeUndefined();
+    expect(Item?.spentUsd).toBeCloseTo(0.25);
+  });
+
+  it("records an attempt before create, once per number and version, then its one instance", async () => {
+    await store.createJob(newJob("j1"));
+    await store.transition("j1", 0, { type: "provision_started", reason: "go" });
+    const attempt = {
+      attempt: 1,
+      offerId: 77,
+      machineId: 5,
+      hourlyUsd: 0.4,
+      gpuName: "RTX 4090",
+      label: "l1",
+    };
+    const job = await store.recordAttemptStarted("j1", 1, attempt);
+    expect(job).toMatchObject({ attempt: 1, version: 2 });
+    await expect(store.recordAttemptStarted("j1", 1, attempt)).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(store.recordAttemptStarted("j1", 2, attempt)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await store.getAttempt("j1", 1)).toMatchObject({
+      outcome: "pending",
+      instanceId: null,
+      label: "l1",
+    });
+
+    const rented = await store.recordInstanceId("j1", 1, 1234);
+    expect(rented).toMatchObject({ outcome: "rented", instanceId: 1234 });
+    expect(await store.recordInstanceId("j1", 1, 1234)).toMatchObject({ instanceId: 1234 });
+    await expect(store.recordInstanceId("j1", 1, 999)).rejects.toThrow(/already holds instance 1234/);
+    expect(await store.findJobByInstanceId(1234)).toEqual({ instanceId: 1234, jobId: "j1", attempt: 1 });
+    expect(await store.findJobByInstanceId(999)).toBeNull();
+    expect((await store.listAttempts("j1")).map((a) => a.attempt)).toEqual([1]);
+  });
+
+  it("pins the first host key and keeps it", async () => {
+    await store.createJob(newJob("j1"));
+    await store.recordAttemptStarted("j1", 0, {
+      attempt: 1,
+      offerId: 1,
+      machineId: 1,
+      hourlyUsd: 1,
+      gpuName: null,
+      label: "l",
+    });
+    expect(await store.pinHostKey("j1", 1, "SHA256:first")).toBe("SHA256:first");
+    expect(await store.pinHostKey("j1", 1, "SHA256:second")).toBe("SHA256:first");
+    expect((await store.getAttempt("j1", 1))?.hostKeyFingerprint).toBe("SHA256:first");
+  });
+
+  it("records host failures once per attempt and answers recent-window queries", async () => {
+    const at = now;
+    expect(
+      await store.recordHostFailure({ machineId: 9, jobId: "j1", attempt: 1, at, reason: "stuck" }),
+    ).toBe(true);
+    expect(
+      await store.recordHostFailure({ machineId: 9, jobId: "j1", attempt: 1, at, reason: "stuck" }),
+    ).toBe(false);
+    await store.recordHostFailure({
+      machineId: 8,
+      jobId: "j2",
+      attempt: 1,
+      at: at - 3_600_000,
+      reason: "old",
+    });
+    expect((await store.recentHostFailures(9, at - 1000)).map((f) => f.reason)).toEqual(["stuck"]);
+    expect(await store.recentHostFailures(8, at - 1000)).toEqual([]);
+    expect([...(await store.recentlyFailedMachines(at - 1000))]).toEqual([9]);
+    expect([...(await store.recentlyFailedMachines(at - 7_200_000))].sort()).toEqual([8, 9]);
+  });
+
+  it("grants a lease to one owner until it expires or is released", async () => {
+    expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(true);
+    expect(await store.acquireLease("j1", "push", "b", 10_000)).toBe(false);
+    expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(true);
+    now += 10_001;
+    expect(await store.acquireLease("j1", "push", "b", 10_000)).toBe(true);
+    await store.releaseLease("j1", "push", "a");
+    expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(false);
+    await store.releaseLease("j1", "push", "b");
+    expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(true);
+  });
+});

