@@ -160,7 +160,11 @@ export class VastAIClient {
         mode: "idempotent",
         signal: options.signal,
       });
-      const instances = asObject(body)?.instances;
+      const record = asObject(body);
+      // `instances: null` is Vast's "not found"; no key at all is not an answer we can trust.
+      if (!record || !("instances" in record))
+        throw unexpected(`GET /api/v0/instances/${id}/`, "no instances key");
+      const instances = record.instances;
       // An object for one instance, but the SDK has seen a list here too.
       if (Array.isArray(instances)) {
         return instances.map(normalizeInstance).find((row) => row?.instanceId === id) ?? null;
