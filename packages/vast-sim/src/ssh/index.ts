@@ -1,0 +1,19 @@
+/**
+ * The per-instance SSH server of the Vast simulator: what the simulator's lifecycle starts for each
+ * instance, and the helpers to prepare the instance folder and steer its training stand-in.
+ */
+export type { OfferedKey } from "./authorized-keys";
+export { generateHostKey, hostKeyFingerprint } from "./host-key";
+export { prepareInstanceFolder, setTrainingBehaviour, trainingBehaviourPath } from "./instance-folder";
+export { type InstanceSshServerExtraOptions, SFTP_SERVER_PATH, startInstanceSshServer } from "./server";
+export { SHIM_MOUNT } from "./shims";
+export type {
+  ConfinementMode,
+  InstanceSshServer,
+  InstanceSshServerOptions,
+  SimFaultsForSsh,
+  SimGpu,
+  SimTrainingBehaviour,
+  SshServerLogger,
+} from "./types";
+export { SimTrainingBehaviourSchema } from "./types";

@@ -1,0 +1,286 @@
+/**
+ * The SSH server of one simulated instance (ssh2 `Server`): public-key login as root against the instance's
+ * current keys, exec and SFTP confined to the instance folder, the simulated GPU environment on PATH, and
+ * the SSH faults (refusing connections while "booting", dropping mid-transfer).
+ */
+import type { ChildProcess } from "node:child_process";
+import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import ssh2, { type Connection, type ServerChannel, type Session } from "ssh2";
+import { findAuthorizedKey } from "./authorized-keys";
+import { bindProcessToChannel, signalGroup } from "./channel-process";
+import { hostKeyFingerprint, toSsh2HostKey } from "./host-key";
+import { openSandbox, type Sandbox } from "./sandbox";
+import { writeShims } from "./shims";
+import type {
+  ConfinementMode,
+  InstanceSshServer,
+  InstanceSshServerOptions,
+  SimFaultsForSsh,
+  SshServerLogger,
+} from "./types";
+
+export const SFTP_SERVER_PATH = "/usr/lib/openssh/sftp-server";
+
+// ssh2 is CommonJS; Node's ESM loader only sees its default export.
+const { Server } = ssh2;
+const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const silent: SshServerLogger = { debug: () => {}, warn: () => {} };
+
+export interface InstanceSshServerExtraOptions {
+  /** Strongest confinement to try (tests use it to exercise the fallbacks). Default "bwrap-container". */
+  confinement?: ConfinementMode;
+}
+
+/** Per TCP connection: its socket (to cut it) and whether the drop fault already cut it. */
+interface ConnectionState {
+  socket: Socket | undefined;
+  dropped: boolean;
+  remote: string;
+  remotePort: number;
+}
+
+export async function startInstanceSshServer(
+  options: InstanceSshServerOptions & InstanceSshServerExtraOptions,
+): Promise<InstanceSshServer> {
+  const logger = options.logger ?? silent;
+  const host = options.host ?? "127.0.0.1";
+  const rootDir = resolve(options.rootDir);
+  const hostKey = toSsh2HostKey(options.hostKey);
+  const fingerprint = hostKeyFingerprint(hostKey);
+
+  await mkdir(rootDir, { recursive: true });
+  const shimDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
+  await writeShims(shimDir);
+  const sandbox = await openSandbox(
+    { instanceId: options.instanceId, rootDir, shimDir, logger },
+    options.confinement ?? "bwrap-container",
+  );
+  const sftpAvailable = await access(SFTP_SERVER_PATH).then(
+    () => true,
+    () => false,
+  );
+  if (!sftpAvailable)
+    logger.warn("no sftp-server on this machine: SFTP requests are refused", { path: SFTP_SERVER_PATH });
+
+  const socketsByRemote = new Map<string, Socket>();
+  const children = new Set<ChildProcess>();
+  const running = new Set<Promise<void>>();
+  let closing = false;
+  let port = 0;
+
+  // The drop fault counts bytes across every channel of the instance from the moment it is seen.
+  let armed: { faults: SimFaultsForSsh; remaining: number } | null = null;
+  const readFaults = (): SimFaultsForSsh => {
+    try {
+      return options.faults();
+    } catch (error) {
+      logger.warn("faults() threw; assuming none", { error: String(error) });
+      return { refuseConnections: false, dropAfterBytes: null };
+    }
+  };
+  const account = (bytes: number) => {
+    if (bytes <= 0 || !options.onBytesReceived) return;
+    try {
+      options.onBytesReceived(bytes);
+    } catch (error) {
+      logger.warn("onBytesReceived threw", { error: String(error) });
+    }
+  };
+  const admit = (conn: ConnectionState, bytes: number): number => {
+    if (conn.dropped || closing) return 0;
+    const faults = readFaults();
+    if (faults.dropAfterBytes === null || faults.dropAfterBytes === undefined) {
+      armed = null;
+      account(bytes);
+      return bytes;
+    }
+    if (!armed) armed = { faults, remaining: Math.max(0, Math.floor(faults.dropAfterBytes)) };
+    const allowed = Math.min(bytes, armed.remaining);
+    armed.remaining -= allowed;
+    account(allowed);
+    if (armed.remaining <= 0) {
+      faults.dropAfterBytes = null;
+      armed = null;
+      conn.dropped = true;
+      logger.debug("drop fault: cutting the connection", {
+        instanceId: options.instanceId,
+        remote: conn.remote,
+      });
+      const socket = conn.socket;
+      setImmediate(() => socket?.resetAndDestroy());
+    }
+    return allowed;
+  };
+
+  const commandEnv = (conn: ConnectionState, sessionEnv: Record<string, string>): Record<string, string> => ({
+    LANG: "C.UTF-8",
+    ...sessionEnv,
+    ...options.env,
+    PATH: `${sandbox.shimPath}:${SYSTEM_PATH}`,
+    HOME: sandbox.home,
+    USER: "root",
+    LOGNAME: "root",
+    SHELL: "/bin/bash",
+    SSH_CLIENT: `${conn.remote} ${conn.remotePort} ${port}`,
+    SSH_CONNECTION: `${conn.remote} ${conn.remotePort} ${host} ${port}`,
+    VAST_SIM_INSTANCE_ID: String(options.instanceId),
+    VAST_SIM_ROOT: sandbox.home,
+    VAST_SIM_GPU_NAME: options.gpu.name,
+    VAST_SIM_GPU_COUNT: String(options.gpu.count),
+    VAST_SIM_GPU_RAM_MB: String(options.gpu.ramMb),
+    VAST_SIM_TIME_SCALE: String(options.timeScale ?? 1),
+  });
+
+  const run = (
+    conn: ConnectionState,
+    channel: ServerChannel,
+    argv: string[],
+    env: Record<string, string>,
+    forwardStderr: boolean,
+  ): ChildProcess => {
+    const child = sandbox.spawn(argv, env);
+    children.add(child);
+    const done = bindProcessToChannel(child, channel, {
+      forwardStderr,
+      admit: (bytes) => admit(conn, bytes),
+      onStderr: (text) => logger.debug("sftp-server stderr", { text }),
+    }).finally(() => {
+      children.delete(child);
+      running.delete(done);
+    });
+    running.add(done);
+    return child;
+  };
+
+  const handleSession = (conn: ConnectionState, session: Session) => {
+    const sessionEnv: Record<string, string> = {};
+    let current: ChildProcess | undefined;
+    session.on("env", (accept, reject, info) => {
+      // Like sshd's default AcceptEnv LANG LC_*.
+      if (/^(LANG|LC_[A-Z_]+)$/.test(info.key)) {
+        sessionEnv[info.key] = info.val;
+        accept?.();
+      } else reject?.();
+    });
+    session.on("pty", (_accept, reject) => reject?.());
+    session.on("signal", (accept, _reject, info) => {
+      if (current) signalGroup(current, `SIG${info.name}` as NodeJS.Signals);
+      accept?.();
+    });
+    session.on("exec", (accept, _reject, info) => {
+      logger.debug("exec", { instanceId: options.instanceId, command: info.command });
+      current = run(conn, accept(), ["/bin/bash", "-c", info.command], commandEnv(conn, sessionEnv), true);
+    });
+    session.on("shell", (accept) => {
+      current = run(conn, accept(), ["/bin/bash", "-l"], commandEnv(conn, sessionEnv), true);
+    });
+    session.on("subsystem", (accept, reject, info) => {
+      if (info.name !== "sftp" || !sftpAvailable) return reject?.();
+      current = run(conn, accept(), [SFTP_SERVER_PATH], commandEnv(conn, sessionEnv), false);
+    });
+  };
+
+  const authorizedKeys = (): string[] => {
+    try {
+      return options.authorizedKeys();
+    } catch (error) {
+      logger.warn("authorizedKeys() threw; refusing", { error: String(error) });
+      return [];
+    }
+  };
+
+  const ssh = new Server({ hostKeys: [hostKey] }, (client: Connection, info) => {
+    const conn: ConnectionState = {
+      socket: socketsByRemote.get(`${info.ip}:${info.port}`),
+      dropped: false,
+      remote: info.ip,
+      remotePort: info.port,
+    };
+    client.on("error", (error) => logger.debug("ssh connection error", { error: error.message }));
+    client.on("authentication", (ctx) => {
+      if (ctx.method !== "publickey" || ctx.username !== "root") return ctx.reject(["publickey"]);
+      const key = findAuthorizedKey(authorizedKeys(), ctx.key);
+      if (!key) return ctx.reject(["publickey"]);
+      if (ctx.signature && ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+        return ctx.reject(["publickey"]);
+      }
+      ctx.accept();
+    });
+    client.on("ready", () => {
+      client.on("session", (accept) => handleSession(conn, accept()));
+    });
+  });
+  ssh.on("error", (error: Error) => logger.debug("ssh server error", { error: error.message }));
+
+  const sockets = new Set<Socket>();
+  const tcp: NetServer = createServer((socket) => {
+    socket.on("error", () => {});
+    if (closing || readFaults().refuseConnections) {
+      socket.destroy();
+      return;
+    }
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    sockets.add(socket);
+    socketsByRemote.set(key, socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      socketsByRemote.delete(key);
+    });
+    ssh.injectSocket(socket);
+  });
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    tcp.once("error", rejectListen);
+    tcp.listen(options.port ?? 0, host, () => {
+      tcp.off("error", rejectListen);
+      resolveListen();
+    });
+  }).catch(async (error: unknown) => {
+    await sandbox.close();
+    await rm(shimDir, { recursive: true, force: true });
+    throw error;
+  });
+  const address = tcp.address();
+  port = typeof address === "object" && address ? address.port : 0;
+  tcp.on("error", (error) => logger.warn("ssh listener error", { error: error.message }));
+  logger.debug("instance ssh server listening", {
+    instanceId: options.instanceId,
+    host,
+    port,
+    confinement: sandbox.mode,
+  });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      const listenerClosed = new Promise<void>((done) => tcp.close(() => done()));
+      for (const socket of sockets) socket.destroy();
+      for (const child of children) signalGroup(child, "SIGKILL");
+      await Promise.allSettled([...running]);
+      await listenerClosed;
+      await closeSandbox(sandbox);
+      await rm(shimDir, { recursive: true, force: true });
+    })();
+    return closed;
+  };
+
+  return {
+    host,
+    port,
+    hostKeyFingerprint: fingerprint,
+    confinement: sandbox.mode,
+    close,
+  };
+}
+
+async function closeSandbox(sandbox: Sandbox): Promise<void> {
+  try {
+    await sandbox.close();
+  } catch {
+    // the container is gone either way
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The contract between the simulator's HTTP/lifecycle part and its per-instance SSH server:
+ * what the lifecycle passes in (options, faults read live) and what it gets back.
+ */
+import { z } from "zod";
+
+export interface SimFaultsForSsh {
+  /** When true, new TCP connections are accepted then closed before the SSH banner (as a booting Vast container does). */
+  refuseConnections: boolean;
+  /**
+   * When a number, the server drops the connection after receiving that many more bytes on any exec/sftp
+   * channel (then resets to null — by writing `null` into the object `faults()` returned).
+   */
+  dropAfterBytes: number | null;
+}
+
+export interface SshServerLogger {
+  debug(msg: string, attrs?: Record<string, unknown>): void;
+  warn(msg: string, attrs?: Record<string, unknown>): void;
+}
+
+export interface SimGpu {
+  name: string;
+  count: number;
+  ramMb: number;
+}
+
+export interface InstanceSshServerOptions {
+  instanceId: number;
+  /** Per-instance folder on the host; inside the instance it is seen as both /workspace and /root. Created if missing. */
+  rootDir: string;
+  /** PEM private host key (ed25519 or rsa), stable for the instance's life. */
+  hostKey: string;
+  /** OpenSSH public-key lines currently allowed (read on every auth attempt, so keys attached later work). */
+  authorizedKeys: () => string[];
+  gpu: SimGpu;
+  /** Listen address/port; port 0 = ephemeral. Default host 127.0.0.1. */
+  host?: string;
+  port?: number;
+  /** Seconds of simulated time per real second. Scales the training stand-in's duration. Default 1. */
+  timeScale?: number;
+  /** Read on every connection / channel. */
+  faults: () => SimFaultsForSsh;
+  /** Called with the number of bytes received from the client on exec/sftp channels (bandwidth ledger). */
+  onBytesReceived?: (bytes: number) => void;
+  /** Extra environment for commands (CONTAINER_ID, PUBLIC_IPADDR, VAST_TCP_PORT_22, ...). */
+  env?: Record<string, string>;
+  logger?: SshServerLogger;
+}
+
+export interface InstanceSshServer {
+  readonly host: string;
+  readonly port: number;
+  /** Fingerprint of the host key, "SHA256:..." as OpenSSH prints it. */
+  readonly hostKeyFingerprint: string;
+  /** How commands are confined: a long-lived bubblewrap container, bubblewrap per command, or a plain shell. */
+  readonly confinement: ConfinementMode;
+  close(): Promise<void>;
+}
+
+export type ConfinementMode = "bwrap-container" | "bwrap-per-command" | "plain";
+
+/** How the training stand-in of one instance behaves; read by the stand-in when it starts. */
+export const SimTrainingBehaviourSchema = z.object({
+  durationSeconds: z.number().nonnegative(),
+  fail: z.boolean(),
+  exitCode: z.number().int().min(1).max(255).optional(),
+  failMessage: z.string().optional(),
+});
+export type SimTrainingBehaviour = z.infer<typeof SimTrainingBehaviourSchema>;
