@@ -1,0 +1,133 @@
+/**
+ * The simulator's control surface (the in-process `admin` object; the same operations are served
+ * under `/_sim/`): every instance ever created with its state history and ledger, the total
+ * ledger, faults, the clock, training behaviour, reset.
+ */
+import { z } from "zod";
+import {
+  type ActiveFault,
+  type FaultSpecInput,
+  FaultSpecSchema,
+  type RandomFaultProfileInput,
+  RandomFaultProfileSchema,
+} from "./faults";
+import type { HistoryEntry } from "./instance";
+import { renderInstance } from "./instance-view";
+import { type InstanceLedger, type LedgerAmounts, totalLedger } from "./ledger";
+import type { SimOffer } from "./marketplace";
+import type { SimState } from "./state";
+
+export const TrainingBehaviourSchema = z.object({
+  durationSeconds: z.number().nonnegative().default(120),
+  fail: z.boolean().default(false),
+  exitCode: z.number().int().min(1).max(255).optional(),
+  failMessage: z.string().optional(),
+});
+export type TrainingBehaviourInput = z.input<typeof TrainingBehaviourSchema>;
+
+export interface AdminInstance {
+  id: number;
+  offerId: number;
+  machineId: number;
+  label: string | null;
+  createdAtMs: number;
+  destroyedAtMs: number | null;
+  actualStatus: string | null;
+  intendedStatus: string;
+  curState: string;
+  statusMsg: string | null;
+  sshPort: number;
+  hostKeyFingerprint: string | null;
+  rootDir: string;
+  instanceApiKey: string;
+  bytesReceived: number;
+  history: HistoryEntry[];
+  ledger: InstanceLedger;
+  /** What `GET /api/v0/instances/{id}/` shows now (null once destroyed). */
+  vast: Record<string, unknown> | null;
+}
+
+export interface SimAdmin {
+  /** Simulated epoch ms. */
+  now(): number;
+  /** Moves simulated time forward (lifecycle transitions due by then happen, stamped when due). */
+  advance(seconds: number): void;
+  instances(): AdminInstance[];
+  instance(id: number): AdminInstance | null;
+  ledger(): { total: LedgerAmounts; instances: InstanceLedger[] };
+  offers(): SimOffer[];
+  /** Adds a fault. Faults naming an existing instance (and outbid/offline) apply at once. */
+  addFault(spec: FaultSpecInput): Promise<{ id: number | null; applied: boolean }>;
+  faults(): ActiveFault[];
+  removeFault(id: number): boolean;
+  clearFaults(): void;
+  setFaultProfile(profile: RandomFaultProfileInput | null): void;
+  setTrainingBehaviour(instanceId: number, behaviour: TrainingBehaviourInput): Promise<void>;
+  reset(): Promise<void>;
+}
+
+export function createAdmin(state: SimState): SimAdmin {
+  const describe = (id: number): AdminInstance | null => {
+    const inst = state.instances.get(id);
+    if (!inst) return null;
+    state.refresh(inst);
+    return {
+      id: inst.id,
+      offerId: inst.offer.id,
+      machineId: inst.offer.machine_id,
+      label: inst.label,
+      createdAtMs: inst.createdAtMs,
+      destroyedAtMs: inst.destroyedAtMs,
+      actualStatus: inst.destroyedAtMs === null ? inst.actual : "destroyed",
+      intendedStatus: inst.intended,
+      curState: inst.cur,
+      statusMsg: inst.statusMsg,
+      sshPort: inst.sshPort,
+      hostKeyFingerprint: inst.hostKeyFingerprint,
+      rootDir: inst.rootDir,
+      instanceApiKey: inst.apiKey,
+      bytesReceived: inst.bytesReceived,
+      history: inst.history.map((h) => ({ ...h })),
+      ledger: state.ledgerOf(inst),
+      vast: inst.destroyedAtMs === null ? renderInstance(inst, state.clock.now()) : null,
+    };
+  };
+  return {
+    now: () => state.clock.now(),
+    advance: (seconds) => {
+      state.clock.advance(seconds);
+      state.refreshAll();
+    },
+    instances: () => [...state.instances.keys()].map((id) => describe(id)!),
+    instance: describe,
+    ledger: () => {
+      const instances = [...state.instances.values()].map((i) => state.ledgerOf(i));
+      return { total: totalLedger(instances), instances };
+    },
+    offers: () => state.market.all().map((o) => ({ ...o })),
+    addFault: async (input) => {
+      const spec = FaultSpecSchema.parse(input);
+      if ("instanceId" in spec && spec.instanceId !== undefined) {
+        await state.applyToInstance({ ...spec, instanceId: spec.instanceId });
+        return { id: null, applied: true };
+      }
+      return { id: state.faults.add(spec).id, applied: false };
+    },
+    faults: () => state.faults.list(),
+    removeFault: (id) => state.faults.remove(id),
+    clearFaults: () => state.faults.clear(),
+    setFaultProfile: (profile) =>
+      state.faults.setProfile(profile === null ? null : RandomFaultProfileSchema.parse(profile)),
+    setTrainingBehaviour: async (instanceId, behaviour) => {
+      const inst = state.liveOrThrow(instanceId);
+      const b = TrainingBehaviourSchema.parse(behaviour);
+      await state.setTrainingBehaviour(inst, {
+        durationSeconds: b.durationSeconds,
+        fail: b.fail,
+        ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
+        ...(b.failMessage !== undefined ? { failMessage: b.failMessage } : {}),
+      });
+    },
+    reset: () => state.reset(),
+  };
+}

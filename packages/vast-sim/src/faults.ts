@@ -1,0 +1,248 @@
+/**
+ * Fault injection. Faults are set at runtime (admin API / `admin.addFault`) or drawn from a
+ * seeded random profile. Endpoint faults (errors, latency, 429s) hit the next N calls to an
+ * endpoint; create faults hit the next N creates (optionally of one offer); instance faults
+ * target one instance, or the next instance created when no `instanceId` is given.
+ */
+import { z } from "zod";
+import { type Endpoint, EndpointTargetSchema } from "./endpoints";
+import { createRng, type Rng } from "./random";
+
+const times = z.number().int().positive().default(1);
+
+export const FaultSpecSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("http_error"),
+    endpoint: EndpointTargetSchema,
+    status: z.number().int().min(500).max(599).default(500),
+    times,
+  }),
+  z.object({
+    kind: z.literal("latency"),
+    endpoint: EndpointTargetSchema,
+    ms: z.number().int().nonnegative(),
+    times,
+  }),
+  z.object({
+    kind: z.literal("rate_limit"),
+    endpoint: EndpointTargetSchema,
+    /** Vast answers 429 as plain text, `{"detail":…}` or `{error:"rate_limit_exceeded"}`. */
+    style: z.enum(["text", "detail", "json"]).default("text"),
+    times,
+  }),
+  /** Someone else rents the offer between search and create: the create gets `no_such_ask`. */
+  z.object({ kind: z.literal("offer_vanish"), offerId: z.number().int().optional(), times }),
+  /** The race Vast allows: a create on an already-rented offer succeeds too. */
+  z.object({ kind: z.literal("double_rent"), offerId: z.number().int().optional(), times }),
+  /** Create answers an error although the instance was created (find it by label). */
+  z.object({
+    kind: z.literal("create_error_after_create"),
+    status: z.number().int().min(400).max(599).default(500),
+    times,
+  }),
+  z.object({ kind: z.literal("stuck_loading"), instanceId: z.number().int().optional() }),
+  z.object({
+    kind: z.literal("fatal"),
+    instanceId: z.number().int().optional(),
+    status: z.enum(["created", "exited"]).default("created"),
+    statusMsg: z.string().optional(),
+  }),
+  /** Interruptible instance outbid: stopped now (storage keeps billing). Needs an instance. */
+  z.object({ kind: z.literal("outbid"), instanceId: z.number().int() }),
+  /** Host offline (`actual_status: "offline"`, SSH closed) or back online. */
+  z.object({ kind: z.literal("offline"), instanceId: z.number().int(), offline: z.boolean().default(true) }),
+  /** Show returns the state before the latest transition for the next N reads. */
+  z.object({ kind: z.literal("stale_reads"), instanceId: z.number().int().optional(), times }),
+  /** SSH refuses connections for N simulated seconds after the instance reports running. */
+  z.object({
+    kind: z.literal("ssh_refuse"),
+    instanceId: z.number().int().optional(),
+    seconds: z.number().positive(),
+  }),
+  /** SSH drops the connection after N more bytes received on a channel. */
+  z.object({
+    kind: z.literal("ssh_drop"),
+    instanceId: z.number().int().optional(),
+    afterBytes: z.number().int().nonnegative(),
+  }),
+]);
+export type FaultSpec = z.infer<typeof FaultSpecSchema>;
+export type FaultSpecInput = z.input<typeof FaultSpecSchema>;
+
+export const RandomFaultProfileSchema = z.object({
+  seed: z.number().int().default(1),
+  /** Probability per API call of a 5xx. */
+  http5xx: z.number().min(0).max(1).default(0),
+  /** Probability per API call of a 429. */
+  rateLimit: z.number().min(0).max(1).default(0),
+  /** Probability per API call of added latency, uniformly in latencyMs. */
+  latency: z.number().min(0).max(1).default(0),
+  latencyMs: z.tuple([z.number(), z.number()]).default([50, 300]),
+  /** Per create. */
+  offerVanish: z.number().min(0).max(1).default(0),
+  createErrorAfterCreate: z.number().min(0).max(1).default(0),
+  /** Per instance, decided at create. */
+  stuckLoading: z.number().min(0).max(1).default(0),
+  fatal: z.number().min(0).max(1).default(0),
+  sshRefuse: z.number().min(0).max(1).default(0),
+  sshRefuseSeconds: z.number().positive().default(20),
+  /** Per show call. */
+  staleRead: z.number().min(0).max(1).default(0),
+});
+export type RandomFaultProfile = z.infer<typeof RandomFaultProfileSchema>;
+export type RandomFaultProfileInput = z.input<typeof RandomFaultProfileSchema>;
+
+export const FATAL_MESSAGES = {
+  created:
+    "Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\nnvidia-container-cli: initialization error: nvml error: driver/library version mismatch: unknown",
+  exited:
+    "Error response from daemon: pull access denied for private/trainer, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
+} as const;
+
+export interface ActiveFault {
+  id: number;
+  spec: FaultSpec;
+  remaining: number;
+}
+
+/** Instance faults chosen for a new instance at create time. */
+export type InstanceFault = Extract<
+  FaultSpec,
+  { kind: "stuck_loading" | "fatal" | "stale_reads" | "ssh_refuse" | "ssh_drop" }
+>;
+export type EndpointFault = Extract<FaultSpec, { kind: "http_error" | "latency" | "rate_limit" }>;
+
+const INSTANCE_KINDS = new Set(["stuck_loading", "fatal", "stale_reads", "ssh_refuse", "ssh_drop"]);
+
+export class FaultBook {
+  private active: ActiveFault[] = [];
+  private nextId = 1;
+  private rng: Rng | null;
+
+  constructor(private profile: RandomFaultProfile | null = null) {
+    this.rng = profile ? createRng(profile.seed) : null;
+  }
+
+  setProfile(profile: RandomFaultProfile | null): void {
+    this.profile = profile;
+    this.rng = profile ? createRng(profile.seed) : null;
+  }
+
+  getProfile(): RandomFaultProfile | null {
+    return this.profile;
+  }
+
+  add(spec: FaultSpec): ActiveFault {
+    const remaining = "times" in spec ? spec.times : 1;
+    const fault = { id: this.nextId++, spec, remaining };
+    this.active.push(fault);
+    return fault;
+  }
+
+  list(): ActiveFault[] {
+    return this.active.map((f) => ({ ...f }));
+  }
+
+  remove(id: number): boolean {
+    const before = this.active.length;
+    this.active = this.active.filter((f) => f.id !== id);
+    return this.active.length < before;
+  }
+
+  clear(): void {
+    this.active = [];
+  }
+
+  private consume<K extends FaultSpec["kind"]>(
+    pred: (spec: FaultSpec) => spec is Extract<FaultSpec, { kind: K }>,
+  ): Extract<FaultSpec, { kind: K }> | null {
+    const fault = this.active.find((f) => pred(f.spec));
+    if (!fault) return null;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.active = this.active.filter((f) => f !== fault);
+    return fault.spec as Extract<FaultSpec, { kind: K }>;
+  }
+
+  /** The endpoint faults that apply to this call (each consumed once): latency first, then an error or 429. */
+  forCall(endpoint: Endpoint): EndpointFault[] {
+    const hits = (s: FaultSpec, kind: string) =>
+      s.kind === kind && "endpoint" in s && (s.endpoint === "*" || s.endpoint === endpoint);
+    const out: EndpointFault[] = [];
+    const latency = this.consume((s): s is Extract<FaultSpec, { kind: "latency" }> => hits(s, "latency"));
+    if (latency) out.push(latency);
+    const failure = this.consume(
+      (s): s is Extract<FaultSpec, { kind: "http_error" | "rate_limit" }> =>
+        hits(s, "http_error") || hits(s, "rate_limit"),
+    );
+    if (failure) out.push(failure);
+    const p = this.profile;
+    if (p && this.rng) {
+      if (!latency && this.rng.chance(p.latency)) {
+        out.unshift({
+          kind: "latency",
+          endpoint,
+          ms: Math.round(p.latencyMs[0] + this.rng.next() * (p.latencyMs[1] - p.latencyMs[0])),
+          times: 1,
+        });
+      }
+      if (!failure && this.rng.chance(p.http5xx)) {
+        out.push({ kind: "http_error", endpoint, status: this.rng.pick([500, 502, 503, 504]), times: 1 });
+      } else if (!failure && this.rng.chance(p.rateLimit)) {
+        out.push({
+          kind: "rate_limit",
+          endpoint,
+          style: this.rng.pick(["text", "detail", "json"] as const),
+          times: 1,
+        });
+      }
+    }
+    return out;
+  }
+
+  takeOfferVanish(offerId: number): boolean {
+    const hit = this.consume(
+      (s): s is Extract<FaultSpec, { kind: "offer_vanish" }> =>
+        s.kind === "offer_vanish" && (s.offerId === undefined || s.offerId === offerId),
+    );
+    return hit !== null || (this.rng?.chance(this.profile?.offerVanish ?? 0) ?? false);
+  }
+
+  takeDoubleRent(offerId: number): boolean {
+    return (
+      this.consume(
+        (s): s is Extract<FaultSpec, { kind: "double_rent" }> =>
+          s.kind === "double_rent" && (s.offerId === undefined || s.offerId === offerId),
+      ) !== null
+    );
+  }
+
+  takeCreateErrorAfterCreate(): number | null {
+    const hit = this.consume(
+      (s): s is Extract<FaultSpec, { kind: "create_error_after_create" }> =>
+        s.kind === "create_error_after_create",
+    );
+    if (hit) return hit.status;
+    return this.rng?.chance(this.profile?.createErrorAfterCreate ?? 0) ? 500 : null;
+  }
+
+  /** Instance faults waiting for the next instance created (consumed), plus random-profile draws. */
+  takeForNewInstance(): InstanceFault[] {
+    const pending = this.active.filter(
+      (f) => INSTANCE_KINDS.has(f.spec.kind) && (f.spec as { instanceId?: number }).instanceId === undefined,
+    );
+    this.active = this.active.filter((f) => !pending.includes(f));
+    const out = pending.map((f) => f.spec as InstanceFault);
+    const p = this.profile;
+    if (p && this.rng) {
+      if (this.rng.chance(p.stuckLoading)) out.push({ kind: "stuck_loading" });
+      else if (this.rng.chance(p.fatal))
+        out.push({ kind: "fatal", status: this.rng.pick(["created", "exited"] as const) });
+      if (this.rng.chance(p.sshRefuse)) out.push({ kind: "ssh_refuse", seconds: p.sshRefuseSeconds });
+    }
+    return out;
+  }
+
+  randomStaleRead(): boolean {
+    return this.rng?.chance(this.profile?.staleRead ?? 0) ?? false;
+  }
+}

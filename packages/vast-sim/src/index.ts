@@ -1,0 +1,12 @@
+/** Public face of @vast-rental/vast-sim: a faithful Vast.ai simulator for tests, demos and benchmarks. */
+export type { AdminInstance, SimAdmin, TrainingBehaviourInput } from "./admin";
+export type { Endpoint } from "./endpoints";
+export type { FaultSpec, FaultSpecInput, RandomFaultProfile, RandomFaultProfileInput } from "./faults";
+export { FaultSpecSchema, RandomFaultProfileSchema } from "./faults";
+export type { HistoryEntry } from "./instance";
+export type { InstanceLedger, LedgerAmounts } from "./ledger";
+export type { LifecycleDelays } from "./lifecycle";
+export type { SimOffer } from "./marketplace";
+export { VAST_MIN_INTERVAL_SECONDS } from "./rate-limits";
+export { startVastSim, type VastSim, type VastSimOptions } from "./server";
+export { signWebhook, type WebhookTarget } from "./webhooks";

@@ -1,0 +1,81 @@
+/**
+ * The simulator's side of the per-instance SSH server (packages/vast-sim/src/ssh, written to
+ * the contract in its index.ts): starts, stops and restarts one server per instance. With
+ * `ssh: false` no server runs and instances advertise a placeholder port that nothing listens on.
+ */
+export interface SshFaults {
+  refuseConnections: boolean;
+  dropAfterBytes: number | null;
+}
+
+export interface SshServerHandle {
+  readonly port: number;
+  readonly hostKeyFingerprint: string;
+  close(): Promise<void>;
+}
+
+export interface SshStartRequest {
+  instanceId: number;
+  rootDir: string;
+  hostKey: string;
+  authorizedKeys: () => string[];
+  gpu: { name: string; count: number; ramMb: number };
+  port?: number;
+  timeScale: number;
+  faults: () => SshFaults;
+  onBytesReceived: (bytes: number) => void;
+  env: Record<string, string>;
+}
+
+export interface SshBackend {
+  readonly enabled: boolean;
+  generateHostKey(): string;
+  prepareInstanceFolder(rootDir: string): Promise<void>;
+  start(req: SshStartRequest): Promise<SshServerHandle>;
+  setTrainingBehaviour(
+    rootDir: string,
+    behaviour: { durationSeconds: number; fail: boolean; exitCode?: number; failMessage?: string },
+  ): Promise<void>;
+}
+
+interface SshModule {
+  startInstanceSshServer(options: SshStartRequest & { host?: string }): Promise<SshServerHandle>;
+  generateHostKey(): string;
+  prepareInstanceFolder(rootDir: string): Promise<void>;
+  setTrainingBehaviour: SshBackend["setTrainingBehaviour"];
+}
+
+export async function loadSshBackend(enabled: boolean): Promise<SshBackend> {
+  if (!enabled) return placeholderBackend();
+  const mod: SshModule = await import("./ssh/index");
+  return {
+    enabled: true,
+    generateHostKey: () => mod.generateHostKey(),
+    prepareInstanceFolder: (dir) => mod.prepareInstanceFolder(dir),
+    setTrainingBehaviour: (dir, b) => mod.setTrainingBehaviour(dir, b),
+    start: async (req) => {
+      try {
+        return await mod.startInstanceSshServer({ ...req, host: "127.0.0.1" });
+      } catch (err) {
+        // The old port may have been taken while the instance was stopped: take any free one.
+        if (req.port) return mod.startInstanceSshServer({ ...req, host: "127.0.0.1", port: 0 });
+        throw err;
+      }
+    },
+  };
+}
+
+function placeholderBackend(): SshBackend {
+  let nextPort = 41_000;
+  return {
+    enabled: false,
+    generateHostKey: () => "",
+    prepareInstanceFolder: async () => {},
+    setTrainingBehaviour: async () => {},
+    start: async (req) => ({
+      port: req.port || nextPort++,
+      hostKeyFingerprint: "SHA256:ssh-disabled",
+      close: async () => {},
+    }),
+  };
+}

@@ -1,0 +1,356 @@
+/**
+ * The simulated Vast world: marketplace, instances, account keys, faults, clock and the SSH
+ * servers behind the instances. HTTP routes and the admin API are thin layers over this.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "@vast-rental/core";
+import { type CreateRequest, normaliseRuntype, parseEnv } from "./create-request";
+import { errors, VastHttpError } from "./errors";
+import type { FaultBook, FaultSpec, InstanceFault } from "./faults";
+import { freshFaultState, type SimInstance } from "./instance";
+import { renderInstance } from "./instance-view";
+import { instanceLedger } from "./ledger";
+import * as lifecycle from "./lifecycle";
+import { Marketplace } from "./marketplace";
+import type { SimClock } from "./sim-clock";
+import type { SshBackend, SshServerHandle } from "./ssh-bridge";
+
+export interface AccountKey {
+  id: number;
+  user_id: number;
+  public_key: string;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+export interface StateOptions {
+  seed: number;
+  marketSize: number;
+  delays: lifecycle.LifecycleDelays;
+  dataDir: string;
+  bandwidthUsdPerGb: number | null;
+  /** GETs of a logs `result_url` that answer 404 before the text is ready. */
+  logPendingPolls: number;
+  userId: number;
+}
+
+export type InstanceEvent = { type: "outbid" | "offline" | "online" | "error"; instance: SimInstance };
+
+export interface CreateOutcome {
+  instance: SimInstance;
+  /** Set when the create must answer an error even though the instance exists. */
+  errorStatus: number | null;
+}
+
+export class SimState {
+  market!: Marketplace;
+  instances = new Map<number, SimInstance>();
+  accountKeys: AccountKey[] = [];
+  logs = new Map<string, { instanceId: number; pending: number; text: string }>();
+  private servers = new Map<number, SshServerHandle>();
+  private hostKeys = new Map<number, string>();
+  private nextInstanceId = 0;
+  private nextKeyId = 0;
+  listeners: ((e: InstanceEvent) => void)[] = [];
+
+  constructor(
+    readonly options: StateOptions,
+    readonly clock: SimClock,
+    readonly faults: FaultBook,
+    readonly ssh: SshBackend,
+    readonly logger: Logger,
+  ) {
+    this.resetWorld();
+  }
+
+  private resetWorld() {
+    this.market = new Marketplace({
+      seed: this.options.seed,
+      size: this.options.marketSize,
+      nowMs: this.clock.now(),
+    });
+    this.instances = new Map();
+    this.accountKeys = [];
+    this.logs = new Map();
+    this.nextInstanceId = 31_000_000 + (this.options.seed % 1000) * 1000;
+    this.nextKeyId = 500_000;
+  }
+
+  async reset(): Promise<void> {
+    await this.closeAll();
+    this.faults.clear();
+    this.resetWorld();
+  }
+
+  snapshot = (inst: SimInstance) => renderInstance(inst, this.clock.now());
+
+  /** Brings one instance up to the current simulated time. */
+  refresh(inst: SimInstance): SimInstance {
+    const before = inst.actual;
+    lifecycle.catchUp(inst, this.clock.now(), this.options.delays, this.snapshot);
+    if (before !== inst.actual && (inst.actual === "created" || inst.actual === "exited")) {
+      this.emit({ type: "error", instance: inst });
+    }
+    return inst;
+  }
+
+  refreshAll(): void {
+    for (const inst of this.instances.values()) this.refresh(inst);
+  }
+
+  private emit(e: InstanceEvent) {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** A live (not destroyed) instance, or null. */
+  live(id: number): SimInstance | null {
+    const inst = this.instances.get(id);
+    if (!inst || inst.destroyedAtMs !== null) return null;
+    return this.refresh(inst);
+  }
+
+  liveOrThrow(id: number): SimInstance {
+    const inst = this.live(id);
+    if (!inst) throw errors.noSuchInstance(id);
+    return inst;
+  }
+
+  /** The show view; a stale read returns the view from before the latest transition. */
+  show(inst: SimInstance): Record<string, unknown> {
+    const stale = inst.faults.staleReads > 0 || this.faults.randomStaleRead();
+    if (stale && inst.previousView) {
+      inst.faults.staleReads = Math.max(0, inst.faults.staleReads - 1);
+      return inst.previousView;
+    }
+    return renderInstance(inst, this.clock.now());
+  }
+
+  sshFaults(inst: SimInstance) {
+    const now = this.clock.now();
+    const f = inst.faults;
+    f.ssh.refuseConnections =
+      inst.actual !== "running" || (f.sshRefuseUntilMs !== null && now < f.sshRefuseUntilMs);
+    return f.ssh;
+  }
+
+  async create(askId: number, body: CreateRequest): Promise<CreateOutcome> {
+    const offer = this.market.get(askId);
+    const available = offer !== undefined && !offer.rented && offer.rentable;
+    if (offer && available && this.faults.takeOfferVanish(askId)) {
+      this.market.take(askId);
+      throw body.cancel_unavail ? errors.askGone(askId) : errors.noSuchAsk(askId);
+    }
+    if (!offer || (!available && !(offer.rented && this.faults.takeDoubleRent(askId)))) {
+      throw body.cancel_unavail ? errors.askGone(askId) : errors.noSuchAsk(askId);
+    }
+    this.market.take(askId);
+    const now = this.clock.now();
+    const isBid = body.price !== undefined && body.price !== null;
+    const id = this.nextInstanceId;
+    this.nextInstanceId += 1 + (id % 3);
+    const inst: SimInstance = {
+      id,
+      apiKey: randomBytes(32).toString("hex"),
+      offer: { ...offer },
+      isBid,
+      gpuDph: isBid ? body.price! : offer.dph_base,
+      diskGb: body.disk,
+      label: body.label ?? null,
+      image: body.image ?? `template:${body.template_hash_id}`,
+      runtype: normaliseRuntype(body.runtype),
+      env: parseEnv(body.env),
+      onstart: body.onstart ?? null,
+      args: body.args ?? (body.args_str ? [body.args_str] : null),
+      createdAtMs: now,
+      destroyedAtMs: null,
+      actual: null,
+      intended: "running",
+      cur: "running",
+      next: null,
+      statusMsg: null,
+      nextAtMs: now + this.options.delays.provisioningSeconds * 1000,
+      startedAtMs: null,
+      history: [
+        {
+          atMs: now,
+          actual_status: null,
+          intended_status: "running",
+          cur_state: "running",
+          status_msg: null,
+          reason: "created",
+        },
+      ],
+      previousView: null,
+      accountKeys: this.accountKeys.filter((k) => k.deleted_at === null).map((k) => k.public_key),
+      attachedKeys: [],
+      faults: freshFaultState(),
+      bytesReceived: 0,
+      sshPort: 0,
+      rootDir: join(this.options.dataDir, "instances", String(id)),
+      hostKeyFingerprint: null,
+    };
+    for (const f of this.faults.takeForNewInstance()) this.applyInstanceFault(inst, f);
+    this.instances.set(id, inst);
+    await mkdir(inst.rootDir, { recursive: true });
+    await this.ssh.prepareInstanceFolder(inst.rootDir);
+    await this.openSsh(inst);
+    const tooLowBid = isBid && body.price! < offer.min_bid;
+    if (body.target_state === "stopped" || tooLowBid) {
+      lifecycle.stop(inst, now, this.snapshot, tooLowBid ? "bid below min_bid" : "created stopped");
+      await this.closeSsh(inst);
+    }
+    if (tooLowBid) {
+      throw new VastHttpError(400, {
+        success: false,
+        error: "invalid_price",
+        msg: `error 400/1823: Bid price ${body.price} is below the minimum bid ${offer.min_bid}; instance created stopped.`,
+        new_contract: id,
+      });
+    }
+    return { instance: inst, errorStatus: this.faults.takeCreateErrorAfterCreate() };
+  }
+
+  private async openSsh(inst: SimInstance): Promise<void> {
+    let hostKey = this.hostKeys.get(inst.id);
+    if (hostKey === undefined) {
+      hostKey = this.ssh.generateHostKey();
+      this.hostKeys.set(inst.id, hostKey);
+    }
+    const server = await this.ssh.start({
+      instanceId: inst.id,
+      rootDir: inst.rootDir,
+      hostKey,
+      authorizedKeys: () => [...inst.accountKeys, ...inst.attachedKeys.map((k) => k.public_key)],
+      gpu: { name: inst.offer.gpu_name, count: inst.offer.num_gpus, ramMb: inst.offer.gpu_ram },
+      ...(inst.sshPort ? { port: inst.sshPort } : {}),
+      timeScale: this.clock.timeScale || 1,
+      faults: () => this.sshFaults(inst),
+      onBytesReceived: (bytes) => {
+        inst.bytesReceived += bytes;
+      },
+      env: this.containerEnv(inst),
+    });
+    this.servers.set(inst.id, server);
+    inst.sshPort = server.port;
+    inst.hostKeyFingerprint = server.hostKeyFingerprint;
+  }
+
+  private containerEnv(inst: SimInstance): Record<string, string> {
+    const userEnv = Object.fromEntries(Object.entries(inst.env).filter(([k]) => !k.startsWith("-")));
+    return {
+      ...userEnv,
+      CONTAINER_ID: String(inst.id),
+      CONTAINER_API_KEY: inst.apiKey,
+      VAST_CONTAINERLABEL: `C.${inst.id}`,
+      PUBLIC_IPADDR: "127.0.0.1",
+      ...(inst.sshPort ? { VAST_TCP_PORT_22: String(inst.sshPort) } : {}),
+    };
+  }
+
+  private async closeSsh(inst: SimInstance): Promise<void> {
+    const server = this.servers.get(inst.id);
+    this.servers.delete(inst.id);
+    await server?.close();
+  }
+
+  applyInstanceFault(inst: SimInstance, f: InstanceFault): void {
+    switch (f.kind) {
+      case "stuck_loading":
+        inst.faults.stuckLoading = true;
+        if (inst.actual === "loading") inst.nextAtMs = null;
+        break;
+      case "fatal":
+        inst.faults.fatal = { status: f.status, statusMsg: lifecycle.fatalMessage(f.status, f.statusMsg) };
+        break;
+      case "stale_reads":
+        inst.faults.staleReads += f.times;
+        break;
+      case "ssh_refuse":
+        if (inst.actual === "running") inst.faults.sshRefuseUntilMs = this.clock.now() + f.seconds * 1000;
+        else inst.faults.sshRefuseSeconds = f.seconds;
+        break;
+      case "ssh_drop":
+        inst.faults.ssh.dropAfterBytes = f.afterBytes;
+        break;
+    }
+  }
+
+  /** Applies a fault spec aimed at an existing instance (or immediate instance events). */
+  async applyToInstance(spec: FaultSpec & { instanceId: number }): Promise<void> {
+    const inst = this.liveOrThrow(spec.instanceId);
+    const now = this.clock.now();
+    if (spec.kind === "outbid") {
+      lifecycle.outbid(inst, now, this.snapshot);
+      await this.closeSsh(inst);
+      this.emit({ type: "outbid", instance: inst });
+    } else if (spec.kind === "offline") {
+      lifecycle.setOffline(inst, now, spec.offline, this.snapshot);
+      this.emit({ type: spec.offline ? "offline" : "online", instance: inst });
+    } else if (
+      spec.kind === "stuck_loading" ||
+      spec.kind === "fatal" ||
+      spec.kind === "stale_reads" ||
+      spec.kind === "ssh_refuse" ||
+      spec.kind === "ssh_drop"
+    ) {
+      this.applyInstanceFault(inst, spec);
+    }
+  }
+
+  async stop(inst: SimInstance): Promise<void> {
+    lifecycle.stop(inst, this.clock.now(), this.snapshot);
+    await this.closeSsh(inst);
+  }
+
+  /** Start re-opens the SSH server, on the same port when it is still free, else on a new one. */
+  async start(inst: SimInstance): Promise<void> {
+    const wasDown = !this.servers.has(inst.id);
+    lifecycle.start(inst, this.clock.now(), this.options.delays, this.snapshot);
+    if (wasDown && inst.intended === "running") await this.openSsh(inst);
+  }
+
+  async destroy(inst: SimInstance): Promise<void> {
+    lifecycle.destroy(inst, this.clock.now(), this.snapshot);
+    await this.closeSsh(inst);
+    await rm(inst.rootDir, { recursive: true, force: true });
+    this.market.relist(inst.offer);
+  }
+
+  addAccountKey(publicKey: string): AccountKey {
+    const key: AccountKey = {
+      id: this.nextKeyId++,
+      user_id: this.options.userId,
+      public_key: publicKey.trim(),
+      created_at: new Date(this.clock.now()).toISOString(),
+      deleted_at: null,
+    };
+    this.accountKeys.push(key);
+    return key;
+  }
+
+  attachKey(inst: SimInstance, publicKey: string) {
+    const key = { id: this.nextKeyId++, public_key: publicKey.trim() };
+    inst.attachedKeys.push(key);
+    return key;
+  }
+
+  ledgerOf(inst: SimInstance) {
+    this.refresh(inst);
+    return instanceLedger(inst, this.clock.now(), this.options.bandwidthUsdPerGb);
+  }
+
+  async closeAll(): Promise<void> {
+    const servers = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+
+  async setTrainingBehaviour(
+    inst: SimInstance,
+    behaviour: { durationSeconds: number; fail: boolean; exitCode?: number; failMessage?: string },
+  ): Promise<void> {
+    await this.ssh.setTrainingBehaviour(inst.rootDir, behaviour);
+  }
+}
