@@ -1,0 +1,179 @@
+/**
+ * The instance SSH server driven by the system's OpenSSH clients (ssh, sftp), as the orchestrator and
+ * users reach a Vast instance.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientOptions, runProcess, ssh, startTestInstance, type TestInstance, waitFor } from "./support";
+
+let t: TestInstance;
+
+beforeAll(async () => {
+  process.env.VAST_SIM_TEST_HOST_SECRET = "host-secret-value";
+  t = await startTestInstance({ env: { CONTAINER_ID: "4242", PUBLIC_IPADDR: "127.0.0.1" } });
+});
+
+afterAll(async () => {
+  delete process.env.VAST_SIM_TEST_HOST_SECRET;
+  await t?.cleanup();
+});
+
+describe("instance SSH server with the OpenSSH client", () => {
+  it("confines commands with bubblewrap on this machine", () => {
+    expect(t.server.confinement).toBe("bwrap-container");
+  });
+
+  it("runs nvidia-smi from PATH, printing the rented GPUs", async () => {
+    const result = await ssh(t.server, t.key, "nvidia-smi");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("NVIDIA GeForce RTX 4090");
+    expect(result.stdout).toContain("24564MiB");
+    expect(result.stdout.match(/RTX 4090/g)).toHaveLength(2);
+
+    const query = await ssh(
+      t.server,
+      t.key,
+      "nvidia-smi --query-gpu=name,memory.total --format=csv,noheader",
+    );
+    expect(query.stdout.trim().split("\n")).toEqual([
+      "NVIDIA GeForce RTX 4090, 24564 MiB",
+      "NVIDIA GeForce RTX 4090, 24564 MiB",
+    ]);
+  });
+
+  it("propagates the exit code and keeps stdout and stderr apart", async () => {
+    const result = await ssh(t.server, t.key, "echo out; echo err >&2; exit 7");
+    expect(result.code).toBe(7);
+    expect(result.stdout).toBe("out\n");
+    expect(result.stderr).toContain("err\n");
+  });
+
+  it("streams stdin to the command", async () => {
+    const payload = randomBytes(200_000);
+    const result = await ssh(t.server, t.key, "cat > /workspace/stdin.bin && wc -c < /root/stdin.bin", {
+      input: payload,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe("200000");
+    expect((await readFile(join(t.rootDir, "stdin.bin"))).equals(payload)).toBe(true);
+  });
+
+  it("maps /workspace and /root onto the instance folder, with cwd and HOME at /root", async () => {
+    const result = await ssh(
+      t.server,
+      t.key,
+      'echo hello > /workspace/x && pwd && echo "$HOME" && cat /root/x',
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("/root\n/root\nhello\n");
+    expect(await readFile(join(t.rootDir, "x"), "utf8")).toBe("hello\n");
+  });
+
+  it("uploads with sftp -b into the instance folder", async () => {
+    const local = join(t.dir, "upload.txt");
+    await writeFile(local, "uploaded by sftp\n");
+    const batch = join(t.dir, "batch");
+    await writeFile(batch, `put ${local} /workspace/uploaded.txt\nput ${local} relative.txt\nls -1\n`);
+    const result = await runProcess("sftp", [
+      "-P",
+      String(t.server.port),
+      "-b",
+      batch,
+      ...clientOptions(t.key),
+      `root@${t.server.host}`,
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(await readFile(join(t.rootDir, "uploaded.txt"), "utf8")).toBe("uploaded by sftp\n");
+    // The SFTP session starts in /root, which is the same folder.
+    expect(await readFile(join(t.rootDir, "relative.txt"), "utf8")).toBe("uploaded by sftp\n");
+    expect(result.stdout).toContain("ai-toolkit");
+  });
+
+  it("cannot write outside the instance folder, and nothing lands on the host", async () => {
+    const name = `vast-sim-probe-${randomBytes(4).toString("hex")}`;
+    const result = await ssh(
+      t.server,
+      t.key,
+      `touch /etc/${name}; echo "etc=$?"; touch /usr/${name}; echo "usr=$?"; touch /${name}; echo "root=$?"`,
+    );
+    expect(result.stdout).toContain("etc=1");
+    expect(result.stdout).toContain("usr=1");
+    expect(result.stderr).toContain("Read-only file system");
+    expect(existsSync(`/etc/${name}`)).toBe(false);
+    expect(existsSync(`/usr/${name}`)).toBe(false);
+    expect(existsSync(`/${name}`)).toBe(false);
+  });
+
+  it("refuses a key that is not authorized", async () => {
+    const result = await ssh(t.server, t.otherKey, "echo in");
+    expect(result.code).toBe(255);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("Permission denied (publickey)");
+  });
+
+  it("accepts a key authorized later, without a restart", async () => {
+    t.authorized.push(`no-pty ${t.otherKey.publicLine}`);
+    try {
+      const result = await ssh(t.server, t.otherKey, "echo in");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe("in\n");
+    } finally {
+      t.authorized.pop();
+    }
+    expect((await ssh(t.server, t.otherKey, "echo in")).code).toBe(255);
+  });
+
+  it("refuses users other than root", async () => {
+    const result = await runProcess("ssh", [
+      "-p",
+      String(t.server.port),
+      ...clientOptions(t.key),
+      `ubuntu@${t.server.host}`,
+      "true",
+    ]);
+    expect(result.code).toBe(255);
+  });
+
+  it("presents the host key whose fingerprint it reports", async () => {
+    const result = await ssh(t.server, t.key, "true", { extraArgs: ["-v"] });
+    expect(result.code).toBe(0);
+    const shown = /Server host key: ssh-ed25519 (SHA256:\S+)/.exec(result.stderr)?.[1];
+    expect(shown).toBe(t.server.hostKeyFingerprint);
+  });
+
+  it("passes the instance environment but none of the host's", async () => {
+    const result = await ssh(
+      t.server,
+      t.key,
+      'echo "$CONTAINER_ID [$VAST_SIM_TEST_HOST_SECRET] $USER $(hostname)"; echo "$PATH"',
+    );
+    const [first, path] = result.stdout.split("\n");
+    expect(first).toBe("4242 [] root C.4242");
+    expect(path?.startsWith("/opt/vast-sim/bin:")).toBe(true);
+  });
+
+  it("keeps detached jobs running after the session ends, like a container", async () => {
+    const result = await ssh(
+      t.server,
+      t.key,
+      "nohup bash -c 'sleep 0.3; echo late > /workspace/late.txt' > /dev/null 2>&1 &",
+    );
+    expect(result.code).toBe(0);
+    const content = await waitFor(() => readFile(join(t.rootDir, "late.txt"), "utf8").catch(() => undefined));
+    expect(content).toBe("late\n");
+  });
+
+  it("runs other python invocations with the real python3", async () => {
+    const result = await ssh(t.server, t.key, "python3 -c 'print(6 * 7)' && python -c 'print(1)'");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("42\n1\n");
+  });
+
+  it("writes the training stand-in into the folder", async () => {
+    expect((await stat(join(t.rootDir, "ai-toolkit", "run.py"))).isFile()).toBe(true);
+  });
+});
