@@ -16,9 +16,5 @@ export function createRedactor(apiKey: string | undefined): Redactor {
 
 /** `https://host/path?x=1` → `/path` (queries may hold keys or presigned signatures). */
 export function pathOf(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url.split("?")[0] ?? "";
-  }
+  return new URL(url).pathname;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { VastAIError } from "../../src/vast";
+import { VastAIClient, VastAIError } from "../../src/vast";
 import { backoffDelayMs, seededRandom } from "../../src/vast/retry";
 import { failure, TEST_API_KEY, testClient, virtualClock } from "./support/fixtures";
 import { type ScriptedServer, startScriptedServer } from "./support/scripted-server";
@@ -139,6 +139,12 @@ describe("VastAIClient transport", () => {
     expect(clock.sleeps[1]).toBeLessThan(200);
     expect(clock.sleeps[2]).toBeLessThan(250);
     expect(logger.records.filter((r) => r.message === "vast request retry")).toHaveLength(3);
+  });
+});
+
+describe("VastAIClient construction", () => {
+  it("refuses to start without an API key", () => {
+    expect(() => new VastAIClient({ apiKey: "" })).toThrow(VastAIError);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { errorFromResponse, VastAIError } from "../../src/vast";
+import { errorFromResponse, isVastAIError, VastAIError } from "../../src/vast";
 import { extractErrorMessage } from "../../src/vast/errors";
 import { failure, testClient } from "./support/fixtures";
 import { type Reply, type ScriptedServer, startScriptedServer } from "./support/scripted-server";
@@ -142,6 +142,11 @@ describe("error mapping (real HTTP)", () => {
       (status) => errorFromResponse({ status, body: null, endpoint: "x", isCreate: false }).retryable,
     );
     expect(retryable).toEqual([429, 502, 503, 504]);
+  });
+
+  it("isVastAIError tells our errors apart", () => {
+    expect(isVastAIError(new VastAIError({ code: "network", message: "x" }))).toBe(true);
+    expect(isVastAIError(new Error("x"))).toBe(false);
   });
 
   it("keeps Vast's error key", () => {

@@ -70,6 +70,7 @@ describe("normalizeOffer fixtures (vast-api.md §3)", () => {
     const v = (extra: Record<string, unknown>) => normalizeOffer({ ...offer4090, ...extra })?.verified;
     expect(v({ verified: false, verification: "verified" })).toBe(false);
     expect(v({ verified: 1 })).toBe(true);
+    expect(v({ verified: 0, verification: "verified" })).toBe(false);
     expect(v({ verified: " TRUE " })).toBe(true);
     expect(v({ verified: undefined, verification: "unverified" })).toBe(false);
     expect(v({ verified: undefined, verification: "Verified" })).toBe(true);
