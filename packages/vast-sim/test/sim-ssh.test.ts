@@ -1,0 +1,93 @@
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startVastSim, type VastSim } from "../src/index";
+import { client, instanceOf, offersOf } from "./helpers";
+import { connect, newKeyPair, run } from "./ssh-client";
+
+let sim: VastSim;
+let vast: ReturnType<typeof client>;
+const account = newKeyPair();
+const later = newKeyPair();
+const stranger = newKeyPair();
+
+beforeAll(async () => {
+  sim = await startVastSim({
+    timeScale: 0,
+    seed: 9,
+    bandwidthUsdPerGb: 0.02,
+    delays: { provisioningSeconds: 5, loadingSeconds: 10 },
+  });
+  vast = client(sim);
+  expect((await vast.call("POST", "/api/v0/ssh/", { ssh_key: account.publicKey })).status).toBe(200);
+});
+afterAll(() => sim.close());
+
+async function rentRunning(): Promise<{ id: number; port: number; inst: Record<string, unknown> }> {
+  const offer = offersOf(await vast.search({ gpu_name: { eq: "RTX_4090" }, order: [["dph_total", "asc"]], limit: 1 }))[0]!;
+  const id = (await vast.create(offer.id, { image: "pytorch/pytorch", disk: 20 })).json.new_contract as number;
+  sim.admin.advance(15);
+  const inst = instanceOf(await vast.show(id));
+  expect(inst.actual_status).toBe("running");
+  const port = Number((inst.ports as Record<string, { HostPort: string }[]>)["22/tcp"]![0]!.HostPort);
+  expect(inst.ssh_port).toBe(port);
+  return { id, port, inst };
+}
+
+const refused = (port: number, key: string) =>
+  connect(port, key).then(
+    (c) => {
+      c.end();
+      return false;
+    },
+    () => true,
+  );
+
+describe("SSH into a simulated instance", () => {
+  it("accepts the account key at the advertised port, runs commands, and shows the rented GPU", async () => {
+    const { port } = await rentRunning();
+    const r = await run(port, account.privateKey, "echo hello; nvidia-smi");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hello");
+    expect(r.stdout).toContain("RTX 4090");
+    expect(await refused(port, stranger.privateKey)).toBe(true);
+  });
+
+  it("refuses connections before running, and accepts keys attached later", async () => {
+    const offer = offersOf(await vast.search({ order: [["dph_total", "asc"]], limit: 1 }))[0]!;
+    const id = (await vast.create(offer.id, { image: "img", disk: 10 })).json.new_contract as number;
+    const port = instanceOf(await vast.show(id)).ssh_port as number;
+    expect(await refused(port, account.privateKey)).toBe(true);
+    sim.admin.advance(15);
+    expect(await refused(port, later.privateKey)).toBe(true);
+    await vast.call("POST", `/api/v0/instances/${id}/ssh/`, { ssh_key: later.publicKey });
+    expect((await run(port, later.privateKey, "true")).code).toBe(0);
+  });
+
+  it("closes SSH on stop, re-opens it on start, closes it and removes the folder on destroy", async () => {
+    const { id, port } = await rentRunning();
+    await vast.manage(id, { state: "stopped" });
+    expect(await refused(port, account.privateKey)).toBe(true);
+    await vast.manage(id, { state: "running" });
+    sim.admin.advance(10);
+    const again = instanceOf(await vast.show(id));
+    const port2 = Number((again.ports as Record<string, { HostPort: string }[]>)["22/tcp"]![0]!.HostPort);
+    expect((await run(port2, account.privateKey, "echo back")).stdout).toBe("back\n");
+    const dir = sim.admin.instance(id)!.rootDir;
+    expect(existsSync(dir)).toBe(true);
+    await vast.destroy(id);
+    expect(await refused(port2, account.privateKey)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("bills bytes pushed into the instance as bandwidth", async () => {
+    const { id, port } = await rentRunning();
+    const payload = Buffer.alloc(2_000_000, 7);
+    const r = await run(port, account.privateKey, "cat > /root/blob && wc -c < /root/blob", payload);
+    expect(r.stdout.trim()).toBe("2000000");
+    const l = sim.admin.ledger().instances.find((x) => x.instanceId === id)!;
+    expect(l.bytesReceived).toBeGreaterThanOrEqual(2_000_000);
+    // 0.02 $/GB × bytes / 1e9
+    expect(l.bandwidthMicros).toBe(Math.round((l.bytesReceived / 1e9) * 0.02 * 1e6));
+    expect(l.bandwidthMicros).toBeGreaterThanOrEqual(40);
+  });
+});
