@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startVastSim, type VastSim } from "../src/index";
+import { client, instanceOf, offersOf } from "./helpers";
+import { connect, exec, newKeyPair, run } from "./ssh-client";
+
+let sim: VastSim;
+let vast: ReturnType<typeof client>;
+const key = newKeyPair();
+
+beforeAll(async () => {
+  sim = await startVastSim({
+    timeScale: 0,
+    seed: 21,
+    delays: { provisioningSeconds: 5, loadingSeconds: 10 },
+  });
+  vast = client(sim);
+  await vast.call("POST", "/api/v0/ssh/", { ssh_key: key.publicKey });
+});
+afterAll(() => sim.close());
+
+async function cheapest(): Promise<number> {
+  return offersOf(await vast.search({ order: [["dph_total", "asc"]], limit: 1 }))[0]!.id;
+}
+async function rent(label?: string): Promise<number> {
+  const r = await vast.create(await cheapest(), { image: "img", disk: 10, ...(label ? { label } : {}) });
+  expect(r.status).toBe(200);
+  return r.json.new_contract as number;
+}
+const show = async (id: number) => instanceOf(await vast.show(id));
+const refused = (port: number) =>
+  connect(port, key.privateKey).then(
+    (c) => {
+      c.end();
+      return false;
+    },
+    () => true,
+  );
+
+describe("endpoint faults", () => {
+  it("5xx: a JSON 500 on show, an nginx 502 page on search, for the next N calls only", async () => {
+    const id = await rent();
+    await sim.admin.addFault({ kind: "http_error", endpoint: "show", status: 500, times: 2 });
+    for (let i = 0; i < 2; i++) {
+      const r = await vast.show(id);
+      expect(r.status).toBe(500);
+      expect(r.json).toMatchObject({ success: false, error: "server_error" });
+    }
+    expect((await vast.show(id)).status).toBe(200);
+    await sim.admin.addFault({ kind: "http_error", endpoint: "search", status: 502 });
+    const gw = await vast.search({ limit: 1 });
+    expect(gw.status).toBe(502);
+    expect(gw.text).toContain("502 Bad Gateway");
+    expect((await vast.search({ limit: 1 })).status).toBe(200);
+  });
+
+  it("latency: delays the next call", async () => {
+    await sim.admin.addFault({ kind: "latency", endpoint: "search", ms: 300 });
+    const t0 = Date.now();
+    expect((await vast.search({ limit: 1 })).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+
+  it("429 fault: Vast's plain-text, {detail} and {error} bodies, without Retry-After", async () => {
+    await sim.admin.addFault({ kind: "rate_limit", endpoint: "*", style: "text" });
+    const text = await vast.search({ limit: 1 });
+    expect(text.status).toBe(429);
+    expect(text.text).toMatch(/^API requests too frequent: endpoint threshold=/);
+    expect(text.headers.get("retry-after")).toBeNull();
+    await sim.admin.addFault({ kind: "rate_limit", endpoint: "search", style: "detail" });
+    expect((await vast.search({ limit: 1 })).json.detail).toMatch(/^API requests too frequent/);
+    await sim.admin.addFault({ kind: "rate_limit", endpoint: "search", style: "json" });
+    expect((await vast.search({ limit: 1 })).json).toMatchObject({
+      success: false,
+      error: "rate_limit_exceeded",
+    });
+  });
+
+  it("rate limits: Vast's minimum intervals per endpoint (create 4.5 s, show 2 s) when enabled", async () => {
+    const limited = await startVastSim({ ssh: false, rateLimits: true, timeScale: 0 });
+    try {
+      const v = client(limited);
+      const offers = offersOf(await v.search({ limit: 2 }));
+      expect((await v.create(offers[0]!.id, { image: "i", disk: 10 })).status).toBe(200);
+      const second = await v.create(offers[1]!.id, { image: "i", disk: 10 });
+      expect(second.status).toBe(429);
+      expect(second.text).toBe("API requests too frequent: endpoint threshold=4.5");
+      expect((await v.show(1)).status).toBe(200);
+      expect((await v.show(1)).text).toBe("API requests too frequent: endpoint threshold=2");
+      // Another endpoint is limited separately.
+      expect((await v.list()).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe("create faults", () => {
+  it("offer vanishing between search and create: no_such_ask, and the offer is gone", async () => {
+    const ask = await cheapest();
+    await sim.admin.addFault({ kind: "offer_vanish", offerId: ask });
+    const r = await vast.create(ask, { image: "img", disk: 10 });
+    expect(r.status).toBe(404);
+    expect(r.json.error).toBe("no_such_ask");
+    expect(offersOf(await vast.search({ id: { eq: ask } }))).toEqual([]);
+  });
+
+  it("double rent: two creates on one offer both succeed", async () => {
+    const ask = await cheapest();
+    await sim.admin.addFault({ kind: "double_rent", offerId: ask });
+    const a = await vast.create(ask, { image: "img", disk: 10 });
+    const b = await vast.create(ask, { image: "img", disk: 10 });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(a.json.new_contract).not.toBe(b.json.new_contract);
+    const [ia, ib] = [await show(a.json.new_contract as number), await show(b.json.new_contract as number)];
+    expect(ia.machine_id).toBe(ib.machine_id);
+    // Without the fault, a third create is refused.
+    expect((await vast.create(ask, { image: "img", disk: 10 })).status).toBe(404);
+  });
+
+  it("create answers 500 although the instance exists (found by label)", async () => {
+    await sim.admin.addFault({ kind: "create_error_after_create" });
+    const r = await vast.create(await cheapest(), { image: "img", disk: 10, label: "ghost-1" });
+    expect(r.status).toBe(500);
+    expect(r.json).toMatchObject({ success: false, error: "server_error" });
+    expect(r.json).not.toHaveProperty("new_contract");
+    const found = await vast.list({ select_filters: { label: { eq: "ghost-1" } } });
+    expect(found.json.instances_found).toBe(1);
+  });
+});
+
+describe("instance faults", () => {
+  it("stuck in loading forever", async () => {
+    await sim.admin.addFault({ kind: "stuck_loading" });
+    const id = await rent();
+    sim.admin.advance(86_400);
+    expect((await show(id)).actual_status).toBe("loading");
+  });
+
+  it("created with an OCI runtime failure, and exited with pull access denied", async () => {
+    await sim.admin.addFault({ kind: "fatal", status: "created" });
+    const a = await rent();
+    const b = await rent();
+    await sim.admin.addFault({ kind: "fatal", instanceId: b, status: "exited" });
+    sim.admin.advance(15);
+    const ia = await show(a);
+    expect(ia.actual_status).toBe("created");
+    expect(ia.status_msg).toContain(": OCI runtime create failed:");
+    const ib = await show(b);
+    expect(ib.actual_status).toBe("exited");
+    expect(ib.status_msg).toContain("pull access denied");
+    expect(ib.intended_status).toBe("running");
+  });
+
+  it("outbid → stopped (cur_state, intended_status, next_state all stopped), SSH closed, GPU billing stops", async () => {
+    const id = await rent();
+    sim.admin.advance(15);
+    const port = (await show(id)).ssh_port as number;
+    await sim.admin.addFault({ kind: "outbid", instanceId: id });
+    const inst = await show(id);
+    expect(inst).toMatchObject({
+      actual_status: "stopped",
+      cur_state: "stopped",
+      intended_status: "stopped",
+      next_state: "stopped",
+    });
+    expect(await refused(port)).toBe(true);
+    const before = sim.admin.instance(id)!.ledger;
+    sim.admin.advance(3600);
+    const after = sim.admin.instance(id)!.ledger;
+    expect(after.gpuMicros).toBe(before.gpuMicros);
+    expect(after.storageMicros).toBeGreaterThan(before.storageMicros);
+  });
+
+  it("host offline: actual_status offline and SSH refused, then back online", async () => {
+    const id = await rent();
+    sim.admin.advance(15);
+    const port = (await show(id)).ssh_port as number;
+    expect((await run(port, key.privateKey, "true")).code).toBe(0);
+    await sim.admin.addFault({ kind: "offline", instanceId: id });
+    expect((await show(id)).actual_status).toBe("offline");
+    expect(await refused(port)).toBe(true);
+    await sim.admin.addFault({ kind: "offline", instanceId: id, offline: false });
+    expect((await show(id)).actual_status).toBe("running");
+    expect((await run(port, key.privateKey, "true")).code).toBe(0);
+  });
+
+  it("stale reads: show returns the state before the latest transition", async () => {
+    const id = await rent();
+    sim.admin.advance(15);
+    await sim.admin.addFault({ kind: "stale_reads", instanceId: id, times: 2 });
+    expect((await show(id)).actual_status).toBe("loading");
+    expect((await show(id)).actual_status).toBe("loading");
+    expect((await show(id)).actual_status).toBe("running");
+  });
+
+  it("SSH refuses connections for N seconds after running", async () => {
+    await sim.admin.addFault({ kind: "ssh_refuse", seconds: 30 });
+    const id = await rent();
+    sim.admin.advance(15);
+    const inst = await show(id);
+    expect(inst.actual_status).toBe("running");
+    expect(await refused(inst.ssh_port as number)).toBe(true);
+    sim.admin.advance(30);
+    expect((await run(inst.ssh_port as number, key.privateKey, "echo up")).stdout).toBe("up\n");
+  });
+
+  it("SSH drops mid-transfer", async () => {
+    const id = await rent();
+    sim.admin.advance(15);
+    const port = (await show(id)).ssh_port as number;
+    await sim.admin.addFault({ kind: "ssh_drop", instanceId: id, afterBytes: 50_000 });
+    const c = await connect(port, key.privateKey);
+    const closed = new Promise<void>((resolve) => c.on("close", () => resolve()));
+    const r = await exec(c, "cat > /root/part; echo done", Buffer.alloc(1_000_000, 1)).catch(() => ({
+      code: null,
+      stdout: "",
+    }));
+    await closed;
+    expect(r.stdout).not.toContain("done");
+    // The fault fired once: the next transfer goes through.
+    const ok = await run(
+      port,
+      key.privateKey,
+      "cat > /root/part2 && wc -c < /root/part2",
+      Buffer.alloc(200_000, 2),
+    );
+    expect(ok.stdout.trim()).toBe("200000");
+  });
+});
+
+describe("random fault profile", () => {
+  it("is seeded: the same profile gives the same sequence of answers", async () => {
+    const answers = async () => {
+      const s = await startVastSim({
+        ssh: false,
+        timeScale: 0,
+        faults: { seed: 4, http5xx: 0.3, rateLimit: 0.2 },
+      });
+      const v = client(s);
+      const out: number[] = [];
+      for (let i = 0; i < 40; i++) out.push((await v.search({ limit: 1 })).status);
+      await s.close();
+      return out;
+    };
+    const a = await answers();
+    expect(a).toEqual(await answers());
+    expect(a).toContain(200);
+    expect(a).toContain(429);
+    expect(a.some((s) => s >= 500)).toBe(true);
+  });
+});
