@@ -191,11 +191,11 @@ export async function openSandbox(
       }
       return bwrap;
     }
-    options.logger.warn(
-      "bubblewrap is unavailable: instance commands run in a plain shell in the instance folder, unconfined; " +
-        "absolute /workspace and /root paths do not map",
-      { instanceId: options.instanceId },
-    );
   }
+  options.logger.warn(
+    "instance commands run in a plain shell in the instance folder, unconfined; " +
+      "absolute /workspace and /root paths do not map",
+    { instanceId: options.instanceId, bubblewrap: preferred === "plain" ? "not requested" : "unavailable" },
+  );
   return plain(options);
 }
