@@ -1,6 +1,12 @@
 /** Public face of @vast-rental/core. Each domain folder exports its own API through its index.ts. */
 export * from "./clock";
+export * from "./config";
 export * from "./dataset";
+export * from "./events";
+export * from "./jobs";
 export * from "./observability";
+export * from "./offers";
+export * from "./queue";
+export * from "./store";
 export * from "./training";
 export * from "./vast";

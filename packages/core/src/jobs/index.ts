@@ -1,2 +1,10 @@
+export * from "./lifecycle";
+export * from "./limits";
+export type * from "./ports";
+export * from "./provision";
+export * from "./provision-deps";
+export * from "./provision-queue";
+export * from "./readiness";
 export * from "./request";
 export * from "./state-machine";
+export * from "./submit";

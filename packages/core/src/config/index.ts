@@ -1,0 +1,3 @@
+export * from "./redacting-logger";
+export * from "./runtime-config";
+export * from "./secrets";

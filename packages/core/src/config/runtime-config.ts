@@ -1,0 +1,33 @@
+/**
+ * Where the handlers find their resources (table, queues, bus, secret), read once from the
+ * environment that SST (or the local stack) sets. Holds no secrets.
+ */
+import { z } from "zod";
+
+export const RuntimeConfigSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  PROVISION_QUEUE_URL: z.url(),
+  PUSH_QUEUE_URL: z.url(),
+  EVENT_BUS_NAME: z.string().min(1),
+  SECRET_ID: z.string().min(1).optional(),
+  VASTAI_BASE_URL: z.url().optional(),
+  /** Endpoint overrides for the local stack (DynamoDB Local, fauxqs). */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  SQS_ENDPOINT: z.url().optional(),
+  EVENTBRIDGE_ENDPOINT: z.url().optional(),
+  POWERTOOLS_SERVICE_NAME: z.string().default("vast-rental"),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function loadRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
+  const parsed = RuntimeConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const names = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
+    throw new ConfigError(`missing or invalid environment: ${names}`);
+  }
+  return parsed.data;
+}

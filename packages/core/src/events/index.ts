@@ -1,0 +1,3 @@
+export * from "./eventbridge-publisher";
+export * from "./in-memory-publisher";
+export * from "./job-events";

@@ -1,0 +1,49 @@
+/**
+ * Applying a state-machine event to a stored job: the conditional write, then the
+ * "Job State Changed" event. A failed publish is logged, not fatal — the store is the truth.
+ */
+import type { EventPublisher } from "../events";
+import type { Logger } from "../observability";
+import type { JobRecord, JobStore, TransitionOptions } from "../store";
+import type { JobEvent } from "./state-machine";
+
+export interface LifecycleDeps {
+  store: JobStore;
+  events: EventPublisher;
+  logger: Logger;
+}
+
+export async function applyEvent(
+  deps: LifecycleDeps,
+  job: JobRecord,
+  event: JobEvent,
+  options?: TransitionOptions,
+): Promise<JobRecord> {
+  const next = await deps.store.transition(job.jobId, job.version, event, options);
+  deps.logger.info("job transition", {
+    jobId: job.jobId,
+    from: job.state,
+    to: next.state,
+    event: event.type,
+    reason: event.reason,
+  });
+  try {
+    await deps.events.publish({
+      detailType: "Job State Changed",
+      detail: {
+        jobId: job.jobId,
+        from: job.state,
+        to: next.state,
+        reason: event.reason,
+        attempt: next.attempt,
+        spentUsd: next.spentUsd,
+      },
+    });
+  } catch (error) {
+    deps.logger.warn("job event not published", {
+      jobId: job.jobId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return next;
+}

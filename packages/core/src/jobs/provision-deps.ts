@@ -1,0 +1,55 @@
+/**
+ * Dependencies and tunables of the provisioning and readiness steps. Everything is passed
+ * in, so the same code runs in Lambda, in the local stack and in tests with a scaled clock.
+ */
+import type { Clock } from "../clock";
+import type { EventPublisher } from "../events";
+import type { Logger } from "../observability";
+import type { JobQueue } from "../queue";
+import type { JobStore } from "../store";
+import type { SshProbe, VastPort } from "./ports";
+
+export interface ProvisionSettings {
+  /** Offers tried per provisioning pass before the job fails (offers vanish between search and rent). */
+  maxOfferTries: number;
+  /** A machine that failed within this window is not rented again. */
+  hostFailureWindowMs: number;
+  /** Delays between readiness checks; the last value repeats. */
+  readinessBackoffSeconds: readonly number[];
+  /** How long one provisioning pass may hold the job (longer than the Lambda timeout). */
+  leaseMs: number;
+  /** Lines of the instance log kept in the timeline when an attempt fails. */
+  logTailLines: number;
+  /** Offers asked of the marketplace per search. */
+  searchLimit: number;
+}
+
+export const DEFAULT_PROVISION_SETTINGS: ProvisionSettings = {
+  maxOfferTries: 5,
+  hostFailureWindowMs: 24 * 3_600_000,
+  readinessBackoffSeconds: [5, 10, 20, 30],
+  leaseMs: 120_000,
+  logTailLines: 50,
+  searchLimit: 64,
+};
+
+export interface ProvisionDeps {
+  store: JobStore;
+  vast: VastPort;
+  queue: JobQueue;
+  events: EventPublisher;
+  probe: SshProbe;
+  clock: Clock;
+  logger: Logger;
+  settings?: Partial<ProvisionSettings>;
+  /** Secret values scrubbed from diagnostics before they reach the timeline. */
+  secrets?: readonly string[];
+}
+
+export function settingsOf(deps: ProvisionDeps): ProvisionSettings {
+  return { ...DEFAULT_PROVISION_SETTINGS, ...deps.settings };
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,224 @@
+/**
+ * The readiness step: is the rented instance running, reachable and really ours over SSH?
+ * Ready → `pushing` and a `push` message. Still starting → check again later (SQS delay with
+ * backoff). Fatal state or boot timeout → keep the diagnostics, destroy, remember the host,
+ * and either start the next attempt or fail the job with a reason a person understands.
+ *
+ * Each check number is claimed once per attempt (by SQS message id), so a duplicated message
+ * neither doubles the chain of checks nor repeats the work; a redelivery of the same message
+ * may finish what a crashed delivery began.
+ */
+import { redactSecrets } from "../observability";
+import type { ReadinessMessage } from "../queue";
+import type { AttemptRecord, JobRecord } from "../store";
+import type { InstanceState, VastInstance } from "../vast/model";
+import { applyEvent } from "./lifecycle";
+import { limitExceeded } from "./limits";
+import { giveUpReason } from "./provision";
+import { errorText, type ProvisionDeps, settingsOf } from "./provision-deps";
+
+/** States an instance being booted for us must never be in. `stopped` is never wanted here. */
+const FATAL_STATES: ReadonlySet<InstanceState> = new Set([
+  "exited",
+  "failed",
+  "offline",
+  "unknown",
+  "stopped",
+  "destroyed",
+]);
+
+/** How many times a check waits for the provisioning pass to finish moving the job to `booting`. */
+const MAX_WAITS_FOR_BOOTING = 20;
+
+export interface ReadinessContext {
+  /** The SQS message id: a redelivery of the same message may redo its own claimed check. */
+  messageId: string;
+}
+
+export async function checkReadiness(
+  deps: ProvisionDeps,
+  message: ReadinessMessage,
+  context: ReadinessContext,
+): Promise<void> {
+  const settings = settingsOf(deps);
+  const { jobId, attempt } = message;
+  const check = message.check ?? 0;
+  const job = await deps.store.getJob(jobId);
+  if (!job || job.attempt !== attempt) return;
+
+  if (job.state === "provisioning") {
+    // Either the provisioning pass has not yet moved the job to booting, or this attempt failed
+    // and the next provisioning message was lost in a crash.
+    const record = await deps.store.getAttempt(jobId, attempt);
+    if (record?.outcome === "failed") {
+      await deps.queue.enqueue({ type: "provision", jobId });
+    } else if (check < MAX_WAITS_FOR_BOOTING) {
+      await deps.queue.enqueue(
+        { type: "readiness", jobId, attempt, check: check + 1 },
+        { delaySeconds: delayFor(settings.readinessBackoffSeconds, 0) },
+      );
+    }
+    return;
+  }
+  if (job.state !== "booting" && job.state !== "pushing") return;
+  const claimed = await deps.store.acquireLease(
+    jobId,
+    `readiness-${attempt}-${check}`,
+    context.messageId,
+    3_600_000,
+  );
+  if (!claimed) return;
+  if (job.state === "pushing") {
+    // Only the delivery that claimed this check gets here: it crashed after the transition and
+    // before the push message went out.
+    await deps.queue.enqueue({ type: "push", jobId, attempt });
+    return;
+  }
+
+  const record = await deps.store.getAttempt(jobId, attempt);
+  if (!record || record.instanceId === null) return;
+  const instance = await deps.vast.getInstanceStatus(record.instanceId);
+  let probeError: string | null = null;
+
+  if (instance.state === "running" && instance.sshHost && instance.sshPort) {
+    try {
+      const { hostKeyFingerprint } = await deps.probe({
+        host: instance.sshHost,
+        port: instance.sshPort,
+        expectedHostKey: record.hostKeyFingerprint ?? undefined,
+      });
+      const pinned = await deps.store.pinHostKey(jobId, attempt, hostKeyFingerprint);
+      if (pinned !== hostKeyFingerprint) throw new Error("the SSH host key changed since first contact");
+      await deps.store.updateAttempt(jobId, attempt, {
+        outcome: "ready",
+        sshHost: instance.sshHost,
+        sshPort: instance.sshPort,
+      });
+      await applyEvent(
+        deps,
+        job,
+        {
+          type: "instance_ready",
+          reason: `instance ${record.instanceId} is running and answers SSH at ${instance.sshHost}:${instance.sshPort}`,
+        },
+        { details: { attempt, instanceId: record.instanceId, hostKeyFingerprint } },
+      );
+      await deps.queue.enqueue({ type: "push", jobId, attempt });
+      return;
+    } catch (error) {
+      probeError = errorText(error);
+      deps.logger.info("ssh probe failed", { jobId, attempt, error: probeError });
+    }
+  }
+
+  const bootTimeoutMs = job.request.bootTimeoutMinutes * 60_000;
+  const sinceRented = deps.clock.now() - (record.rentedAt ?? record.startedAt);
+  if (FATAL_STATES.has(instance.state)) {
+    await abandonAttempt(deps, job, record, instance, fatalReason(instance));
+    return;
+  }
+  if (sinceRented >= bootTimeoutMs) {
+    const last = `last state '${instance.state}'${instance.statusMessage ? `: ${instance.statusMessage}` : ""}`;
+    const ssh = probeError ? `; SSH: ${probeError}` : "";
+    await abandonAttempt(
+      deps,
+      job,
+      record,
+      instance,
+      `did not become ready within ${job.request.bootTimeoutMinutes} min (${last}${ssh})`,
+    );
+    return;
+  }
+  await deps.queue.enqueue(
+    { type: "readiness", jobId, attempt, check: check + 1 },
+    { delaySeconds: delayFor(settings.readinessBackoffSeconds, check + 1) },
+  );
+}
+
+function delayFor(backoff: readonly number[], index: number): number {
+  return backoff[Math.min(index, backoff.length - 1)] ?? 30;
+}
+
+function fatalReason(instance: VastInstance): string {
+  const message = instance.statusMessage ? `: ${instance.statusMessage}` : "";
+  switch (instance.state) {
+    case "destroyed":
+      return "the instance disappeared while booting";
+    case "stopped":
+      return `the instance was stopped by its host while booting${message}`;
+    case "failed":
+      return `the instance failed to start${message}`;
+    default:
+      return `the instance went '${instance.state}' while booting${message}`;
+  }
+}
+
+/** Keeps diagnostics, destroys the instance, records the host failure, and moves the job on. */
+async function abandonAttempt(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  instance: VastInstance,
+  reason: string,
+): Promise<void> {
+  const settings = settingsOf(deps);
+  const instanceId = record.instanceId as number;
+  const redact = (text: string) => redactSecrets(text, deps.secrets ?? []);
+  const now = deps.clock.now();
+  let logTail: string;
+  try {
+    const logs = await deps.vast.getInstanceLogs(instanceId, settings.logTailLines);
+    logTail = logs.split("\n").slice(-settings.logTailLines).join("\n").slice(-4000);
+  } catch (error) {
+    logTail = `(logs unavailable: ${errorText(error)})`;
+  }
+  await deps.store.appendTimeline(job.jobId, {
+    at: now,
+    kind: "diagnostics",
+    reason: redact(`attempt ${record.attempt}: ${reason}`),
+    details: {
+      attempt: record.attempt,
+      instanceId,
+      machineId: record.machineId,
+      state: instance.state,
+      rawStatus: instance.rawStatus,
+      statusMessage: instance.statusMessage ? redact(instance.statusMessage) : null,
+      logTail: redact(logTail),
+    },
+  });
+  await deps.vast.terminateInstance(instanceId);
+  const costUsd = (record.hourlyUsd * Math.max(0, now - (record.rentedAt ?? record.startedAt))) / 3_600_000;
+  await deps.store.updateAttempt(job.jobId, record.attempt, {
+    outcome: "failed",
+    endedAt: now,
+    costUsd,
+    failureReason: redact(reason),
+  });
+  if (record.machineId !== null) {
+    await deps.store.recordHostFailure({
+      machineId: record.machineId,
+      jobId: job.jobId,
+      attempt: record.attempt,
+      at: now,
+      reason: redact(reason),
+    });
+  }
+  const attempts = await deps.store.listAttempts(job.jobId);
+  const rentals = attempts.filter((a) => a.instanceId !== null).length;
+  const spent = { ...job, spentUsd: job.spentUsd + costUsd };
+  const limit = limitExceeded(spent, now);
+  if (rentals >= job.request.maxAttempts || limit) {
+    const why = limit
+      ? `Stopped after attempt ${record.attempt} (${redact(reason)}): ${limit}.`
+      : giveUpReason(job, attempts);
+    await applyEvent(deps, job, { type: "fail", reason: why }, { addSpentUsd: costUsd });
+    return;
+  }
+  await applyEvent(
+    deps,
+    job,
+    { type: "attempt_failed", reason: redact(`attempt ${record.attempt} abandoned: ${reason}`) },
+    { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId } },
+  );
+  await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+}

@@ -1,0 +1,113 @@
+/**
+ * The job submission command, shared by the HTTP API and the EventBridge subscriber:
+ * validate, de-duplicate on the idempotency key, store, enqueue `provision`, announce.
+ * Invalid input changes nothing: it is refused before any write.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { EventPublisher } from "../events";
+import type { Logger } from "../observability";
+import type { JobQueue } from "../queue";
+import type { JobStore } from "../store";
+import { isVastAIError, resolveOfferRequest } from "../vast";
+import { formatIssues, type JobRequest, JobRequestSchema } from "./request";
+import type { JobState } from "./state-machine";
+
+export interface SubmitDeps {
+  store: JobStore;
+  queue: JobQueue;
+  events: EventPublisher;
+  logger: Logger;
+  newJobId?: () => string;
+  /** The local stack may read datasets from a local folder; the cloud intake may not. */
+  allowLocalDataset?: boolean;
+}
+
+export interface SubmitResult {
+  jobId: string;
+  status: JobState;
+  /** False when the idempotency key matched an earlier, identical submission. */
+  created: boolean;
+}
+
+/** The request is malformed or asks for something impossible (a 400). */
+export class JobValidationError extends Error {
+  override readonly name = "JobValidationError";
+}
+
+export function newJobId(): string {
+  return `job_${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+}
+
+/** Stable JSON: object keys sorted, so equal requests hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Hash of the request as validated (defaults applied), without the idempotency key itself. */
+export function requestHash(request: JobRequest): string {
+  const { idempotencyKey: _key, ...rest } = request;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+}
+
+/** Parses and checks a request; throws `JobValidationError` with a precise message. */
+export function validateJobRequest(body: unknown, options: { allowLocalDataset?: boolean } = {}): JobRequest {
+  const parsed = JobRequestSchema.safeParse(body);
+  if (!parsed.success) throw new JobValidationError(formatIssues(parsed.error));
+  const request = parsed.data;
+  if (request.dataset.kind === "local" && !options.allowLocalDataset) {
+    throw new JobValidationError("dataset: local folders are only accepted by the local stack");
+  }
+  try {
+    // The Vast offer-query builder knows the GPU aliases and region groups.
+    resolveOfferRequest({
+      gpuType: request.gpuType,
+      region: request.region,
+      maxHourlyUsd: request.maxHourlyUsd,
+      numGpus: request.numGpus,
+      minVramGb: request.minVramGb,
+      minReliability: request.minReliability,
+      minDiskGb: request.minDiskGb,
+    });
+  } catch (error) {
+    if (isVastAIError(error)) throw new JobValidationError(error.message);
+    throw error;
+  }
+  return request;
+}
+
+export async function submitJob(deps: SubmitDeps, body: unknown): Promise<SubmitResult> {
+  const request = validateJobRequest(body, { allowLocalDataset: deps.allowLocalDataset });
+  const jobId = (deps.newJobId ?? newJobId)();
+  const { job, created } = await deps.store.createJob({ jobId, request, requestHash: requestHash(request) });
+  // A repeated submission of a job that never left `queued` re-sends `provision`: the first
+  // send may have been lost, and provisioning the same job twice is harmless.
+  if (created || job.state === "queued") await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+  if (created) {
+    deps.logger.info("job submitted", { jobId: job.jobId, gpuType: request.gpuType });
+    try {
+      await deps.events.publish({
+        detailType: "Job Submitted",
+        detail: {
+          jobId: job.jobId,
+          status: job.state,
+          gpuType: request.gpuType,
+          maxHourlyUsd: request.maxHourlyUsd,
+          budgetUsd: request.budgetUsd,
+        },
+      });
+    } catch (error) {
+      deps.logger.warn("job event not published", {
+        jobId: job.jobId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return { jobId: job.jobId, status: job.state, created };
+}

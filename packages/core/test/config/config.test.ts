@@ -1,0 +1,113 @@
+import "aws-sdk-client-mock-vitest/extend";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  loadRuntimeConfig,
+  loadSecrets,
+  redactingLogger,
+  SecretsError,
+  secretValues,
+} from "../../src/config";
+import { createRecordingLogger, REDACTED } from "../../src/observability";
+
+const sm = new SecretsManagerClient({ region: "us-east-1" });
+const mock = mockClient(sm);
+const SECRET = {
+  vastApiKey: "vast-key-0123456789abcdef",
+  sshPrivateKey:
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\n-----END OPENSSH PRIVATE KEY-----",
+  webhookSecrets: { vast: "whsec-topsecret-42" },
+};
+
+beforeEach(() => mock.reset());
+
+describe("loadSecrets", () => {
+  it("reads the JSON secret from Secrets Manager through Powertools, cached", async () => {
+    mock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(SECRET) });
+    const env = { SECRET_ID: "vast-rental/prod" };
+    expect(await loadSecrets({ env, client: sm })).toEqual(SECRET);
+    expect(await loadSecrets({ env, client: sm })).toEqual(SECRET);
+    expect(mock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: "vast-rental/prod" });
+    expect(mock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+  });
+
+  it("names what is missing without echoing any secret value", async () => {
+    mock
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ vastApiKey: SECRET.vastApiKey }) });
+    const error = await loadSecrets({ env: { SECRET_ID: "s2" }, client: sm }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretsError);
+    expect((error as Error).message).toContain("sshPrivateKey is missing or malformed");
+    expect((error as Error).message).not.toContain(SECRET.vastApiKey);
+  });
+
+  it("reports an unreadable secret by error name only (throttling included)", async () => {
+    mock
+      .on(GetSecretValueCommand)
+      .rejects(
+        Object.assign(new Error(`Rate exceeded for ${SECRET.vastApiKey}`), { name: "ThrottlingException" }),
+      );
+    const error = await loadSecrets({ env: { SECRET_ID: "s3" }, client: sm }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("cannot read secret s3: ThrottlingException");
+  });
+
+  it("reads from the environment in local runs (key file path)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "secrets-"));
+    await writeFile(join(dir, "id"), SECRET.sshPrivateKey);
+    const secrets = await loadSecrets({
+      env: {
+        VASTAI_API_KEY: SECRET.vastApiKey,
+        VASTAI_SSH_KEY_PATH: join(dir, "id"),
+        WEBHOOK_SECRETS: JSON.stringify(SECRET.webhookSecrets),
+      },
+    });
+    expect(secrets).toEqual(SECRET);
+    expect(secretValues(secrets)).toEqual([SECRET.vastApiKey, SECRET.sshPrivateKey, "whsec-topsecret-42"]);
+    await expect(loadSecrets({ env: {} })).rejects.toThrow("vastApiKey is missing or malformed");
+  });
+});
+
+describe("redactingLogger", () => {
+  it("never lets a secret reach the log, in messages, attributes or nested errors", () => {
+    const inner = createRecordingLogger();
+    const logger = redactingLogger(inner, () => secretValues(SECRET));
+    logger.error(`Vast said: bad key ${SECRET.vastApiKey}`, {
+      url: `https://console.vast.ai/api/v0/bundles/?api_key=${SECRET.vastApiKey}`,
+      nested: { detail: [SECRET.webhookSecrets.vast], privateKey: "whatever" },
+      authorization: "Bearer x",
+    });
+    logger.info("plain");
+    const text = JSON.stringify(inner.records);
+    for (const value of secretValues(SECRET)) expect(text).not.toContain(value);
+    expect(inner.records[0]?.message).toBe(`Vast said: bad key ${REDACTED}`);
+    expect(inner.records[0]?.attributes).toMatchObject({
+      authorization: REDACTED,
+      nested: { privateKey: REDACTED },
+    });
+    expect(inner.records[1]).toEqual({ level: "info", message: "plain", attributes: undefined });
+  });
+});
+
+describe("loadRuntimeConfig", () => {
+  it("reads the resources from the environment and names what is missing", () => {
+    const env = {
+      TABLE_NAME: "jobs",
+      PROVISION_QUEUE_URL: "http://localhost:4566/000/provision",
+      PUSH_QUEUE_URL: "http://localhost:4566/000/push",
+      EVENT_BUS_NAME: "bus",
+    };
+    expect(loadRuntimeConfig(env)).toMatchObject({
+      TABLE_NAME: "jobs",
+      POWERTOOLS_SERVICE_NAME: "vast-rental",
+    });
+    expect(() => loadRuntimeConfig({ ...env, TABLE_NAME: undefined })).toThrow(ConfigError);
+    expect(() => loadRuntimeConfig({})).toThrow(
+      /TABLE_NAME, PROVISION_QUEUE_URL, PUSH_QUEUE_URL, EVENT_BUS_NAME/,
+    );
+  });
+});

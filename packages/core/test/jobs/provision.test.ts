@@ -1,0 +1,327 @@
+/**
+ * The provisioning and readiness logic against the real store (DynamoDB Local), with a
+ * scriptable Vast, an in-memory queue and event recorder, and a hand-driven clock.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { FakeVast, fakeProbe, offer } from "../../../../test/support/fake-vast";
+import { sampleJobRequestInput } from "../../../../test/support/job-request";
+import { type Clock, systemClock } from "../../src/clock";
+import { InMemoryEventPublisher } from "../../src/events";
+import { checkReadiness, JobBusyError, type ProvisionDeps, provisionJob, submitJob } from "../../src/jobs";
+import { silentLogger } from "../../src/observability";
+import { InMemoryJobQueue } from "../../src/queue";
+import { DynamoJobStore } from "../../src/store";
+
+let dynamo: LocalDynamo;
+let store: DynamoJobStore;
+let vast: FakeVast;
+let queue: InMemoryJobQueue;
+let events: InMemoryEventPublisher;
+let probe: ReturnType<typeof fakeProbe>;
+let deps: ProvisionDeps;
+let now: number;
+const clock: Clock = { now: () => now, sleep: systemClock.sleep };
+let messageSeq = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynamoLocal();
+});
+afterAll(async () => {
+  await dynamo?.stop();
+});
+beforeEach(async () => {
+  now = 1_800_000_000_000;
+  store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
+  vast = new FakeVast();
+  queue = new InMemoryJobQueue();
+  events = new InMemoryEventPublisher();
+  probe = fakeProbe();
+  deps = { store, vast, queue, events, probe, clock, logger: silentLogger, secrets: ["sekret-api-key-123"] };
+});
+
+async function submit(overrides = {}) {
+  const { jobId } = await submitJob(
+    { store, queue, events, logger: silentLogger },
+    sampleJobRequestInput(overrides),
+  );
+  queue.drain();
+  return jobId;
+}
+
+const readiness = (jobId: string, attempt: number, check = 0) =>
+  checkReadiness(deps, { type: "readiness", jobId, attempt, check }, { messageId: `m-${messageSeq++}` });
+
+async function provisionAndBoot(jobId: string) {
+  await provisionJob(deps, jobId);
+  const job = await store.getJob(jobId);
+  const attempt = await store.getAttempt(jobId, job?.attempt ?? 0);
+  return { job, attempt };
+}
+
+describe("provisionJob", () => {
+  it("records the attempt with its label before the create, then the instance, then boots", async () => {
+    const jobId = await submit();
+    vast.beforeCreate = async (label) => {
+      const job = await store.getJob(jobId);
+      const attempt = await store.getAttempt(jobId, job?.attempt ?? 0);
+      expect(attempt).toMatchObject({ outcome: "pending", label, instanceId: null });
+    };
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(vast.count("create")).toBe(1);
+    expect(job).toMatchObject({ state: "booting", attempt: 1 });
+    expect(attempt).toMatchObject({
+      offerId: 1,
+      machineId: 10,
+      outcome: "rented",
+      label: `vast-rental:${jobId}:1`,
+    });
+    expect(await store.findJobByInstanceId(attempt?.instanceId ?? -1)).toMatchObject({ jobId, attempt: 1 });
+    expect(queue.sent).toEqual([
+      { queue: "provision", message: { type: "readiness", jobId, attempt: 1, check: 0 }, delaySeconds: 5 },
+    ]);
+    expect(
+      events.events.map((e) => (e.detailType === "Job State Changed" ? e.detail.to : e.detailType)),
+    ).toEqual(["Job Submitted", "provisioning", "booting"]);
+  });
+
+  it("passes the job's constraints to the search and rents the cheapest reliable offer", async () => {
+    vast.offers = [
+      offer(1, { hourlyUsd: 0.2, reliability: 0.5 }),
+      offer(2, { hourlyUsd: 0.5 }),
+      offer(3, { hourlyUsd: 0.35 }),
+    ];
+    const jobId = await submit({ minReliability: 0.9, minVramGb: 20, diskGb: 100 });
+    const { attempt } = await provisionAndBoot(jobId);
+    expect(attempt?.offerId).toBe(3);
+    expect(vast.calls[0]?.arg).toMatchObject({
+      gpuType: "RTX 4090",
+      region: "US",
+      maxHourlyUsd: 1,
+      minReliability: 0.9,
+      minVramGb: 20,
+      minDiskGb: 100,
+    });
+  });
+
+  it("moves to the next offer when one is taken (offer_unavailable)", async () => {
+    const jobId = await submit();
+    vast.createScript = ["offer_unavailable", "offer_unavailable"];
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(job).toMatchObject({ state: "booting", attempt: 3 });
+    expect(attempt?.offerId).toBe(3);
+    const attempts = await store.listAttempts(jobId);
+    expect(attempts.map((a) => a.outcome)).toEqual(["not_rented", "not_rented", "rented"]);
+    expect(vast.instances.size).toBe(1);
+  });
+
+  it("fails the job with a clear reason when every tried offer is taken", async () => {
+    const jobId = await submit();
+    vast.createScript = ["offer_unavailable", "offer_unavailable", "offer_unavailable"];
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toMatch(/3 offers were tried and none could be rented/);
+  });
+
+  it("adopts the instance when a create errors but rented (no second create)", async () => {
+    const jobId = await submit();
+    vast.createScript = ["ambiguous_rented"];
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(vast.count("create")).toBe(1);
+    expect(vast.count("findByLabel")).toBe(1);
+    expect(job?.state).toBe("booting");
+    expect(attempt?.instanceId).toBe([...vast.instances.keys()][0]);
+    expect(vast.instances.size).toBe(1);
+  });
+
+  it("moves on after an ambiguous create that rented nothing", async () => {
+    const jobId = await submit();
+    vast.createScript = ["ambiguous_not_rented"];
+    const { job } = await provisionAndBoot(jobId);
+    expect(vast.count("create")).toBe(2);
+    expect(job).toMatchObject({ state: "booting", attempt: 2 });
+    expect(vast.instances.size).toBe(1);
+  });
+
+  it("recovers a crash between create and the database write by looking the label up", async () => {
+    const jobId = await submit();
+    let crash = true;
+    vast.beforeCreate = async () => {
+      if (crash) {
+        crash = false;
+        // The create goes through, then the process dies before recording the instance id.
+        const job = await store.getJob(jobId);
+        vast.rent(1, `vast-rental:${jobId}:${job?.attempt}`);
+        throw new Error("Lambda crashed");
+      }
+    };
+    await expect(provisionJob(deps, jobId)).rejects.toThrow("Lambda crashed");
+    expect((await store.getJob(jobId))?.state).toBe("provisioning");
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(vast.count("create")).toBe(1);
+    expect(job).toMatchObject({ state: "booting", attempt: 1 });
+    expect(attempt?.instanceId).toBe([...vast.instances.keys()][0]);
+    expect(vast.instances.size).toBe(1);
+  });
+
+  it("leaves a not-applied create pending and checks the label before renting again", async () => {
+    const jobId = await submit();
+    vast.createScript = ["rate_limited"];
+    await expect(provisionJob(deps, jobId)).rejects.toThrow(/too frequent/);
+    const { job } = await provisionAndBoot(jobId);
+    expect(vast.count("findByLabel")).toBe(1);
+    expect(job).toMatchObject({ state: "booting", attempt: 2 });
+    expect((await store.listAttempts(jobId)).map((a) => a.outcome)).toEqual(["not_rented", "rented"]);
+  });
+
+  it("does nothing for a duplicate message once the job is booting", async () => {
+    const jobId = await submit();
+    await provisionJob(deps, jobId);
+    await provisionJob(deps, jobId);
+    expect(vast.count("create")).toBe(1);
+    expect(queue.sent).toHaveLength(1);
+  });
+
+  it("refuses a second concurrent pass on the same job (lease)", async () => {
+    const jobId = await submit();
+    let release: () => void = () => {};
+    vast.beforeCreate = () => new Promise<void>((resolve) => (release = resolve));
+    const first = provisionJob(deps, jobId);
+    while (vast.count("create") === 0) await new Promise((r) => setTimeout(r, 5));
+    await expect(provisionJob(deps, jobId)).rejects.toBeInstanceOf(JobBusyError);
+    release();
+    await first;
+    expect(vast.count("create")).toBe(1);
+  });
+
+  it("stops before renting when the deadline has passed or the budget is spent", async () => {
+    const late = await submit({ maxRuntimeMinutes: 10 });
+    now += 11 * 60_000;
+    await provisionJob(deps, late);
+    expect(await store.getJob(late)).toMatchObject({ state: "failed" });
+    expect((await store.getJob(late))?.reason).toMatch(/maximum runtime of 10 minutes/);
+    expect(vast.count("search")).toBe(0);
+    expect(vast.count("create")).toBe(0);
+  });
+
+  it("fails with the constraints spelled out when no offer matches", async () => {
+    vast.offers = [];
+    const jobId = await submit();
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toContain("No GPU offer matches the request: 1× RTX 4090, in US, at most $1/h");
+  });
+});
+
+describe("checkReadiness", () => {
+  it("re-checks with backoff while loading, then pins the host key and hands over to push", async () => {
+    const jobId = await submit();
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    queue.drain();
+    await readiness(jobId, 1, 0);
+    await readiness(jobId, 1, 1);
+    expect(queue.drain().map((s) => [s.message, s.delaySeconds])).toEqual([
+      [{ type: "readiness", jobId, attempt: 1, check: 1 }, 10],
+      [{ type: "readiness", jobId, attempt: 1, check: 2 }, 20],
+    ]);
+    vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    probe.failing = true;
+    await readiness(jobId, 1, 2);
+    expect(queue.drain()[0]?.message).toMatchObject({ type: "readiness", check: 3 });
+    probe.failing = false;
+    await readiness(jobId, 1, 3);
+    expect(queue.drain()).toEqual([
+      { queue: "push", message: { type: "push", jobId, attempt: 1 }, delaySeconds: 0 },
+    ]);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "pushing" });
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "ready",
+      hostKeyFingerprint: "SHA256:fake",
+      sshPort: 2222,
+    });
+  });
+
+  it("a duplicated check message neither repeats the work nor doubles the chain", async () => {
+    const jobId = await submit();
+    await provisionAndBoot(jobId);
+    queue.drain();
+    await Promise.all([readiness(jobId, 1, 0), readiness(jobId, 1, 0)]);
+    expect(queue.drain()).toHaveLength(1);
+    expect(vast.count("show")).toBe(1);
+  });
+
+  it("times out a stuck boot: diagnostics kept, instance destroyed, host remembered, next attempt elsewhere", async () => {
+    const jobId = await submit({ bootTimeoutMinutes: 15 });
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    vast.setState(id, { statusMessage: "pulling image sekret-api-key-123" });
+    vast.logs = "booting\nstill pulling layers\n";
+    queue.drain();
+    now += 15 * 60_000;
+    await readiness(jobId, 1, 7);
+    expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([id]);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning" });
+    expect(queue.drain().map((s) => s.message)).toEqual([{ type: "provision", jobId }]);
+    const failed = await store.getAttempt(jobId, 1);
+    expect(failed?.outcome).toBe("failed");
+    expect(failed?.failureReason).toMatch(/did not become ready within 15 min \(last state 'loading'/);
+    expect(failed?.costUsd).toBeCloseTo((0.31 * 15) / 60, 5);
+    const diagnostics = (await store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
+    expect(diagnostics?.details).toMatchObject({
+      state: "loading",
+      logTail: "booting\nstill pulling layers\n",
+    });
+    expect(JSON.stringify(await store.getTimeline(jobId))).not.toContain("sekret-api-key-123");
+    expect([...(await store.recentlyFailedMachines(now - 1000))]).toEqual([10]);
+
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job).toMatchObject({ state: "booting", attempt: 2 });
+    expect((await store.getAttempt(jobId, 2))?.machineId).toBe(20);
+    expect(job?.spentUsd).toBeCloseTo((0.31 * 15) / 60, 5);
+  });
+
+  it("treats a fatal state (OCI failure) at once, and fails the job after the last attempt", async () => {
+    const jobId = await submit({ maxAttempts: 2 });
+    for (const attemptNo of [1, 2]) {
+      const { attempt } = await provisionAndBoot(jobId);
+      vast.setState(attempt?.instanceId as number, {
+        state: "failed",
+        statusMessage: "OCI runtime create failed: container_linux.go:380",
+      });
+      await readiness(jobId, attemptNo, 0);
+    }
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toMatch(/^Gave up after 2 rented GPUs failed to become ready/);
+    expect(job?.reason).toContain("the instance failed to start: OCI runtime create failed");
+    expect(vast.instances.size).toBe(0);
+    expect(vast.count("create")).toBe(2);
+  });
+
+  it("treats an unwanted stop and a vanished instance as fatal", async () => {
+    const jobId = await submit();
+    const { attempt } = await provisionAndBoot(jobId);
+    vast.setState(attempt?.instanceId as number, { state: "stopped", statusMessage: "outbid" });
+    await readiness(jobId, 1, 0);
+    expect((await store.getAttempt(jobId, 1))?.failureReason).toBe(
+      "the instance was stopped by its host while booting: outbid",
+    );
+    const second = await provisionAndBoot(jobId);
+    vast.instances.delete(second.attempt?.instanceId as number);
+    await readiness(jobId, 2, 0);
+    expect((await store.getAttempt(jobId, 2))?.failureReason).toBe("the instance disappeared while booting");
+  });
+
+  it("ignores checks for an attempt that is no longer current", async () => {
+    const jobId = await submit();
+    await provisionAndBoot(jobId);
+    queue.drain();
+    await readiness(jobId, 7, 0);
+    expect(queue.sent).toEqual([]);
+    expect(vast.count("show")).toBe(0);
+  });
+});
