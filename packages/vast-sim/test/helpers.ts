@@ -9,7 +9,12 @@ export interface Reply {
 }
 
 export function client(sim: VastSim, key: string | null = sim.apiKey) {
-  const call = async (method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Reply> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Reply> => {
     const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
     if (key !== null) headers.authorization = `Bearer ${key}`;
     const res = await fetch(`${sim.url}${path}`, {

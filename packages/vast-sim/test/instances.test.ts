@@ -6,13 +6,23 @@ let sim: VastSim;
 let vast: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  sim = await startVastSim({ ssh: false, timeScale: 0, seed: 3, delays: { provisioningSeconds: 5, loadingSeconds: 20 } });
+  sim = await startVastSim({
+    ssh: false,
+    timeScale: 0,
+    seed: 3,
+    delays: { provisioningSeconds: 5, loadingSeconds: 20 },
+  });
   vast = client(sim);
 });
 afterAll(() => sim.close());
 
-async function rentOne(gpu = "RTX 3090", body: Record<string, unknown> = { image: "pytorch/pytorch:latest", disk: 20 }) {
-  const offer = offersOf(await vast.search({ gpu_name: { eq: gpu }, order: [["dph_total", "asc"]], limit: 1 }))[0]!;
+async function rentOne(
+  gpu = "RTX 3090",
+  body: Record<string, unknown> = { image: "pytorch/pytorch:latest", disk: 20 },
+) {
+  const offer = offersOf(
+    await vast.search({ gpu_name: { eq: gpu }, order: [["dph_total", "asc"]], limit: 1 }),
+  )[0]!;
   const r = await vast.create(offer.id, body);
   expect(r.status).toBe(200);
   return { offer, id: r.json.new_contract as number, apiKey: r.json.instance_api_key as string };
@@ -54,7 +64,12 @@ describe("create", () => {
   });
 
   it("accepts env as an object or as the CLI's flag string, and echoes extra_env as pairs", async () => {
-    const { id } = await rentOne("RTX 4090", { image: "img", disk: 10, env: "-e FOO=bar -p 8080:8080", runtype: "ssh_direct" });
+    const { id } = await rentOne("RTX 4090", {
+      image: "img",
+      disk: 10,
+      env: "-e FOO=bar -p 8080:8080",
+      runtype: "ssh_direct",
+    });
     const inst = instanceOf(await vast.show(id));
     expect(inst.extra_env).toEqual([
       ["FOO", "bar"],
@@ -90,7 +105,10 @@ describe("show", () => {
       is_bid: false,
       cuda_max_good: String(offer.cuda_max_good),
     });
-    expect(inst.dph_total).toBeCloseTo((offer.dph_base as number) + (20 * (offer.storage_cost as number)) / 720, 6);
+    expect(inst.dph_total).toBeCloseTo(
+      (offer.dph_base as number) + (20 * (offer.storage_cost as number)) / 720,
+      6,
+    );
     expect(inst).not.toHaveProperty("ports");
     expect(inst).not.toHaveProperty("reliability");
     expect(typeof inst.ssh_port).toBe("number");
@@ -118,7 +136,9 @@ describe("list", () => {
       const v = client(own);
       const offers = offersOf(await v.search({ order: [["dph_total", "asc"]], limit: 30 }));
       for (const [i, o] of offers.entries()) {
-        expect((await v.create(o.id, { image: "img", disk: 10, label: i % 3 === 0 ? "fizz" : `job-${i}` })).status).toBe(200);
+        expect(
+          (await v.create(o.id, { image: "img", disk: 10, label: i % 3 === 0 ? "fizz" : `job-${i}` })).status,
+        ).toBe(200);
       }
       const p1 = await v.list({ limit: 100 });
       expect(p1.status).toBe(200);
@@ -134,7 +154,10 @@ describe("list", () => {
       expect(p2.json.next_token).toBeNull();
       const p2b = await v.list({ next_token: p1.json.next_token });
       expect(p2b.json.instances).toEqual(p2.json.instances);
-      const ids = [...(p1.json.instances as { id: number }[]), ...(p2.json.instances as { id: number }[])].map((i) => i.id);
+      const ids = [
+        ...(p1.json.instances as { id: number }[]),
+        ...(p2.json.instances as { id: number }[]),
+      ].map((i) => i.id);
       expect(new Set(ids).size).toBe(30);
 
       const fizz = await v.list({ select_filters: { label: { eq: "fizz" } } });
@@ -168,7 +191,10 @@ describe("manage and destroy", () => {
     const again = await vast.destroy(id);
     expect(again.status).toBe(404);
     expect(again.json.error).toBe("no_such_instance");
-    expect(sim.admin.instance(id)!.history.at(-1)).toMatchObject({ actual_status: "destroyed", cur_state: "unloaded" });
+    expect(sim.admin.instance(id)!.history.at(-1)).toMatchObject({
+      actual_status: "destroyed",
+      cur_state: "unloaded",
+    });
   });
 
   it("relists the machine under a new ask id after destroy", async () => {
@@ -183,7 +209,9 @@ describe("manage and destroy", () => {
 describe("auth", () => {
   it("accepts Bearer or api_key=, refuses a wrong or missing key with auth_error", async () => {
     const { id } = await rentOne();
-    expect((await client(sim, null).call("GET", `/api/v0/instances/${id}/?api_key=${sim.apiKey}`)).status).toBe(200);
+    expect(
+      (await client(sim, null).call("GET", `/api/v0/instances/${id}/?api_key=${sim.apiKey}`)).status,
+    ).toBe(200);
     for (const r of [await client(sim, "bad-key").show(id), await client(sim, null).show(id)]) {
       expect(r.status).toBe(401);
       expect(r.json).toEqual({ success: false, error: "auth_error", msg: "Invalid user key" });
@@ -206,10 +234,13 @@ describe("ssh keys and logs", () => {
     const pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000000 test@sim";
     const c = await vast.call("POST", "/api/v0/ssh/", { ssh_key: pub });
     expect(c.status).toBe(200);
-    const key = (c.json as { key: { id: number; public_key: string; user_id: number; deleted_at: null } }).key;
+    const key = (c.json as { key: { id: number; public_key: string; user_id: number; deleted_at: null } })
+      .key;
     expect(key).toMatchObject({ public_key: pub, deleted_at: null });
     const list = await vast.call("GET", "/api/v0/ssh/");
-    expect(list.json).toEqual(expect.arrayContaining([expect.objectContaining({ id: key.id, key: pub, public_key: pub })]));
+    expect(list.json).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: key.id, key: pub, public_key: pub })]),
+    );
     expect((await vast.call("POST", "/api/v0/ssh/", { ssh_key: "not a key" })).status).toBe(400);
     // A key on the account at create time reaches the instance; one attached later too.
     const { id } = await rentOne();

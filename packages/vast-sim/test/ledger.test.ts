@@ -11,7 +11,12 @@ let sim: VastSim;
 let vast: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  sim = await startVastSim({ ssh: false, timeScale: 0, seed: 42, delays: { provisioningSeconds: 10, loadingSeconds: 30 } });
+  sim = await startVastSim({
+    ssh: false,
+    timeScale: 0,
+    seed: 42,
+    delays: { provisioningSeconds: 10, loadingSeconds: 30 },
+  });
   vast = client(sim);
 });
 afterAll(() => sim.close());
@@ -19,8 +24,14 @@ afterAll(() => sim.close());
 describe("ledger", () => {
   it("the generated offers are the ones the hand computation below assumes", () => {
     const offers = sim.admin.offers();
-    expect(offers.find((o) => o.id === RTX.ask)).toMatchObject({ dph_base: RTX.dph, storage_cost: RTX.storage });
-    expect(offers.find((o) => o.id === H100.ask)).toMatchObject({ dph_base: H100.dph, storage_cost: H100.storage });
+    expect(offers.find((o) => o.id === RTX.ask)).toMatchObject({
+      dph_base: RTX.dph,
+      storage_cost: RTX.storage,
+    });
+    expect(offers.find((o) => o.id === H100.ask)).toMatchObject({
+      dph_base: H100.dph,
+      storage_cost: H100.storage,
+    });
   });
 
   it("matches a hand computation of a scripted scenario to the cent", async () => {
@@ -69,7 +80,12 @@ describe("ledger", () => {
 
   it("does not depend on how often anyone polls", async () => {
     const run = async (polls: number) => {
-      const s = await startVastSim({ ssh: false, timeScale: 0, seed: 42, delays: { provisioningSeconds: 10, loadingSeconds: 30 } });
+      const s = await startVastSim({
+        ssh: false,
+        timeScale: 0,
+        seed: 42,
+        delays: { provisioningSeconds: 10, loadingSeconds: 30 },
+      });
       const v = client(s);
       const id = (await v.create(RTX.ask, { image: "img", disk: 50 })).json.new_contract as number;
       for (let i = 0; i < 100; i++) {

@@ -6,7 +6,12 @@ let sim: VastSim;
 let vast: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  sim = await startVastSim({ ssh: false, timeScale: 0, seed: 5, delays: { provisioningSeconds: 10, loadingSeconds: 30 } });
+  sim = await startVastSim({
+    ssh: false,
+    timeScale: 0,
+    seed: 5,
+    delays: { provisioningSeconds: 10, loadingSeconds: 30 },
+  });
   vast = client(sim);
 });
 afterAll(() => sim.close());
@@ -56,7 +61,11 @@ describe("lifecycle on a frozen clock", () => {
     sim.admin.advance(40);
     expect((await vast.manage(id, { state: "stopped" })).json).toEqual({ success: true });
     const stopped = await status(id);
-    expect(stopped).toMatchObject({ actual_status: "stopped", intended_status: "stopped", cur_state: "stopped" });
+    expect(stopped).toMatchObject({
+      actual_status: "stopped",
+      intended_status: "stopped",
+      cur_state: "stopped",
+    });
     expect(stopped).not.toHaveProperty("ports");
     expect((await vast.manage(id, { state: "running" })).json).toEqual({ success: true });
     expect((await status(id)).actual_status).toBe("loading");
@@ -86,7 +95,11 @@ describe("lifecycle on a frozen clock", () => {
 describe("time scale", () => {
   it("runs simulated minutes in real milliseconds", async () => {
     // 600 simulated seconds per real second: 5 s + 20 s of delays take about 42 ms.
-    const fast = await startVastSim({ ssh: false, timeScale: 600, delays: { provisioningSeconds: 5, loadingSeconds: 20 } });
+    const fast = await startVastSim({
+      ssh: false,
+      timeScale: 600,
+      delays: { provisioningSeconds: 5, loadingSeconds: 20 },
+    });
     try {
       const v = client(fast);
       const offer = offersOf(await v.search({ limit: 1 }))[0]!;

@@ -31,7 +31,16 @@ describe("marketplace", () => {
   it("has a few hundred varied offers with Vast's spellings and quirks", () => {
     expect(all.length).toBe(300);
     const names = new Set(all.map((o) => o.gpu_name));
-    for (const n of ["RTX 4090", "RTX 3090", "A100 SXM4", "A100 PCIE", "H100 SXM", "RTX A6000", "L40S", "RTX 6000Ada"]) {
+    for (const n of [
+      "RTX 4090",
+      "RTX 3090",
+      "A100 SXM4",
+      "A100 PCIE",
+      "H100 SXM",
+      "RTX A6000",
+      "L40S",
+      "RTX 6000Ada",
+    ]) {
       expect(names).toContain(n);
     }
     expect(new Set(all.map((o) => o.num_gpus))).toEqual(new Set([1, 2, 4, 8]));
@@ -50,8 +59,14 @@ describe("POST /api/v0/bundles/ query language", () => {
   it("applies the default filters verified/external/rentable/rented", async () => {
     const r = await vast.search({});
     expect(r.status).toBe(200);
-    const ids = offersOf(r).map((o) => o.id).sort();
-    expect(ids).toEqual(visible().map((o) => o.id).sort());
+    const ids = offersOf(r)
+      .map((o) => o.id)
+      .sort();
+    expect(ids).toEqual(
+      visible()
+        .map((o) => o.id)
+        .sort(),
+    );
     expect(offersOf(r).length).toBeLessThan(all.length);
   });
 
@@ -76,8 +91,12 @@ describe("POST /api/v0/bundles/ query language", () => {
     expect(await count({ gpu_name: { in: ["RTX 4090", "H100 SXM"] } })).toBe(
       v.filter((o) => ["RTX 4090", "H100 SXM"].includes(o.gpu_name)).length,
     );
-    expect(await count({ gpu_name: { notin: ["RTX 4090"] } })).toBe(v.filter((o) => o.gpu_name !== "RTX 4090").length);
-    expect(await count({ num_gpus: { gte: 2, lte: 4 } })).toBe(v.filter((o) => o.num_gpus >= 2 && o.num_gpus <= 4).length);
+    expect(await count({ gpu_name: { notin: ["RTX 4090"] } })).toBe(
+      v.filter((o) => o.gpu_name !== "RTX 4090").length,
+    );
+    expect(await count({ num_gpus: { gte: 2, lte: 4 } })).toBe(
+      v.filter((o) => o.num_gpus >= 2 && o.num_gpus <= 4).length,
+    );
   });
 
   it("reads _ as a space in gpu_name values, and geolocation as a 2-letter code", async () => {
@@ -87,7 +106,9 @@ describe("POST /api/v0/bundles/ query language", () => {
     const b = offersOf(await vast.search({ gpu_name: { in: ["A100_SXM4", "A100_PCIE"] } }));
     expect(new Set(b.map((o) => o.gpu_name))).toEqual(new Set(["A100 SXM4", "A100 PCIE"]));
     const us = offersOf(await vast.search({ geolocation: { in: ["US", "CA"] } }));
-    expect(us.length).toBe(visible().filter((o) => o.country_code === "US" || o.country_code === "CA").length);
+    expect(us.length).toBe(
+      visible().filter((o) => o.country_code === "US" || o.country_code === "CA").length,
+    );
   });
 
   it("orders, limits, and prices by allocated_storage and type (both on-demand spellings)", async () => {

@@ -23,8 +23,11 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 async function rentRunning(): Promise<{ id: number; port: number; inst: Record<string, unknown> }> {
-  const offer = offersOf(await vast.search({ gpu_name: { eq: "RTX_4090" }, order: [["dph_total", "asc"]], limit: 1 }))[0]!;
-  const id = (await vast.create(offer.id, { image: "pytorch/pytorch", disk: 20 })).json.new_contract as number;
+  const offer = offersOf(
+    await vast.search({ gpu_name: { eq: "RTX_4090" }, order: [["dph_total", "asc"]], limit: 1 }),
+  )[0]!;
+  const id = (await vast.create(offer.id, { image: "pytorch/pytorch", disk: 20 })).json
+    .new_contract as number;
   sim.admin.advance(15);
   const inst = instanceOf(await vast.show(id));
   expect(inst.actual_status).toBe("running");

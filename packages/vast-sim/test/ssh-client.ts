@@ -42,7 +42,12 @@ export function exec(c: ssh2.Client, command: string, stdin?: Buffer): Promise<E
 }
 
 /** Connects, runs one command, disconnects. */
-export async function run(port: number, privateKey: string, command: string, stdin?: Buffer): Promise<ExecResult> {
+export async function run(
+  port: number,
+  privateKey: string,
+  command: string,
+  stdin?: Buffer,
+): Promise<ExecResult> {
   const c = await connect(port, privateKey);
   try {
     return await exec(c, command, stdin);

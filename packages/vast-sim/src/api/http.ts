@@ -3,6 +3,7 @@
  * or `api_key=`), rate limits, endpoint faults, and turning errors into Vast's bodies.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { ZodError } from "zod";
 import type { Endpoint } from "../endpoints";
 import { errors, VastHttpError } from "../errors";
 import type { FaultBook } from "../faults";
@@ -92,6 +93,18 @@ export function guard(
 }
 
 export function toResponse(err: unknown, c: Context): Response {
+  if (err instanceof ZodError) {
+    const msg = err.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    return c.json(
+      { success: false, error: "invalid_args", msg: `error 400/1782: Invalid args: ${msg}` },
+      400,
+    );
+  }
+  if (err instanceof SyntaxError)
+    return c.json(
+      { success: false, error: "invalid_args", msg: "error 400/1782: Invalid args: bad JSON" },
+      400,
+    );
   if (err instanceof VastHttpError) {
     if (typeof err.body === "string") return c.text(err.body, err.status as 400);
     return c.json(err.body, err.status as 400);
