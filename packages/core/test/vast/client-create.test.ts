@@ -60,10 +60,12 @@ describe("createInstance", () => {
   });
 
   it("a caller abort after sending is ambiguous", async () => {
-    server.on("PUT", ASK, { hang: true });
-    const { client } = testClient(server, eager);
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 30);
+    server.on("PUT", ASK, () => {
+      controller.abort();
+      return { hang: true };
+    });
+    const { client } = testClient(server, eager);
     const error = await failure(() => client.createInstance(555, body, { signal: controller.signal }));
     expect(error).toMatchObject({ ambiguous: true });
     expect(server.hits("PUT", ASK)).toHaveLength(1);

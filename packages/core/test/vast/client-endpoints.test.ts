@@ -140,6 +140,19 @@ describe("listInstances", () => {
     });
   });
 
+  it("a 400 for filtering on a computed column is invalid_request (not retried)", async () => {
+    server.on("GET", LIST, {
+      status: 400,
+      json: { success: false, error: "invalid_args", msg: "dph_total is not a valid search key" },
+    });
+    const { client } = testClient(server);
+    await expect(client.listInstances({ selectFilters: { dph_total: { lte: 1 } } })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringContaining("not a valid search key"),
+    });
+    expect(server.requests).toHaveLength(1);
+  });
+
   it("refuses to return an empty list when the body has no instances key (the orphan trap)", async () => {
     server.on("GET", LIST, { json: { success: true } });
     const { client } = testClient(server);

@@ -107,10 +107,12 @@ describe("VastAIClient transport", () => {
   });
 
   it("honours the caller's AbortSignal without retrying", async () => {
-    server.on("GET", SHOW, { hang: true });
-    const { client } = testClient(server, { timeoutMs: 5000 });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error("shutdown")), 30);
+    server.on("GET", SHOW, () => {
+      controller.abort(new Error("shutdown"));
+      return { hang: true };
+    });
+    const { client } = testClient(server, { timeoutMs: 5000 });
     const error = await failure(() => client.showInstance(7, { signal: controller.signal }));
     expect(error).toBeInstanceOf(VastAIError);
     expect((error as VastAIError).message).toContain("aborted by the caller");

@@ -88,7 +88,7 @@ describe("rate limiting through the client (real HTTP)", () => {
     for (let i = 1; i < 3; i++) expect(dispatched[i]! - dispatched[i - 1]!).toBeGreaterThanOrEqual(58);
     // Server side: the spacing survives the wire (minus connection set-up jitter).
     const at = server.requests.map((r) => r.at);
-    for (let i = 1; i < 3; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(40);
+    expect(at[2]! - at[0]!).toBeGreaterThanOrEqual(90);
   });
 
   it("uses the default intervals unless configured (virtual clock)", async () => {

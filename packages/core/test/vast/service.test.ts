@@ -255,6 +255,15 @@ describe("provisionInstance", () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it("a refused create that still rented an instance surfaces its id and attaches nothing", async () => {
+    server.on("PUT", "/api/v0/asks/7/", {
+      json: { success: false, error: "invalid_price", new_contract: 70 },
+    });
+    const { svc } = service();
+    await expect(svc.provisionInstance({ offerId: 7, jobId: "j" })).rejects.toMatchObject({ instanceId: 70 });
+    expect(server.requests).toHaveLength(1);
+  });
+
   it("offer gone is offer_unavailable", async () => {
     server.on("PUT", "/api/v0/asks/6/", {
       status: 410,
