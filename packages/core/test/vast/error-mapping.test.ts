@@ -56,6 +56,11 @@ const readCases: Case[] = [
     code: "rate_limited",
     message: "rate_limit_exceeded",
   },
+  {
+    name: "rate_limit_exceeded under another status",
+    reply: { status: 400, json: { success: false, error: "rate_limit_exceeded" } },
+    code: "rate_limited",
+  },
   { name: "429 empty body", reply: { status: 429 }, code: "rate_limited", message: "HTTP 429" },
   {
     name: "400 invalid_args",
