@@ -42,7 +42,8 @@ export function bindProcessToChannel(
   let exited = false;
 
   stdin?.on("error", () => {}); // EPIPE when the process stops reading; the exit status tells the story
-  channel.on("error", () => {});
+  channel.on("error", () => {}); // writes racing a vanished client; the close handler cleans up
+  channel.stderr.on("error", () => {});
 
   channel.on("data", (chunk: Buffer) => {
     const allowed = options.admit(chunk.length);

@@ -3,11 +3,11 @@
  * ledger hook, and robustness against clients that vanish.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ssh, startTestInstance, type TestInstance, waitFor } from "./support";
+import { clientOptions, runProcess, ssh, startTestInstance, type TestInstance, waitFor } from "./support";
 
 let t: TestInstance;
 
@@ -86,6 +86,45 @@ describe("SSH faults", () => {
     const result = await ssh(t.server, t.key, "cat > /dev/null", { input: payload });
     expect(result.code).toBe(0);
     expect(t.bytes.total).toBe(50_000);
+  });
+
+  it("counts SFTP uploads too, protocol framing included", async () => {
+    const local = join(t.dir, "sftp-payload.bin");
+    await writeFile(local, randomBytes(300_000));
+    const batch = join(t.dir, "sftp-batch");
+    await writeFile(batch, `put ${local} /workspace/sftp-payload.bin\n`);
+    const result = await runProcess("sftp", [
+      "-P",
+      String(t.server.port),
+      "-b",
+      batch,
+      ...clientOptions(t.key),
+      "root@127.0.0.1",
+    ]);
+    expect(result.code).toBe(0);
+    expect((await stat(join(t.rootDir, "sftp-payload.bin"))).size).toBe(300_000);
+    expect(t.bytes.total).toBeGreaterThan(300_000);
+    expect(t.bytes.total).toBeLessThan(310_000);
+  });
+
+  it("cuts an SFTP upload too", async () => {
+    t.faults.dropAfterBytes = 64_000;
+    const local = join(t.dir, "sftp-big.bin");
+    await writeFile(local, randomBytes(1_000_000));
+    const batch = join(t.dir, "sftp-batch-2");
+    await writeFile(batch, `put ${local} /workspace/sftp-big.bin\n`);
+    const result = await runProcess("sftp", [
+      "-P",
+      String(t.server.port),
+      "-b",
+      batch,
+      ...clientOptions(t.key),
+      "root@127.0.0.1",
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(t.bytes.total).toBe(64_000);
+    const size = (await stat(join(t.rootDir, "sftp-big.bin")).catch(() => null))?.size ?? 0;
+    expect(size).toBeLessThan(64_000);
   });
 
   it("survives a client that vanishes mid-command, and ends the command's processes", async () => {
