@@ -189,6 +189,9 @@ class Ssh2Session implements SshSession {
     client.once("close", () => {
       this.#closed = true;
     });
+    // Nagle's algorithm plus delayed ACKs stalls small interactive writes (exec requests,
+    // the tail of a stream) by tens of milliseconds each; bulk writes are coalesced anyway.
+    client.setNoDelay(true);
   }
 
   get closed(): boolean {

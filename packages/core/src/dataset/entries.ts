@@ -1,0 +1,27 @@
+/**
+ * The packer's view of a dataset source: a sequence of files, each opened only when its turn
+ * comes, so at most one file is in flight and nothing is buffered whole.
+ */
+export interface DatasetEntry {
+  /** Path relative to the dataset root, `/`-separated, as found in the source (checked later). */
+  path: string;
+  /** Exact byte size: tar headers need it before the data. */
+  size: number;
+  /** `other` for symlinks, devices and the like: counted as skipped, never opened. */
+  kind: "file" | "other";
+  /** The file's bytes; a Node Readable or any async iterable of chunks. */
+  open(): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
+}
+
+export interface DatasetReader {
+  /**
+   * Listing sources (S3, local) list and name-check everything before yielding the first entry,
+   * so a hostile name fails the push before anything is sent.
+   */
+  entries(signal?: AbortSignal): AsyncIterable<DatasetEntry>;
+}
+
+/** A source could not be read (HTTP status, missing folder, unsupported archive). */
+export class DatasetSourceError extends Error {
+  override readonly name = "DatasetSourceError";
+}

@@ -1,0 +1,163 @@
+/**
+ * Pushes a dataset onto an instance: one tar stream, packed on the fly from the source, piped
+ * into a remote `tar -x` confined to the job's dataset folder, verified there against the
+ * manifest. Compression is off by default because jpg/png/webp are already compressed and gzip
+ * would only cost CPU on both ends; `gzip` is for caption-heavy or uncompressed sets.
+ */
+
+import type { Readable } from "node:stream";
+import { createGzip } from "node:zlib";
+import type { Clock } from "../clock";
+import { type Logger, silentLogger } from "../observability";
+import type { ExecStream, SshSession } from "../ssh";
+import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "../training/paths";
+import { CoalesceChunks } from "./coalesce";
+import type { DatasetEntry, DatasetReader } from "./entries";
+import { type PackSummary, type PushProgress, packDataset } from "./pack";
+import { readMarkerCommand, remoteExtractCommand } from "./remote-extract";
+
+export type DatasetCompression = "none" | "gzip";
+
+export interface PushDatasetOptions {
+  jobId: string;
+  workspaceRoot?: string;
+  reader: DatasetReader;
+  compression?: DatasetCompression;
+  onProgress?: (progress: PushProgress) => void;
+  clock?: Clock;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+export interface PushDatasetResult extends Omit<PackSummary, "manifest"> {
+  datasetDir: string;
+  durationMs: number;
+}
+
+/** The remote side refused or failed the push (extraction, verification, hash mismatch). */
+export class DatasetPushError extends Error {
+  override readonly name = "DatasetPushError";
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderrTail: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function pushDataset(
+  session: SshSession,
+  options: PushDatasetOptions,
+): Promise<PushDatasetResult> {
+  const logger = options.logger ?? silentLogger;
+  const { datasetDir } = jobPaths(options.jobId, options.workspaceRoot ?? DEFAULT_WORKSPACE_ROOT);
+  const compression = options.compression ?? "none";
+  const started = Date.now();
+
+  // Listing sources check every name while producing their first entry: pull it before
+  // starting anything remote, so a hostile name fails with nothing sent.
+  const entries = await primed(options.reader.entries(options.signal));
+  const packed = packDataset(entries, { clock: options.clock, onProgress: options.onProgress });
+  const source: Readable = packed.stream.pipe(
+    compression === "gzip" ? createGzip({ level: 6 }) : new CoalesceChunks(),
+  );
+
+  let sourceError: unknown;
+  let remote: ExecStream | undefined;
+  const onSourceError = (error: unknown) => {
+    sourceError ??= error;
+    if (!remote) return;
+    source.unpipe(remote.stdin);
+    // EOF without the manifest: the remote side fails verification and removes its temp folder;
+    // waiting for its exit (rather than killing it) means nothing partial is left behind.
+    remote.stdin.end();
+  };
+  // Listen before the first await: small entries may be packed (and fail) before the remote starts.
+  packed.stream.on("error", onSourceError);
+  source.on("error", onSourceError);
+  packed.summary.catch(onSourceError);
+
+  remote = await session.execStream(remoteExtractCommand(datasetDir, compression), {
+    signal: options.signal,
+    maxCaptureBytes: 64 * 1024,
+  });
+  if (sourceError !== undefined) remote.stdin.end();
+  else source.pipe(remote.stdin);
+
+  const running = remote;
+  const result = await running.result.catch((error: unknown) => {
+    source.unpipe(running.stdin);
+    packed.stream.destroy();
+    throw error;
+  });
+  if (sourceError !== undefined) throw sourceError;
+  const summary = await packed.summary;
+  const stderrTail = result.stderr.slice(-2000);
+  if (result.exitCode !== 0) {
+    throw new DatasetPushError(
+      `dataset push to ${datasetDir} failed (exit ${result.exitCode ?? result.signal}): ${stderrTail.trim()}`,
+      result.exitCode,
+      stderrTail,
+    );
+  }
+  const remoteHash = result.stdout.trim().split("\n").pop() ?? "";
+  if (remoteHash !== summary.manifestSha256) {
+    throw new DatasetPushError(
+      `dataset manifest hash mismatch: sent ${summary.manifestSha256}, instance has ${remoteHash}`,
+      result.exitCode,
+      stderrTail,
+    );
+  }
+  const { manifest: _manifest, ...rest } = summary;
+  const durationMs = Date.now() - started;
+  logger.info("dataset pushed", {
+    datasetDir,
+    files: rest.files,
+    bytes: rest.bytes,
+    skipped: rest.skipped,
+    durationMs,
+  });
+  return { ...rest, datasetDir, durationMs };
+}
+
+/**
+ * True when `datasetDir` holds a verified dataset — with `manifestSha256` given, that exact one.
+ * The marker is written only after verification and the folder appears atomically, so its
+ * presence is proof the whole dataset is there.
+ */
+export async function isDatasetPresent(
+  session: SshSession,
+  datasetDir: string,
+  manifestSha256?: string,
+): Promise<boolean> {
+  const marker = await readDatasetMarker(session, datasetDir);
+  return marker !== null && (manifestSha256 === undefined || marker === manifestSha256);
+}
+
+/** The verified manifest hash recorded on the instance, or null when no complete dataset is there. */
+export async function readDatasetMarker(session: SshSession, datasetDir: string): Promise<string | null> {
+  const result = await session.exec(readMarkerCommand(datasetDir));
+  const hash = result.stdout.trim();
+  return /^[0-9a-f]{64}$/.test(hash) ? hash : null;
+}
+
+async function primed(iterable: AsyncIterable<DatasetEntry>): Promise<AsyncIterable<DatasetEntry>> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        if (first.done) return;
+        yield first.value;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      } finally {
+        await iterator.return?.();
+      }
+    },
+  };
+}

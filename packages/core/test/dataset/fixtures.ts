@@ -1,0 +1,70 @@
+/** Seeded dataset generators for the dataset tests and benchmarks (no Math.random: reruns are identical). */
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seededBytes(random: () => number, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) out[i] = Math.floor(random() * 256);
+  return out;
+}
+
+const EXTENSIONS = ["jpg", "jpeg", "png", "webp"] as const;
+
+/**
+ * Writes `pairs` image+caption pairs (spread over a few sub-folders) plus a couple of files
+ * the packer must skip. Returns the relative paths that should arrive.
+ */
+export async function writeDataset(
+  root: string,
+  options: { pairs: number; seed: number; minBytes?: number; maxBytes?: number },
+): Promise<string[]> {
+  const random = seededRandom(options.seed);
+  const min = options.minBytes ?? 200;
+  const max = options.maxBytes ?? 2_000;
+  const expected: string[] = [];
+  for (let i = 0; i < options.pairs; i++) {
+    const folder = `set-${i % 4}`;
+    await mkdir(join(root, folder), { recursive: true });
+    const ext = EXTENSIONS[i % EXTENSIONS.length];
+    const base = `${folder}/img ${String(i).padStart(5, "0")}`;
+    const size = min + Math.floor(random() * (max - min));
+    await writeFile(join(root, `${base}.${ext}`), seededBytes(random, size));
+    await writeFile(join(root, `${base}.txt`), `a photo of sks person, take ${i}`);
+    expected.push(`${base}.${ext}`, `${base}.txt`);
+  }
+  await writeFile(join(root, "notes.md"), "not part of the dataset");
+  await writeFile(join(root, ".DS_Store"), "junk");
+  return expected.sort();
+}
+
+/** sha256 of every regular file under `root`, keyed by relative path. */
+export async function hashTree(root: string, relative = ""): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const name of await readdir(join(root, relative))) {
+    const path = relative ? `${relative}/${name}` : name;
+    const full = join(root, path);
+    if ((await stat(full)).isDirectory()) {
+      for (const [k, v] of await hashTree(root, path)) out.set(k, v);
+    } else {
+      out.set(
+        path,
+        createHash("sha256")
+          .update(await readFile(full))
+          .digest("hex"),
+      );
+    }
+  }
+  return out;
+}
