@@ -1,4 +1,9 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVastSim, type VastSim } from "../src/index";
 import { client, instanceOf, offersOf } from "./helpers";
@@ -21,6 +26,30 @@ beforeAll(async () => {
   expect((await vast.call("POST", "/api/v0/ssh/", { ssh_key: account.publicKey })).status).toBe(200);
 });
 afterAll(() => sim.close());
+
+const execFileP = promisify(execFile);
+const SSH_OPTS = [
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "LogLevel=ERROR",
+];
+
+async function withKeyFile<T>(privateKey: string, fn: (path: string, dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "sim-ssh-test-"));
+  const path = join(dir, "id");
+  await writeFile(path, privateKey);
+  await chmod(path, 0o600);
+  try {
+    return await fn(path, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 async function rentRunning(): Promise<{ id: number; port: number; inst: Record<string, unknown> }> {
   const offer = offersOf(
@@ -92,5 +121,87 @@ describe("SSH into a simulated instance", () => {
     // 0.02 $/GB × bytes / 1e9
     expect(l.bandwidthMicros).toBe(Math.round((l.bytesReceived / 1e9) * 0.02 * 1e6));
     expect(l.bandwidthMicros).toBeGreaterThanOrEqual(40);
+  });
+
+  it("lets the system OpenSSH client in with the injected key (ssh, sftp), and refuses another key", async () => {
+    const { id, port } = await rentRunning();
+    await withKeyFile(account.privateKey, async (keyPath, dir) => {
+      const { stdout } = await execFileP("ssh", [
+        ...SSH_OPTS,
+        "-i",
+        keyPath,
+        "-p",
+        String(port),
+        "root@127.0.0.1",
+        "nvidia-smi",
+      ]);
+      expect(stdout).toContain("RTX 4090");
+      await writeFile(join(dir, "upload.txt"), "dataset bytes\n");
+      await writeFile(join(dir, "batch"), `put ${join(dir, "upload.txt")} /workspace/upload.txt\n`);
+      await execFileP("sftp", [
+        ...SSH_OPTS,
+        "-i",
+        keyPath,
+        "-P",
+        String(port),
+        "-b",
+        join(dir, "batch"),
+        "root@127.0.0.1",
+      ]);
+    });
+    expect(await readFile(join(sim.admin.instance(id)!.rootDir, "upload.txt"), "utf8")).toBe(
+      "dataset bytes\n",
+    );
+    await withKeyFile(stranger.privateKey, async (keyPath) => {
+      const denied = await execFileP("ssh", [
+        ...SSH_OPTS,
+        "-i",
+        keyPath,
+        "-p",
+        String(port),
+        "root@127.0.0.1",
+        "true",
+      ]).then(
+        () => false,
+        () => true,
+      );
+      expect(denied).toBe(true);
+    });
+  });
+
+  it("runs the training stand-in as the admin sets it (fail on demand)", async () => {
+    const { id, port } = await rentRunning();
+    const config = [
+      "job: extension",
+      "config:",
+      '  name: "lora_x"',
+      "  process:",
+      "    - type: 'sd_trainer'",
+      '      training_folder: "/workspace/output"',
+      "      train:",
+      "        steps: 10",
+      "",
+    ].join("\n");
+    await writeFile(join(sim.admin.instance(id)!.rootDir, "job.yml"), config);
+    await sim.admin.setTrainingBehaviour(id, {
+      durationSeconds: 0,
+      fail: true,
+      exitCode: 3,
+      failMessage: "CUDA out of memory",
+    });
+    const failed = await run(
+      port,
+      account.privateKey,
+      "cd /workspace/ai-toolkit && python run.py /workspace/job.yml 2>&1",
+    );
+    expect(failed.code).toBe(3);
+    expect(failed.stdout).toContain("CUDA out of memory");
+    await sim.admin.setTrainingBehaviour(id, { durationSeconds: 0, fail: false });
+    const ok = await run(
+      port,
+      account.privateKey,
+      "cd /workspace/ai-toolkit && python run.py /workspace/job.yml >/dev/null 2>&1; echo $?; ls /workspace/output/lora_x",
+    );
+    expect(ok.stdout).toContain("0\nlora_x.safetensors");
   });
 });
