@@ -7,13 +7,21 @@ import { GetObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk
 import { type DatasetEntry, type DatasetReader, DatasetSourceError } from "./entries";
 import { checkEntryName } from "./entry-name";
 
-export function s3DatasetReader(s3: S3Client, bucket: string, prefix = ""): DatasetReader {
+export function s3DatasetReader(
+  s3: S3Client,
+  bucket: string,
+  prefix = "",
+  options: { pageSize?: number } = {},
+): DatasetReader {
   // "photos" must not also match "photos-old/": list the folder, not the string prefix.
   const folder = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
   return {
     async *entries(signal) {
       const listed: DatasetEntry[] = [];
-      for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: folder })) {
+      for await (const page of paginateListObjectsV2(
+        { client: s3, pageSize: options.pageSize },
+        { Bucket: bucket, Prefix: folder },
+      )) {
         for (const object of page.Contents ?? []) {
           const key = object.Key ?? "";
           if (key.endsWith("/")) continue; // console-created "folder" markers
