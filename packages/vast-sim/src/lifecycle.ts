@@ -137,6 +137,17 @@ export function start(inst: SimInstance, nowMs: number, delays: LifecycleDelays,
   inst.nextAtMs = inst.faults.stuckLoading ? null : nowMs + delays.loadingSeconds * 1000;
 }
 
+export function reboot(inst: SimInstance, nowMs: number, delays: LifecycleDelays, snapshot: ViewSnapshot) {
+  recordTransition(
+    inst,
+    nowMs,
+    { actual: "loading", status_msg: "Rebooting container" },
+    "reboot requested",
+    snapshot,
+  );
+  inst.nextAtMs = inst.faults.stuckLoading ? null : nowMs + delays.loadingSeconds * 1000;
+}
+
 export function outbid(inst: SimInstance, nowMs: number, snapshot: ViewSnapshot) {
   recordTransition(
     inst,

@@ -15,15 +15,23 @@ export const VAST_MIN_INTERVAL_SECONDS: Partial<Record<Endpoint, number>> = {
 };
 const SEARCH_PER_MINUTE = 10;
 
+export type RateLimitStyle = "text" | "detail" | "json";
+
 export type RateLimitConfig =
   | boolean
-  | { minIntervalSeconds?: Partial<Record<Endpoint, number>>; searchPerMinute?: number };
+  | {
+      minIntervalSeconds?: Partial<Record<Endpoint, number>>;
+      searchPerMinute?: number;
+      /** Body of the 429: Vast's plain text (default), `{"detail":…}` or `{error:"rate_limit_exceeded"}`. */
+      style?: RateLimitStyle;
+    };
 
 export class RateLimiter {
   private readonly last = new Map<string, number>();
   private readonly windows = new Map<string, number[]>();
   private readonly intervals: Partial<Record<Endpoint, number>>;
   private readonly searchPerMinute: number;
+  readonly style: RateLimitStyle;
 
   constructor(
     private readonly enabled: boolean,
@@ -31,6 +39,7 @@ export class RateLimiter {
   ) {
     this.intervals = { ...VAST_MIN_INTERVAL_SECONDS, ...config.minIntervalSeconds };
     this.searchPerMinute = config.searchPerMinute ?? SEARCH_PER_MINUTE;
+    this.style = config.style ?? "text";
   }
 
   static from(config: RateLimitConfig | undefined): RateLimiter {

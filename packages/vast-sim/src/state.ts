@@ -311,11 +311,21 @@ export class SimState {
     if (wasDown && inst.intended === "running") await this.openSsh(inst);
   }
 
+  /** Reboot (and recycle, which on Vast also re-pulls the image): back through loading to running. */
+  async reboot(inst: SimInstance): Promise<void> {
+    if (inst.actual !== "running" && inst.actual !== "offline") return;
+    lifecycle.reboot(inst, this.clock.now(), this.options.delays, this.snapshot);
+  }
+
   async destroy(inst: SimInstance): Promise<void> {
     lifecycle.destroy(inst, this.clock.now(), this.snapshot);
     await this.closeSsh(inst);
     await rm(inst.rootDir, { recursive: true, force: true });
-    this.market.relist(inst.offer);
+    // Back on the market under a new ask, unless a double-rented twin still holds the machine.
+    const held = [...this.instances.values()].some(
+      (other) => other.destroyedAtMs === null && other.offer.machine_id === inst.offer.machine_id,
+    );
+    if (!held) this.market.relist(inst.offer);
   }
 
   addAccountKey(publicKey: string): AccountKey {

@@ -92,6 +92,27 @@ describe("endpoint faults", () => {
       await limited.close();
     }
   });
+
+  it("rate limits: search per minute, with a JSON body when configured", async () => {
+    const limited = await startVastSim({
+      ssh: false,
+      timeScale: 0,
+      rateLimits: { searchPerMinute: 3, style: "json" },
+    });
+    try {
+      const v = client(limited);
+      for (let i = 0; i < 3; i++) expect((await v.search({ limit: 1 })).status).toBe(200);
+      const r = await v.search({ limit: 1 });
+      expect(r.status).toBe(429);
+      expect(r.json).toEqual({
+        success: false,
+        error: "rate_limit_exceeded",
+        msg: "API requests too frequent: endpoint threshold=3/minute",
+      });
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe("create faults", () => {

@@ -76,6 +76,27 @@ describe("lifecycle on a frozen clock", () => {
     expect(sim.admin.instance(id)!.curState).toBe("unloaded");
   });
 
+  it("reboots through loading, and stops/destroys in bulk as the CLI does", async () => {
+    const a = await rent();
+    const b = await rent();
+    sim.admin.advance(40);
+    expect((await vast.call("PUT", `/api/v0/instances/reboot/${a}/`, {})).json.success).toBe(true);
+    expect((await status(a)).actual_status).toBe("loading");
+    sim.admin.advance(30);
+    expect((await status(a)).actual_status).toBe("running");
+    expect(
+      (await vast.call("PUT", "/api/v0/instances/", { state: "stopped", ids: [a, b] })).json.success,
+    ).toBe(true);
+    expect([(await status(a)).actual_status, (await status(b)).actual_status]).toEqual([
+      "stopped",
+      "stopped",
+    ]);
+    expect((await vast.call("DELETE", "/api/v0/instances/", { instance_ids: [a, b] })).json.success).toBe(
+      true,
+    );
+    expect([(await vast.show(a)).json.instances, (await vast.show(b)).json.instances]).toEqual([null, null]);
+  });
+
   it("creates stopped with target_state stopped", async () => {
     const offer = offersOf(await vast.search({ limit: 1 }))[0]!;
     const r = await vast.create(offer.id, { image: "img", disk: 10, target_state: "stopped" });

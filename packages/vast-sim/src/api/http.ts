@@ -78,7 +78,7 @@ export function guard(
     c.set("identity", identity);
     const who = `${key ?? "-"}|${c.req.header("x-forwarded-for") ?? "local"}`;
     const threshold = deps.rateLimiter.check(endpoint, who, deps.clock.realNow());
-    if (threshold !== null) return rateLimited(c, threshold, "text");
+    if (threshold !== null) return rateLimited(c, threshold, deps.rateLimiter.style);
     for (const fault of deps.faults.forCall(endpoint)) {
       if (fault.kind === "latency") await deps.clock.realSleep(fault.ms);
       else if (fault.kind === "rate_limit") return rateLimited(c, "1.0", fault.style);
