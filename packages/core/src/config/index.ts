@@ -1,3 +1,5 @@
+export * from "./provision-dependencies";
 export * from "./redacting-logger";
 export * from "./runtime-config";
 export * from "./secrets";
+export * from "./ssh-public-key";

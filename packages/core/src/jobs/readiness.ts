@@ -174,6 +174,7 @@ async function abandonAttempt(
   }
   await deps.store.appendTimeline(job.jobId, {
     at: now,
+    version: job.version,
     kind: "diagnostics",
     reason: redact(`attempt ${record.attempt}: ${reason}`),
     details: {

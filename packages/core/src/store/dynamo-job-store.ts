@@ -97,7 +97,7 @@ export class DynamoJobStore implements JobStore {
   private timelineItem(jobId: string, entry: NewTimelineEntry): Item {
     const parsed = TimelineEntrySchema.parse(entry);
     return {
-      ...timelineKey(jobId, parsed.at, randomBytes(4).toString("hex")),
+      ...timelineKey(jobId, parsed.version, parsed.at, randomBytes(4).toString("hex")),
       ...parsed,
       expiresAt: this.expiresAt(this.retentionS),
     };
@@ -235,6 +235,7 @@ export class DynamoJobStore implements JobStore {
                 TableName: this.table,
                 Item: this.timelineItem(jobId, {
                   at: now,
+                  version: expectedVersion + 1,
                   kind: "transition",
                   event: event.type,
                   from: job.state,
@@ -308,6 +309,7 @@ export class DynamoJobStore implements JobStore {
                 TableName: this.table,
                 Item: this.timelineItem(jobId, {
                   at: now,
+                  version: expectedVersion + 1,
                   kind: "attempt",
                   reason: `attempt ${attempt.attempt}: renting offer ${attempt.offerId} on machine ${attempt.machineId ?? "?"} at $${attempt.hourlyUsd.toFixed(3)}/h`,
                   details: { ...attempt },

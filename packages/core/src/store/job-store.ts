@@ -60,7 +60,9 @@ export interface JobStore {
     state: JobRecord["state"],
     options?: { limit?: number; cursor?: string },
   ): Promise<{ jobs: JobRecord[]; cursor: string | null }>;
+  /** Appends a free-standing entry (diagnostics, notes); give it the job version it belongs to. */
   appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void>;
+  /** The timeline in causal order (job version, then time). */
   getTimeline(jobId: string): Promise<TimelineEntry[]>;
   /** Idempotent per (machine, job, attempt); returns false when it was already recorded. */
   recordHostFailure(failure: HostFailure): Promise<boolean>;

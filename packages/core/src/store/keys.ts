@@ -9,9 +9,9 @@ export const attemptKey = (jobId: string, attempt: number) => ({
   pk: `JOB#${jobId}`,
   sk: `ATTEMPT#${String(attempt).padStart(4, "0")}`,
 });
-export const timelineKey = (jobId: string, atMs: number, suffix: string) => ({
+export const timelineKey = (jobId: string, version: number, atMs: number, suffix: string) => ({
   pk: `JOB#${jobId}`,
-  sk: `TL#${String(atMs).padStart(15, "0")}#${suffix}`,
+  sk: `TL#${String(version).padStart(8, "0")}#${String(atMs).padStart(15, "0")}#${suffix}`,
 });
 export const leaseKey = (jobId: string, name: string) => ({ pk: `JOB#${jobId}`, sk: `LEASE#${name}` });
 export const instanceKey = (instanceId: number) => ({ pk: `INSTANCE#${instanceId}`, sk: "INSTANCE" });

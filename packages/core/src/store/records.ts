@@ -81,6 +81,9 @@ export type AttemptPatch = Partial<
 
 export const TimelineEntrySchema = z.object({
   at: z.number(),
+  /** The job version the entry belongs to: the timeline is ordered by it, then by time, because
+   * entries written within one millisecond (or under a frozen test clock) must keep causal order. */
+  version: z.number().int().nonnegative().default(0),
   kind: z.enum(["transition", "attempt", "diagnostics", "note"]),
   event: JobEventTypeSchema.nullable().default(null),
   from: JobStateSchema.nullable().default(null),

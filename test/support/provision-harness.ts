@@ -1,0 +1,179 @@
+/**
+ * The provisioning system wired for integration tests: the real provision handler
+ * (`functions/provision.ts`) fed real SQS event shapes from fauxqs, the real store on DynamoDB
+ * Local, the real Vast client against the simulator (with real SSH per instance) and the real
+ * SSH probe. Time is the simulator's (frozen, advanced by the test), so a 15-minute boot
+ * timeout takes milliseconds.
+ */
+import { randomBytes } from "node:crypto";
+import ssh2 from "ssh2";
+import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
+import { type Clock, systemClock } from "../../packages/core/src/clock";
+import { InMemoryEventPublisher } from "../../packages/core/src/events";
+import type { ProvisionDeps, ProvisionSettings, SshProbe, VastPort } from "../../packages/core/src/jobs";
+import type { JobRequestInput } from "../../packages/core/src/jobs/request";
+import { submitJob } from "../../packages/core/src/jobs/submit";
+import { silentLogger } from "../../packages/core/src/observability";
+import { type JobQueue, type QueueMessage, SqsJobQueue } from "../../packages/core/src/queue";
+import { probeSsh } from "../../packages/core/src/ssh";
+import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
+import { NO_RATE_LIMITS, VastAIClient, VastAIService } from "../../packages/core/src/vast";
+import { startVastSim, type VastSim, type VastSimOptions } from "../../packages/vast-sim/src/index";
+import { type LocalDynamo, startDynamoLocal } from "./dynamodb";
+import { type LocalSqs, startLocalSqs } from "./fauxqs";
+import { checkMoneyInvariants, type InvariantReport } from "./invariants";
+import { sampleJobRequestInput } from "./job-request";
+import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
+
+export interface Infra {
+  dynamo: LocalDynamo;
+  sqs: LocalSqs;
+  stop(): Promise<void>;
+}
+
+export async function startInfra(): Promise<Infra> {
+  const [dynamo, sqs] = await Promise.all([startDynamoLocal(), startLocalSqs()]);
+  return {
+    dynamo,
+    sqs,
+    async stop() {
+      await Promise.all([dynamo.stop(), sqs.stop()]);
+    },
+  };
+}
+
+export interface ScenarioOptions {
+  seed?: number;
+  sim?: Partial<VastSimOptions>;
+  settings?: Partial<ProvisionSettings>;
+  /** Wraps the real Vast service (to inject crashes between side effects). */
+  wrapVast?: (vast: VastPort) => VastPort;
+  /** Every message the orchestrator sends is sent twice (producer-side duplicates). */
+  duplicateSends?: boolean;
+}
+
+export interface RunOptions {
+  /** Simulated seconds added after each round. */
+  advanceSeconds?: number;
+  maxRounds?: number;
+  /** Consumers each batch is delivered to (default: one handler). */
+  handlers?: SqsHandler[];
+}
+
+export interface Scenario {
+  sim: VastSim;
+  store: DynamoJobStore;
+  events: InMemoryEventPublisher;
+  deps: ProvisionDeps;
+  handler: ProvisionHandler;
+  /** Another consumer of the provision queue (same dependencies, its own invocation state). */
+  newHandler(): ProvisionHandler;
+  submit(overrides?: Partial<JobRequestInput>): Promise<string>;
+  pump(handlers?: SqsHandler[]): Promise<PumpResult>;
+  /** Pumps and advances simulated time until `until(job)` holds; throws after maxRounds. */
+  run(jobId: string, until: (job: JobRecord) => boolean, options?: RunOptions): Promise<JobRecord>;
+  /** Messages waiting on the push queue (not consumed). */
+  pushMessages(): QueueMessage[];
+  invariants(): Promise<InvariantReport>;
+  close(): Promise<void>;
+}
+
+export async function startScenario(infra: Infra, options: ScenarioOptions = {}): Promise<Scenario> {
+  const sim = await startVastSim({ seed: options.seed ?? 1, timeScale: 0, ssh: true, ...options.sim });
+  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "orchestrator@test" });
+  const clock: Clock = { now: () => sim.admin.now(), sleep: systemClock.sleep };
+  const store = new DynamoJobStore({
+    client: infra.dynamo.doc,
+    tableName: await infra.dynamo.createJobsTable(),
+    clock,
+  });
+  const provisionQueue = infra.sqs.createQueue("provision");
+  const pushQueue = infra.sqs.createQueue("push");
+  const sqsQueue = new SqsJobQueue({
+    client: infra.sqs.client,
+    queueUrls: { provision: provisionQueue.url, push: pushQueue.url },
+  });
+  const queue: JobQueue = options.duplicateSends
+    ? {
+        enqueue: async (message, enqueueOptions) => {
+          await sqsQueue.enqueue(message, enqueueOptions);
+          await sqsQueue.enqueue(message, enqueueOptions);
+        },
+      }
+    : sqsQueue;
+  const events = new InMemoryEventPublisher();
+  const service = new VastAIService({
+    client: new VastAIClient({
+      apiKey: sim.apiKey,
+      baseUrl: sim.url,
+      rateLimits: NO_RATE_LIMITS,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+      logs: { pollIntervalMs: 5, maxPolls: 20 },
+      timeoutMs: 10_000,
+    }),
+    sshPublicKey: pair.public,
+    attachKeyRetryDelayMs: 1,
+  });
+  const vast: VastPort = options.wrapVast ? options.wrapVast(service) : service;
+  const probe: SshProbe = (target) =>
+    probeSsh({
+      ...target,
+      username: "root",
+      privateKey: pair.private,
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      readyTimeoutMs: 5_000,
+    });
+  const deps: ProvisionDeps = {
+    store,
+    vast,
+    queue,
+    events,
+    probe,
+    clock,
+    logger: silentLogger,
+    settings: { readinessBackoffSeconds: [0], leaseMs: 60_000, ...options.settings },
+    secrets: [sim.apiKey],
+  };
+  const handler = createProvisionHandler(deps);
+  const pump = (handlers: SqsHandler[] = [handler]) =>
+    pumpOnce(infra.sqs.client, provisionQueue.url, { handlers });
+
+  return {
+    sim,
+    store,
+    events,
+    deps,
+    handler,
+    newHandler: () => createProvisionHandler(deps),
+    async submit(overrides = {}) {
+      const { jobId } = await submitJob(
+        { store, queue, events, logger: silentLogger },
+        sampleJobRequestInput({ idempotencyKey: `k-${randomBytes(4).toString("hex")}`, ...overrides }),
+      );
+      return jobId;
+    },
+    pump,
+    async run(jobId, until, runOptions = {}) {
+      const maxRounds = runOptions.maxRounds ?? 60;
+      for (let round = 0; round < maxRounds; round++) {
+        const job = await store.getJob(jobId);
+        if (job && until(job)) return job;
+        await pump(runOptions.handlers);
+        sim.admin.advance(runOptions.advanceSeconds ?? 5);
+      }
+      const job = await store.getJob(jobId);
+      throw new Error(
+        `condition not reached after ${maxRounds} rounds; job is ${JSON.stringify(job?.state)}`,
+      );
+    },
+    pushMessages() {
+      const view = infra.sqs.server.inspectQueue(pushQueue.name);
+      const all = [...(view?.messages.ready ?? []), ...(view?.messages.delayed ?? [])];
+      return all.map((m) => JSON.parse(m.body) as QueueMessage);
+    },
+    invariants: () => checkMoneyInvariants(sim, store),
+    async close() {
+      await sim.close();
+    },
+  };
+}
