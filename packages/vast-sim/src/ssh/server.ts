@@ -34,9 +34,9 @@ export interface InstanceSshServerExtraOptions {
   confinement?: ConfinementMode;
 }
 
-/** Per TCP connection: its socket (to cut it) and whether the drop fault already cut it. */
+/** Per TCP connection: how to cut it, and whether the drop fault already did. */
 interface ConnectionState {
-  socket: Socket | undefined;
+  cut(): void;
   dropped: boolean;
   remote: string;
   remotePort: number;
@@ -72,7 +72,7 @@ export async function startInstanceSshServer(
   let port = 0;
 
   // The drop fault counts bytes across every channel of the instance from the moment it is seen.
-  let armed: { faults: SimFaultsForSsh; remaining: number } | null = null;
+  let armed: { limit: number; remaining: number } | null = null;
   const readFaults = (): SimFaultsForSsh => {
     try {
       return options.faults();
@@ -97,7 +97,9 @@ export async function startInstanceSshServer(
       account(bytes);
       return bytes;
     }
-    if (!armed) armed = { faults, remaining: Math.max(0, Math.floor(faults.dropAfterBytes)) };
+    if (armed?.limit !== faults.dropAfterBytes) {
+      armed = { limit: faults.dropAfterBytes, remaining: Math.max(0, Math.floor(faults.dropAfterBytes)) };
+    }
     const allowed = Math.min(bytes, armed.remaining);
     armed.remaining -= allowed;
     account(allowed);
@@ -109,8 +111,7 @@ export async function startInstanceSshServer(
         instanceId: options.instanceId,
         remote: conn.remote,
       });
-      const socket = conn.socket;
-      setImmediate(() => socket?.resetAndDestroy());
+      setImmediate(() => conn.cut());
     }
     return allowed;
   };
@@ -193,8 +194,9 @@ export async function startInstanceSshServer(
   };
 
   const ssh = new Server({ hostKeys: [hostKey] }, (client: Connection, info) => {
+    const socket = socketsByRemote.get(`${info.ip}:${info.port}`);
     const conn: ConnectionState = {
-      socket: socketsByRemote.get(`${info.ip}:${info.port}`),
+      cut: () => (socket ? socket.resetAndDestroy() : client.end()),
       dropped: false,
       remote: info.ip,
       remotePort: info.port,
