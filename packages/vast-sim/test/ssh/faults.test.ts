@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -146,6 +147,27 @@ describe("SSH faults", () => {
       return r.stdout.trim() === "gone" ? true : undefined;
     }, 5_000);
     expect(gone).toBe(true);
+  });
+
+  it("shrugs off garbage, half-open and mid-handshake disconnects", async () => {
+    const junk = async (payload: Buffer | string, closeAfterMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = createConnection({ host: t.server.host, port: t.server.port });
+        socket.on("error", () => resolve());
+        socket.on("close", () => resolve());
+        socket.on("connect", () => {
+          socket.write(payload);
+          setTimeout(() => socket.destroy(), closeAfterMs);
+        });
+      });
+    await Promise.all([
+      junk("GET / HTTP/1.1\r\n\r\n", 50),
+      junk(randomBytes(70_000), 10),
+      junk("SSH-2.0-OpenSSH_9.2\r\n", 30),
+      junk("", 0),
+    ]);
+    const result = await ssh(t.server, t.key, "echo still here");
+    expect(result.stdout).toBe("still here\n");
   });
 
   it("ends connections and running commands on close()", async () => {

@@ -51,6 +51,15 @@ describe("instance SSH server with the OpenSSH client", () => {
     expect(result.stderr).toContain("err\n");
   });
 
+  it("serves a shell without a pty, reading commands from stdin", async () => {
+    const result = await ssh(t.server, t.key, null, {
+      input: "cd /workspace\necho from-shell $PWD\nexit 3\n",
+      extraArgs: ["-T"],
+    });
+    expect(result.stdout).toBe("from-shell /workspace\n");
+    expect(result.code).toBe(3);
+  });
+
   it("streams stdin to the command", async () => {
     const payload = randomBytes(200_000);
     const result = await ssh(t.server, t.key, "cat > /workspace/stdin.bin && wc -c < /root/stdin.bin", {

@@ -78,7 +78,7 @@ export function clientOptions(key: ClientKey, extra: Record<string, string> = {}
 export function ssh(
   server: InstanceSshServer,
   key: ClientKey,
-  command: string,
+  command: string | null,
   options: { input?: string | Buffer; timeoutMs?: number; extraArgs?: string[] } = {},
 ): Promise<ProcessResult> {
   const args = [
@@ -87,7 +87,7 @@ export function ssh(
     ...clientOptions(key),
     ...(options.extraArgs ?? []),
     `root@${server.host}`,
-    command,
+    ...(command === null ? [] : [command]),
   ];
   return runProcess("ssh", args, options);
 }
