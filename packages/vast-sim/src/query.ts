@@ -53,7 +53,6 @@ const ALIASES: Record<string, string> = {
   cuda_vers: "cuda_max_good",
   dlperf_usd: "dlperf_per_dphtotal",
   flops_usd: "flops_per_dphtotal",
-  verification: "verification",
 };
 
 function isScalar(v: unknown): v is Scalar {
