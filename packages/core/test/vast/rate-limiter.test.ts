@@ -72,11 +72,26 @@ describe("rate limiting through the client (real HTTP)", () => {
   afterAll(() => server.close());
   beforeEach(() => server.reset());
 
-  it("spaces concurrent calls on the wire by at least the interval", async () => {
+  it("spaces concurrent calls in arrival order by the interval (virtual clock, deterministic)", async () => {
+    server.on("GET", /^\/api\/v0\/instances\/\d+\/$/, (req) => ({
+      json: { instances: { id: 1, label: req.path } },
+    }));
+    const clock = virtualClock();
+    const { client } = testClient(server, { clock, rateLimits: { ...NO_RATE_LIMITS, show: 2000 } });
+    await Promise.all([1, 2, 3].map((id) => client.showInstance(id)));
+    expect(clock.sleeps).toEqual([2000, 2000]);
+    expect(server.requests.map((r) => r.path)).toEqual([
+      "/api/v0/instances/1/",
+      "/api/v0/instances/2/",
+      "/api/v0/instances/3/",
+    ]);
+  });
+
+  it("spaces concurrent calls in real time too", async () => {
     server.on("GET", /^\/api\/v0\/instances\/\d+\/$/, { json: { instances: { id: 1 } } });
     const dispatched: number[] = [];
     const { client } = testClient(server, {
-      rateLimits: { ...NO_RATE_LIMITS, show: 60 },
+      rateLimits: { ...NO_RATE_LIMITS, show: 100 },
       fetch: (url, init) => {
         dispatched.push(performance.now());
         return fetch(url, init);
@@ -84,11 +99,9 @@ describe("rate limiting through the client (real HTTP)", () => {
     });
     await Promise.all([1, 2, 3].map((id) => client.showInstance(id)));
     expect(dispatched).toHaveLength(3);
-    // Client side: each call starts a full interval after the previous one (Date.now granularity).
-    for (let i = 1; i < 3; i++) expect(dispatched[i]! - dispatched[i - 1]!).toBeGreaterThanOrEqual(58);
-    // Server side: the spacing survives the wire (minus connection set-up jitter).
-    const at = server.requests.map((r) => r.at);
-    expect(at[2]! - at[0]!).toBeGreaterThanOrEqual(90);
+    // Slots are exactly 100 ms apart; the slack covers scheduling between slot and dispatch.
+    for (let i = 1; i < 3; i++) expect(dispatched[i]! - dispatched[i - 1]!).toBeGreaterThanOrEqual(80);
+    expect(dispatched[2]! - dispatched[0]!).toBeGreaterThanOrEqual(180);
   });
 
   it("uses the default intervals unless configured (virtual clock)", async () => {
