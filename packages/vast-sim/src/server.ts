@@ -19,6 +19,7 @@ import { listRoutes } from "./api/list";
 import { logRoutes } from "./api/logs";
 import { searchRoutes } from "./api/search";
 import { sshKeyRoutes } from "./api/ssh-keys";
+import { VastHttpError } from "./errors";
 import { FaultBook, type RandomFaultProfileInput, RandomFaultProfileSchema } from "./faults";
 import { DEFAULT_DELAYS, type LifecycleDelays } from "./lifecycle";
 import { type RateLimitConfig, RateLimiter } from "./rate-limits";
@@ -106,7 +107,9 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
   const app = new Hono<SimEnv>({ strict: false });
   app.onError((err, c) => {
     const res = toResponse(err, c);
-    if (res.status === 500) logger.error("vast-sim handler failed", { error: String(err) });
+    if (!(err instanceof VastHttpError) && res.status === 500) {
+      logger.error("vast-sim handler failed", { error: String(err) });
+    }
     return res;
   });
   searchRoutes(app, deps);

@@ -25,6 +25,10 @@ export interface SshStartRequest {
   faults: () => SshFaults;
   onBytesReceived: (bytes: number) => void;
   env: Record<string, string>;
+  logger: {
+    debug(msg: string, attrs?: Record<string, unknown>): void;
+    warn(msg: string, attrs?: Record<string, unknown>): void;
+  };
 }
 
 export interface SshBackend {

@@ -89,7 +89,13 @@ export class SimState {
   /** Brings one instance up to the current simulated time. */
   refresh(inst: SimInstance): SimInstance {
     const before = inst.actual;
-    lifecycle.catchUp(inst, this.clock.now(), this.options.delays, this.snapshot);
+    if (lifecycle.catchUp(inst, this.clock.now(), this.options.delays, this.snapshot)) {
+      this.logger.debug("vast-sim instance transition", {
+        instanceId: inst.id,
+        from: before,
+        to: inst.actual,
+      });
+    }
     if (before !== inst.actual && (inst.actual === "created" || inst.actual === "exited")) {
       this.emit({ type: "error", instance: inst });
     }
@@ -191,7 +197,14 @@ export class SimState {
       rootDir: join(this.options.dataDir, "instances", String(id)),
       hostKeyFingerprint: null,
     };
-    for (const f of this.faults.takeForNewInstance()) this.applyInstanceFault(inst, f);
+    const instanceFaults = this.faults.takeForNewInstance();
+    for (const f of instanceFaults) this.applyInstanceFault(inst, f);
+    this.logger.info("vast-sim instance created", {
+      instanceId: id,
+      offerId: askId,
+      label: inst.label,
+      faults: instanceFaults.map((f) => f.kind),
+    });
     this.instances.set(id, inst);
     await mkdir(inst.rootDir, { recursive: true });
     await this.ssh.prepareInstanceFolder(inst.rootDir);
@@ -231,6 +244,7 @@ export class SimState {
         inst.bytesReceived += bytes;
       },
       env: this.containerEnv(inst),
+      logger: this.logger,
     });
     this.servers.set(inst.id, server);
     inst.sshPort = server.port;
@@ -319,6 +333,7 @@ export class SimState {
 
   async destroy(inst: SimInstance): Promise<void> {
     lifecycle.destroy(inst, this.clock.now(), this.snapshot);
+    this.logger.info("vast-sim instance destroyed", { instanceId: inst.id });
     await this.closeSsh(inst);
     await rm(inst.rootDir, { recursive: true, force: true });
     // Back on the market under a new ask, unless a double-rented twin still holds the machine.

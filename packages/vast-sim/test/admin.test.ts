@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createRecordingLogger } from "@vast-rental/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signWebhook, startVastSim, type VastSim } from "../src/index";
 import { client, offersOf } from "./helpers";
@@ -74,6 +75,48 @@ describe("admin API under /_sim/", () => {
 
   it("is not reachable under Vast's paths", async () => {
     expect((await vast.call("GET", "/api/v0/_sim/instances")).status).toBe(404);
+  });
+});
+
+describe("secret hygiene", () => {
+  it("never logs the account key, instance keys or the webhook secret", async () => {
+    const logger = createRecordingLogger();
+    const s = await startVastSim({
+      timeScale: 0,
+      logger,
+      apiKey: "ACCOUNT-KEY-SECRET-0123456789",
+      webhook: {
+        url: "http://127.0.0.1:9/unreachable",
+        secret: "WEBHOOK-SECRET-XYZ",
+        maxAttempts: 1,
+        retryDelayMs: 1,
+      },
+    });
+    try {
+      const v = client(s);
+      const ask = offersOf(await v.search({ limit: 1 }))[0]!.id;
+      const created = await v.create(ask, { image: "img", disk: 10, label: "hyg" });
+      const instanceKey = created.json.instance_api_key as string;
+      await client(s, "WRONG-KEY-SECRET").show(1);
+      s.admin.advance(60);
+      await s.admin.addFault({ kind: "http_error", endpoint: "show", status: 500 });
+      await v.show(created.json.new_contract as number);
+      await s.admin.addFault({ kind: "outbid", instanceId: created.json.new_contract as number });
+      await new Promise((r) => setTimeout(r, 100));
+      await v.destroy(created.json.new_contract as number);
+      const logged = JSON.stringify(logger.records);
+      expect(logger.records.length).toBeGreaterThan(0);
+      for (const secret of [
+        "ACCOUNT-KEY-SECRET-0123456789",
+        instanceKey,
+        "WEBHOOK-SECRET-XYZ",
+        "WRONG-KEY-SECRET",
+      ]) {
+        expect(logged).not.toContain(secret);
+      }
+    } finally {
+      await s.close();
+    }
   });
 });
 
