@@ -124,6 +124,10 @@ export class FakeVast implements VastPort {
     return this.logs;
   }
 
+  async authorizeSshKey(instanceId: number): Promise<void> {
+    this.calls.push({ op: "authorize", arg: instanceId });
+  }
+
   setState(instanceId: number, patch: Partial<VastInstance>): void {
     const current = this.instances.get(instanceId);
     if (current) this.instances.set(instanceId, { ...current, ...patch });

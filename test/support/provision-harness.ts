@@ -10,7 +10,13 @@ import ssh2 from "ssh2";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
-import type { ProvisionDeps, ProvisionSettings, SshProbe, VastPort } from "../../packages/core/src/jobs";
+import {
+  type ProvisionDeps,
+  type ProvisionSettings,
+  type SshProbe,
+  type VastPort,
+  vastPortFromService,
+} from "../../packages/core/src/jobs";
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { submitJob } from "../../packages/core/src/jobs/submit";
 import { silentLogger } from "../../packages/core/src/observability";
@@ -114,7 +120,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     sshPublicKey: pair.public,
     attachKeyRetryDelayMs: 1,
   });
-  const vast: VastPort = options.wrapVast ? options.wrapVast(service) : service;
+  const port = vastPortFromService(service, pair.public);
+  const vast: VastPort = options.wrapVast ? options.wrapVast(port) : port;
   const probe: SshProbe = (target) =>
     probeSsh({
       ...target,

@@ -9,7 +9,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { systemClock } from "../clock";
 import { EventBridgePublisher } from "../events";
-import type { ProvisionDeps, SshProbe } from "../jobs";
+import { type ProvisionDeps, type SshProbe, vastPortFromService } from "../jobs";
 import { SqsJobQueue } from "../queue";
 import { probeSsh } from "../ssh";
 import { DynamoJobStore } from "../store";
@@ -39,12 +39,14 @@ export async function createProvisionDependencies(
     client: new EventBridgeClient({ endpoint: config.EVENTBRIDGE_ENDPOINT }),
     eventBusName: config.EVENT_BUS_NAME,
   });
-  const vast = new VastAIService({
+  const sshPublicKey = publicKeyFromPrivate(secrets.sshPrivateKey);
+  const service = new VastAIService({
     apiKey: secrets.vastApiKey,
     baseUrl: config.VASTAI_BASE_URL,
     logger,
-    sshPublicKey: publicKeyFromPrivate(secrets.sshPrivateKey),
+    sshPublicKey,
   });
+  const vast = vastPortFromService(service, sshPublicKey);
   // One short try per check: the readiness step itself re-checks with backoff.
   const probe: SshProbe = (target) =>
     probeSsh({

@@ -8,3 +8,4 @@ export * from "./readiness";
 export * from "./request";
 export * from "./state-machine";
 export * from "./submit";
+export * from "./vast-adapter";

@@ -22,6 +22,9 @@ export interface VastPort {
   /** Idempotent: an instance that is already gone counts as success. */
   terminateInstance(instanceId: number): Promise<unknown>;
   getInstanceLogs(instanceId: number, tail?: number): Promise<string>;
+  /** Authorizes our SSH key on an instance we adopted by label: its create call failed before the
+   * key could be attached. Idempotent. */
+  authorizeSshKey(instanceId: number): Promise<void>;
 }
 
 export interface SshProbeTarget {

@@ -88,6 +88,8 @@ async function recoverAttempt(deps: ProvisionDeps, job: JobRecord, attempt: Atte
         instanceId,
         label: attempt.label,
       });
+      // Before recording it: if this fails, the retry finds the instance by label again.
+      await deps.vast.authorizeSshKey(instanceId);
       await deps.store.recordInstanceId(job.jobId, attempt.attempt, instanceId);
     } else {
       await deps.store.updateAttempt(job.jobId, attempt.attempt, {
@@ -231,6 +233,8 @@ async function createOnce(
           jobId: job.jobId,
           instanceId: found.instanceId,
         });
+        // Its create failed before our SSH key could be attached.
+        await deps.vast.authorizeSshKey(found.instanceId);
         return found.instanceId;
       }
       return notRented(`the create call failed (${error.message}) and nothing carries the label`);

@@ -130,6 +130,7 @@ describe("provisionJob", () => {
     const { job, attempt } = await provisionAndBoot(jobId);
     expect(vast.count("create")).toBe(1);
     expect(vast.count("findByLabel")).toBe(1);
+    expect(vast.calls.filter((c) => c.op === "authorize").map((c) => c.arg)).toEqual([attempt?.instanceId]);
     expect(job?.state).toBe("booting");
     expect(attempt?.instanceId).toBe([...vast.instances.keys()][0]);
     expect(vast.instances.size).toBe(1);
@@ -162,6 +163,7 @@ describe("provisionJob", () => {
     expect(vast.count("create")).toBe(1);
     expect(job).toMatchObject({ state: "booting", attempt: 1 });
     expect(attempt?.instanceId).toBe([...vast.instances.keys()][0]);
+    expect(vast.count("authorize")).toBe(1);
     expect(vast.instances.size).toBe(1);
   });
 

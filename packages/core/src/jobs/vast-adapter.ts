@@ -1,0 +1,18 @@
+/**
+ * `VastPort` over `VastAIService`: the service already has the port's shape; the adapter adds
+ * authorizing our SSH public key on an adopted instance.
+ */
+import type { VastAIService } from "../vast";
+import type { VastPort } from "./ports";
+
+export function vastPortFromService(service: VastAIService, sshPublicKey: string): VastPort {
+  return {
+    searchOffers: (request) => service.searchOffers(request),
+    provisionInstance: (input) => service.provisionInstance(input),
+    getInstanceStatus: (instanceId) => service.getInstanceStatus(instanceId),
+    findInstanceByLabel: (label) => service.findInstanceByLabel(label),
+    terminateInstance: (instanceId) => service.terminateInstance(instanceId),
+    getInstanceLogs: (instanceId, tail) => service.getInstanceLogs(instanceId, tail),
+    authorizeSshKey: (instanceId) => service.client.attachSshKey(instanceId, sshPublicKey),
+  };
+}
