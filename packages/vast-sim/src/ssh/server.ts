@@ -141,8 +141,18 @@ export async function startInstanceSshServer(
     argv: string[],
     env: Record<string, string>,
     forwardStderr: boolean,
-  ): ChildProcess => {
-    const child = sandbox.spawn(argv, env);
+  ): ChildProcess | undefined => {
+    let child: ChildProcess;
+    try {
+      child = sandbox.spawn(argv, env);
+    } catch (error) {
+      // A throw here would escape ssh2's event handler and take the whole simulator down.
+      logger.warn("cannot start a command in the instance", { error: String(error) });
+      channel.stderr.write("vast-sim: cannot start command\n");
+      channel.exit(127);
+      channel.end();
+      return undefined;
+    }
     children.add(child);
     const done = bindProcessToChannel(child, channel, {
       forwardStderr,
@@ -173,14 +183,18 @@ export async function startInstanceSshServer(
     });
     session.on("exec", (accept, _reject, info) => {
       logger.debug("exec", { instanceId: options.instanceId, command: info.command });
-      current = run(conn, accept(), ["/bin/bash", "-c", info.command], commandEnv(conn, sessionEnv), true);
+      const channel = accept();
+      if (channel)
+        current = run(conn, channel, ["/bin/bash", "-c", info.command], commandEnv(conn, sessionEnv), true);
     });
     session.on("shell", (accept) => {
-      current = run(conn, accept(), ["/bin/bash", "-l"], commandEnv(conn, sessionEnv), true);
+      const channel = accept();
+      if (channel) current = run(conn, channel, ["/bin/bash", "-l"], commandEnv(conn, sessionEnv), true);
     });
     session.on("subsystem", (accept, reject, info) => {
       if (info.name !== "sftp" || !sftpAvailable) return reject?.();
-      current = run(conn, accept(), [SFTP_SERVER_PATH], commandEnv(conn, sessionEnv), false);
+      const channel = accept();
+      if (channel) current = run(conn, channel, [SFTP_SERVER_PATH], commandEnv(conn, sessionEnv), false);
     });
   };
 
@@ -212,7 +226,11 @@ export async function startInstanceSshServer(
       ctx.accept();
     });
     client.on("ready", () => {
-      client.on("session", (accept) => handleSession(conn, accept()));
+      client.on("session", (accept) => {
+        // accept() can come back empty when the client is already gone.
+        const session = accept();
+        if (session) handleSession(conn, session);
+      });
     });
   });
   ssh.on("error", (error: Error) => logger.debug("ssh server error", { error: error.message }));
