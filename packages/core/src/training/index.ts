@@ -5,12 +5,29 @@ export {
   AiToolkitProcessSchema,
 } from "./ai-toolkit-config";
 export {
+  type CheckTrainingOptions,
+  checkTraining,
+  parseProgress,
+  parseTrainingReport,
+  type TrainingCheck,
+  type TrainingStatus,
+  TrainingStatusSchema,
+} from "./check";
+export {
+  ArtifactError,
+  type CollectArtifactOptions,
+  type CollectedArtifact,
+  collectArtifact,
+} from "./collect";
+export { type LaunchResult, type LaunchTrainingOptions, launchTraining } from "./launch";
+export {
   DEFAULT_WORKSPACE_ROOT,
   type JobPaths,
   jobPaths,
   RemoteJobIdSchema,
   WorkspaceRootSchema,
 } from "./paths";
+export { type PushAndLaunchOptions, type PushAndLaunchResult, pushAndLaunch } from "./push-and-launch";
 export * from "./request";
 export {
   FLUX_DEV_MODEL,
