@@ -49,4 +49,23 @@ describe("provision handler (happy path)", () => {
     const report = await expectInvariants(s);
     expect(report.alive).toBe(1);
   });
+
+  it("the invariant checker catches an instance without a live job and a job holding two instances", async () => {
+    scenario = await startScenario(infra, { seed: 4 });
+    const s = scenario;
+    const jobId = await s.submit();
+    await s.run(jobId, (j) => j.state === "booting");
+    expect((await s.invariants()).violations).toEqual([]);
+    // Rent behind the orchestrator's back: a second instance for the same job, and a stray one.
+    const offers = await s.service.searchOffers({ gpuType: "RTX 4090", maxHourlyUsd: 5 });
+    await s.service.provisionInstance({ offerId: offers[0]!.id, jobId, attempt: 1 });
+    await s.service.provisionInstance({ offerId: offers[1]!.id, jobId: "job_nobody", attempt: 1 });
+    const { violations } = await s.invariants();
+    expect(violations).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/alive for unknown job job_nobody/),
+        expect.stringMatching(new RegExp(`job ${jobId} held instances \\d+ and \\d+ at the same time`)),
+      ]),
+    );
+  });
 });

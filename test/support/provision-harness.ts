@@ -68,6 +68,9 @@ export interface RunOptions {
 
 export interface Scenario {
   sim: VastSim;
+  /** The real Vast service the orchestrator uses (for tests that act behind its back). */
+  service: VastAIService;
+  provisionQueueUrl: string;
   store: DynamoJobStore;
   events: InMemoryEventPublisher;
   deps: ProvisionDeps;
@@ -147,6 +150,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
 
   return {
     sim,
+    service,
+    provisionQueueUrl: provisionQueue.url,
     store,
     events,
     deps,
