@@ -3,7 +3,7 @@
  * "Job State Changed" event. A failed publish is logged, not fatal — the store is the truth.
  */
 import type { EventPublisher } from "../events";
-import type { Logger } from "../observability";
+import { type Logger, redactObject, redactSecrets } from "../observability";
 import type { JobRecord, JobStore, TransitionOptions } from "../store";
 import type { JobEvent } from "./state-machine";
 
@@ -11,14 +11,22 @@ export interface LifecycleDeps {
   store: JobStore;
   events: EventPublisher;
   logger: Logger;
+  /** Secret values scrubbed from reasons and details before they are stored or published. */
+  secrets?: readonly string[];
 }
 
 export async function applyEvent(
   deps: LifecycleDeps,
   job: JobRecord,
-  event: JobEvent,
-  options?: TransitionOptions,
+  unsafeEvent: JobEvent,
+  unsafeOptions: TransitionOptions = {},
 ): Promise<JobRecord> {
+  const secrets = deps.secrets ?? [];
+  // Reasons are often built from error messages, which may quote what they were given.
+  const event = { ...unsafeEvent, reason: redactSecrets(unsafeEvent.reason, secrets) };
+  const options = unsafeOptions.details
+    ? { ...unsafeOptions, details: redactObject(unsafeOptions.details, secrets) }
+    : unsafeOptions;
   const next = await deps.store.transition(job.jobId, job.version, event, options);
   deps.logger.info("job transition", {
     jobId: job.jobId,

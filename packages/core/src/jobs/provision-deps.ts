@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../clock";
 import type { EventPublisher } from "../events";
-import type { Logger } from "../observability";
+import { type Logger, redactSecrets } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
 import type { SshProbe, VastPort } from "./ports";
@@ -48,6 +48,11 @@ export interface ProvisionDeps {
 
 export function settingsOf(deps: ProvisionDeps): ProvisionSettings {
   return { ...DEFAULT_PROVISION_SETTINGS, ...deps.settings };
+}
+
+/** Scrubs the known secret values out of text bound for the store, the timeline or events. */
+export function redactFor(deps: Pick<ProvisionDeps, "secrets">): (text: string) => string {
+  return (text) => redactSecrets(text, deps.secrets ?? []);
 }
 
 export function errorText(error: unknown): string {

@@ -13,7 +13,7 @@ import type { AttemptRecord, JobRecord } from "../store";
 import { formatInstanceLabel, isVastAIError, type VastOffer } from "../vast";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
-import { type ProvisionDeps, settingsOf } from "./provision-deps";
+import { type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
 import { isTerminal } from "./state-machine";
 
 /** Another pass holds the job; the message should be retried later. */
@@ -191,7 +191,9 @@ async function createOnce(
   label: string,
   misses: string[],
 ): Promise<number | null | "fatal"> {
-  const notRented = async (reason: string) => {
+  const redact = redactFor(deps);
+  const notRented = async (unsafeReason: string) => {
+    const reason = redact(unsafeReason);
     misses.push(`offer ${offer.id}: ${reason}`);
     await deps.store.updateAttempt(job.jobId, attempt, {
       outcome: "not_rented",
@@ -216,12 +218,12 @@ async function createOnce(
       // Rented, but unusable (its SSH key could not be attached): it is ours to destroy.
       await deps.store.recordInstanceId(job.jobId, attempt, error.instanceId);
       await deps.vast.terminateInstance(error.instanceId);
-      misses.push(`offer ${offer.id}: ${error.message}`);
+      misses.push(`offer ${offer.id}: ${redact(error.message)}`);
       await deps.store.updateAttempt(job.jobId, attempt, {
         outcome: "failed",
         endedAt: deps.clock.now(),
         costUsd: 0,
-        failureReason: error.message,
+        failureReason: redact(error.message),
       });
       return null;
     }

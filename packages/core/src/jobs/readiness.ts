@@ -8,14 +8,14 @@
  * neither doubles the chain of checks nor repeats the work; a redelivery of the same message
  * may finish what a crashed delivery began.
  */
-import { redactSecrets } from "../observability";
 import type { ReadinessMessage } from "../queue";
 import type { AttemptRecord, JobRecord } from "../store";
 import type { InstanceState, VastInstance } from "../vast/model";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { giveUpReason } from "./provision";
-import { errorText, type ProvisionDeps, settingsOf } from "./provision-deps";
+import { errorText, type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
+import { isTerminal } from "./state-machine";
 
 /** States an instance being booted for us must never be in. `stopped` is never wanted here. */
 const FATAL_STATES: ReadonlySet<InstanceState> = new Set([
@@ -45,6 +45,10 @@ export async function checkReadiness(
   const check = message.check ?? 0;
   const job = await deps.store.getJob(jobId);
   if (!job || job.attempt !== attempt) return;
+  if (isTerminal(job.state)) {
+    await releaseInstanceOfEndedJob(deps, job, attempt);
+    return;
+  }
 
   if (job.state === "provisioning") {
     // Either the provisioning pass has not yet moved the job to booting, or this attempt failed
@@ -163,7 +167,7 @@ async function abandonAttempt(
 ): Promise<void> {
   const settings = settingsOf(deps);
   const instanceId = record.instanceId as number;
-  const redact = (text: string) => redactSecrets(text, deps.secrets ?? []);
+  const redact = redactFor(deps);
   const now = deps.clock.now();
   let logTail: string;
   try {
@@ -222,4 +226,25 @@ async function abandonAttempt(
     { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId } },
   );
   await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+}
+
+/**
+ * The job ended (cancelled, or failed elsewhere) while its instance was booting: nothing will
+ * use the instance, so it is destroyed now rather than left for the reaper.
+ */
+async function releaseInstanceOfEndedJob(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  attempt: number,
+): Promise<void> {
+  const record = await deps.store.getAttempt(job.jobId, attempt);
+  if (!record || record.instanceId === null || record.endedAt !== null) return;
+  await deps.vast.terminateInstance(record.instanceId);
+  const now = deps.clock.now();
+  await deps.store.updateAttempt(job.jobId, attempt, {
+    outcome: "failed",
+    endedAt: now,
+    costUsd: (record.hourlyUsd * Math.max(0, now - (record.rentedAt ?? record.startedAt))) / 3_600_000,
+    failureReason: `the job ended (${job.state}) while the instance was booting`,
+  });
 }

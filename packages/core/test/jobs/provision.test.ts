@@ -12,6 +12,7 @@ import { checkReadiness, JobBusyError, type ProvisionDeps, provisionJob, submitJ
 import { silentLogger } from "../../src/observability";
 import { InMemoryJobQueue } from "../../src/queue";
 import { DynamoJobStore } from "../../src/store";
+import { VastAIError } from "../../src/vast/errors";
 
 let dynamo: LocalDynamo;
 let store: DynamoJobStore;
@@ -325,5 +326,40 @@ describe("checkReadiness", () => {
     await readiness(jobId, 7, 0);
     expect(queue.sent).toEqual([]);
     expect(vast.count("show")).toBe(0);
+  });
+
+  it("destroys the instance of a job that ended while it was booting", async () => {
+    const jobId = await submit();
+    const { job, attempt } = await provisionAndBoot(jobId);
+    await store.transition(jobId, job?.version ?? -1, { type: "cancel", reason: "the user cancelled" });
+    await readiness(jobId, 1, 0);
+    expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([attempt?.instanceId]);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "failed",
+      failureReason: "the job ended (cancelled) while the instance was booting",
+    });
+    expect(vast.instances.size).toBe(0);
+  });
+
+  it("keeps secrets out of failure reasons, the timeline and events", async () => {
+    const secret = "sekret-api-key-123";
+    vast.offers = [offer(1)];
+    const jobId = await submit();
+    // A Vast error quoting the key (as a badly behaved proxy might).
+    vast.provisionInstance = async () => {
+      throw new VastAIError({ code: "auth", message: `invalid api key ${secret}`, status: 401 });
+    };
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toBe("Vast refused to rent: invalid api key [REDACTED]");
+    const everything = JSON.stringify([
+      job,
+      await store.getTimeline(jobId),
+      await store.listAttempts(jobId),
+      events.events,
+    ]);
+    expect(everything).not.toContain(secret);
+    expect(everything).toContain("[REDACTED]");
   });
 });
