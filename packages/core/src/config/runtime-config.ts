@@ -4,17 +4,20 @@
  */
 import { z } from "zod";
 
+/** Lenient on purpose: emulators hand out URLs like `http://sqs.us-east-1.127.0.0.1:4566/...`. */
+const HttpUrl = z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL");
+
 export const RuntimeConfigSchema = z.object({
   TABLE_NAME: z.string().min(1),
-  PROVISION_QUEUE_URL: z.url(),
-  PUSH_QUEUE_URL: z.url(),
+  PROVISION_QUEUE_URL: HttpUrl,
+  PUSH_QUEUE_URL: HttpUrl,
   EVENT_BUS_NAME: z.string().min(1),
   SECRET_ID: z.string().min(1).optional(),
-  VASTAI_BASE_URL: z.url().optional(),
+  VASTAI_BASE_URL: HttpUrl.optional(),
   /** Endpoint overrides for the local stack (DynamoDB Local, fauxqs). */
-  DYNAMODB_ENDPOINT: z.url().optional(),
-  SQS_ENDPOINT: z.url().optional(),
-  EVENTBRIDGE_ENDPOINT: z.url().optional(),
+  DYNAMODB_ENDPOINT: HttpUrl.optional(),
+  SQS_ENDPOINT: HttpUrl.optional(),
+  EVENTBRIDGE_ENDPOINT: HttpUrl.optional(),
   POWERTOOLS_SERVICE_NAME: z.string().default("vast-rental"),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;

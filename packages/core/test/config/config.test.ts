@@ -4,11 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
+import ssh2 from "ssh2";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   ConfigError,
   loadRuntimeConfig,
   loadSecrets,
+  publicKeyFromPrivate,
   redactingLogger,
   SecretsError,
   secretValues,
@@ -109,5 +111,20 @@ describe("loadRuntimeConfig", () => {
     expect(() => loadRuntimeConfig({})).toThrow(
       /TABLE_NAME, PROVISION_QUEUE_URL, PUSH_QUEUE_URL, EVENT_BUS_NAME/,
     );
+  });
+});
+
+describe("publicKeyFromPrivate", () => {
+  it("derives the OpenSSH public key line Vast injects, and never echoes a bad key", () => {
+    const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "x" });
+    expect(publicKeyFromPrivate(pair.private)).toBe(pair.public.split(" ").slice(0, 2).join(" "));
+    const bad =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-secret-material\n-----END OPENSSH PRIVATE KEY-----";
+    expect(() => publicKeyFromPrivate(bad)).toThrow("the SSH private key cannot be parsed");
+    try {
+      publicKeyFromPrivate(bad);
+    } catch (error) {
+      expect((error as Error).message).not.toContain("secret-material");
+    }
   });
 });
