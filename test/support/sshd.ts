@@ -154,7 +154,12 @@ export interface TcpProxy {
 /** A loopback TCP proxy to `targetPort` that can drop a connection mid-stream. */
 export async function startTcpProxy(
   targetPort: number,
-  options: { dropAfterBytes?: number; listenPort?: number } = {},
+  options: {
+    dropAfterBytes?: number;
+    listenPort?: number;
+    /** One-way delay added to every chunk in both directions (RTT = 2 × this), for benchmarks. */
+    latencyMs?: number;
+  } = {},
 ): Promise<TcpProxy> {
   const { dropAfterBytes } = options;
   const sockets = new Set<net.Socket>();
@@ -182,14 +187,20 @@ export async function startTcpProxy(
       client.resetAndDestroy();
       upstream.destroy();
     };
+    const latency = options.latencyMs ?? 0;
+    // Same-duration timers fire in insertion order, so delayed chunks keep their order.
+    const forward = (to: net.Socket, chunk: Buffer) =>
+      latency > 0 ? setTimeout(() => to.writable && to.write(chunk), latency) : to.write(chunk);
     client.on("data", (chunk: Buffer) => {
       sent += chunk.length;
       if (limit !== undefined && sent > limit) return cut();
-      if (!upstream.write(chunk)) client.pause();
+      if (latency > 0) forward(upstream, chunk);
+      else if (!upstream.write(chunk)) client.pause();
     });
     upstream.on("drain", () => client.resume());
-    upstream.pipe(client);
-    client.on("end", () => upstream.end());
+    if (latency > 0) upstream.on("data", (chunk: Buffer) => forward(client, chunk));
+    else upstream.pipe(client);
+    client.on("end", () => (latency > 0 ? setTimeout(() => upstream.end(), latency) : upstream.end()));
     const forget = () => {
       sockets.delete(client);
       sockets.delete(upstream);
