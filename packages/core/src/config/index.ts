@@ -3,3 +3,4 @@ export * from "./redacting-logger";
 export * from "./runtime-config";
 export * from "./secrets";
 export * from "./ssh-public-key";
+export * from "./push-dependencies";

@@ -1,0 +1,74 @@
+/**
+ * Tells a job's `callbackUrl` how the job ended. The HTTP notifier posts once with a timeout and
+ * never throws: a caller's broken endpoint must not fail, delay or retry the job itself (the
+ * EventBridge event is the reliable channel; the callback is a courtesy).
+ */
+import { z } from "zod";
+import { type Logger, silentLogger } from "../observability";
+
+export const JobNotificationSchema = z.object({
+  jobId: z.string(),
+  status: z.enum(["succeeded", "failed"]),
+  artifact: z
+    .object({ bucket: z.string(), key: z.string(), bytes: z.number(), sha256: z.string() })
+    .nullable(),
+  costUsd: z.number(),
+});
+export type JobNotification = z.infer<typeof JobNotificationSchema>;
+
+export interface Notifier {
+  /** Must not throw; reports whether the endpoint accepted the notification. */
+  notify(url: string, notification: JobNotification): Promise<{ delivered: boolean }>;
+}
+
+export interface HttpNotifierOptions {
+  timeoutMs?: number;
+  logger?: Logger;
+  fetch?: typeof globalThis.fetch;
+}
+
+export class HttpNotifier implements Notifier {
+  constructor(private readonly options: HttpNotifierOptions = {}) {}
+
+  async notify(url: string, notification: JobNotification): Promise<{ delivered: boolean }> {
+    const logger = this.options.logger ?? silentLogger;
+    const doFetch = this.options.fetch ?? globalThis.fetch;
+    // Only the origin is logged: a callback URL may carry a token in its path or query.
+    const where = safeOrigin(url);
+    try {
+      const response = await doFetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(JobNotificationSchema.parse(notification)),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        redirect: "error",
+      });
+      await response.body?.cancel().catch(() => {});
+      if (!response.ok) {
+        logger.warn("callback refused", {
+          jobId: notification.jobId,
+          callback: where,
+          status: response.status,
+        });
+        return { delivered: false };
+      }
+      logger.info("callback delivered", { jobId: notification.jobId, callback: where });
+      return { delivered: true };
+    } catch (error) {
+      logger.warn("callback failed", {
+        jobId: notification.jobId,
+        callback: where,
+        error: error instanceof Error ? error.name : "unknown error",
+      });
+      return { delivered: false };
+    }
+  }
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid url)";
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * The completion check: the entry point the scheduled poller calls for every job in `training`
+ * or `collecting`. One SSH round trip reads the run's state; then, at most one of:
+ * - running: progress goes to the timeline only when it moved by a meaningful share (no write
+ *   per poll); a stale heartbeat, the max runtime or the budget ends the run (instance destroyed);
+ * - failed: the log tail is kept, the instance destroyed, the job fails with a readable reason;
+ * - succeeded: `training → collecting`, the artifact is streamed to S3 (size and sha256 checked),
+ *   the instance destroyed, the attempt priced, `collecting → succeeded`, the callback sent.
+ *
+ * A lease (`completion`) keeps two pollers from acting on one job at once; every state change is
+ * a versioned transition; `collecting` is resumable (the artifact, once stored, is remembered in
+ * the timeline, so a crash between collect and destroy neither re-collects nor leaks).
+ */
+import { randomUUID } from "node:crypto";
+import { redactSecrets } from "../observability";
+import { SshHostKeyMismatchError, type SshSession } from "../ssh";
+import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
+import type { JobNotification } from "./completion-notifier";
+import { applyEvent } from "./lifecycle";
+import { errorText } from "./provision-deps";
+import { attemptCostUsd, runningLimitExceeded } from "./push-billing";
+import {
+  type CompletionDeps,
+  type CompletionSettings,
+  completionSettingsOf,
+  pushSettingsOf,
+} from "./push-deps";
+import { endFailedAttempt } from "./push-teardown";
+import type { JobState } from "./state-machine";
+
+export interface StoredArtifact {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type CompletionAction =
+  | "skipped"
+  | "busy"
+  | "unreachable"
+  | "running"
+  | "succeeded"
+  | "failed"
+  /** The check itself failed (store, S3); the next sweep retries. */
+  | "error";
+
+export interface CompletionResult {
+  jobId: string;
+  action: CompletionAction;
+  /** Why nothing happened, or why the job ended. */
+  reason?: string;
+  state?: JobState;
+  progress?: { step: number; totalSteps: number } | null;
+  /** True when this call wrote a progress note to the timeline. */
+  progressRecorded?: boolean;
+  artifact?: StoredArtifact;
+  /** The job's total spend once it ended. */
+  costUsd?: number;
+}
+
+export const COMPLETION_LEASE = "completion";
+
+export function artifactKey(jobId: string, name: string = jobId): string {
+  return `artifacts/${jobId}/${name}.safetensors`;
+}
+
+export async function checkJobTraining(deps: CompletionDeps, jobId: string): Promise<CompletionResult> {
+  const first = await deps.store.getJob(jobId);
+  if (!first || (first.state !== "training" && first.state !== "collecting")) {
+    return {
+      jobId,
+      action: "skipped",
+      reason: first ? `job is ${first.state}` : "job not found",
+      state: first?.state,
+    };
+  }
+  const settings = completionSettingsOf(deps);
+  const owner = `completion:${randomUUID()}`;
+  if (!(await deps.store.acquireLease(jobId, COMPLETION_LEASE, owner, settings.leaseMs))) {
+    return { jobId, action: "busy", reason: "another check holds the job", state: first.state };
+  }
+  try {
+    const job = await deps.store.getJob(jobId);
+    if (!job || (job.state !== "training" && job.state !== "collecting")) {
+      return {
+        jobId,
+        action: "skipped",
+        reason: job ? `job is ${job.state}` : "job not found",
+        state: job?.state,
+      };
+    }
+    const record = await deps.store.getAttempt(jobId, job.attempt);
+    if (!record || record.instanceId === null || !record.sshHost || record.sshPort === null) {
+      // Nothing rented to destroy: the record is inconsistent, so end the job rather than poll forever.
+      const reason = `job ${job.state} without a reachable instance on record for attempt ${job.attempt}`;
+      const failed = await applyEvent(deps, job, { type: "fail", reason });
+      return done(deps, failed, "failed", reason);
+    }
+    return await checkUnderLease(deps, settings, job, record);
+  } finally {
+    await deps.store.releaseLease(jobId, COMPLETION_LEASE, owner);
+  }
+}
+
+async function checkUnderLease(
+  deps: CompletionDeps,
+  settings: CompletionSettings,
+  job: JobRecord,
+  record: AttemptRecord,
+): Promise<CompletionResult> {
+  const { jobId } = job;
+  const now = deps.clock.now();
+  const grace = job.state === "collecting" ? settings.collectGraceMs : 0;
+
+  if (job.state === "collecting") {
+    const stored = await storedArtifact(deps, jobId, record.attempt);
+    if (stored) return finishSucceeded(deps, job, record, stored);
+    const limit = runningLimitExceeded(job, record, now, grace);
+    if (limit) return failRun(deps, job, record, { reason: `Stopped while collecting the LoRA: ${limit}.` });
+  }
+
+  let session: SshSession;
+  try {
+    session = await deps.ssh({
+      host: record.sshHost as string,
+      port: record.sshPort as number,
+      expectedHostKey: record.hostKeyFingerprint ?? undefined,
+    });
+  } catch (error) {
+    if (error instanceof SshHostKeyMismatchError) {
+      return failRun(deps, job, record, {
+        reason: `The instance's SSH host key changed during training (${error.actual} instead of ${error.expected}); its output cannot be trusted and it was destroyed.`,
+        hostFailure: true,
+      });
+    }
+    const limit = runningLimitExceeded(job, record, now, grace);
+    if (limit) {
+      return failRun(deps, job, record, {
+        reason: `Stopped: ${limit} (the instance was unreachable over SSH: ${errorText(error)}).`,
+      });
+    }
+    deps.logger.warn("training check: instance unreachable", { jobId, error: errorText(error) });
+    return { jobId, action: "unreachable", reason: errorText(error), state: job.state };
+  }
+
+  try {
+    if (job.state === "collecting") return await collectAndFinish(deps, job, record, session);
+
+    const pushSettings = pushSettingsOf(deps);
+    const check = await checkTraining(session, {
+      jobId,
+      workspaceRoot: pushSettings.workspaceRoot,
+      logTailLines: settings.logTailLines,
+    });
+    switch (check.status) {
+      case "succeeded": {
+        const collecting = await moveTo(deps, job, "training_finished", "training finished (exit code 0)", {
+          attempt: record.attempt,
+          exitCode: 0,
+          progress: check.progress,
+        });
+        if (!collecting) return { jobId, action: "skipped", reason: "job moved on", state: job.state };
+        return await collectAndFinish(deps, collecting, record, session);
+      }
+      case "failed":
+        return failRun(deps, job, record, {
+          reason: failedRunReason(check),
+          diagnostics: diagnosticsOf(check),
+          hostFailure: check.exitCode === null,
+        });
+      case "not_started":
+        return failRun(deps, job, record, {
+          reason:
+            "Training is not running on the instance and left no exit code (the instance may have been recycled).",
+          diagnostics: diagnosticsOf(check),
+          hostFailure: true,
+        });
+      case "running": {
+        if (
+          check.heartbeatAgeSeconds !== null &&
+          check.heartbeatAgeSeconds > settings.staleHeartbeatSeconds
+        ) {
+          return failRun(deps, job, record, {
+            reason: `Training stopped responding: no heartbeat for ${check.heartbeatAgeSeconds} s${lastLineSuffix(check)}.`,
+            diagnostics: diagnosticsOf(check),
+            hostFailure: true,
+          });
+        }
+        const limit = runningLimitExceeded(job, record, now);
+        if (limit) {
+          return failRun(deps, job, record, {
+            reason: `Training stopped: ${limit}${progressSuffix(check)}.`,
+            diagnostics: diagnosticsOf(check),
+          });
+        }
+        const progressRecorded = await recordProgress(deps, settings, job, record, check);
+        return { jobId, action: "running", state: job.state, progress: check.progress, progressRecorded };
+      }
+    }
+  } finally {
+    await session.close().catch(() => {});
+  }
+}
+
+async function collectAndFinish(
+  deps: CompletionDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  session: SshSession,
+): Promise<CompletionResult> {
+  let artifact: StoredArtifact;
+  try {
+    const collected = await collectArtifact(session, {
+      jobId: job.jobId,
+      workspaceRoot: pushSettingsOf(deps).workspaceRoot,
+      s3: deps.s3,
+      bucket: deps.artifactBucket,
+      key: artifactKey(job.jobId),
+      logger: deps.logger,
+    });
+    artifact = {
+      bucket: collected.bucket,
+      key: collected.key,
+      bytes: collected.bytes,
+      sha256: collected.sha256,
+    };
+  } catch (error) {
+    // Only a missing file is final; transport, upload and verification errors retry on the next check.
+    if (!(error instanceof ArtifactError) || !/^no artifact for /.test(error.message)) throw error;
+    return failRun(deps, job, record, {
+      reason: `Training reported success but its LoRA could not be collected: ${error.message}`,
+    });
+  }
+  await deps.store.appendTimeline(job.jobId, {
+    at: deps.clock.now(),
+    version: job.version,
+    kind: "note",
+    reason: `artifact stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256})`,
+    details: { kind: "artifact", attempt: record.attempt, ...artifact },
+  });
+  return finishSucceeded(deps, job, record, artifact);
+}
+
+async function finishSucceeded(
+  deps: CompletionDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  artifact: StoredArtifact,
+): Promise<CompletionResult> {
+  await deps.vast.terminateInstance(record.instanceId as number);
+  let attemptCost: number;
+  let endedAt: number;
+  if (record.endedAt === null) {
+    endedAt = deps.clock.now();
+    attemptCost = attemptCostUsd(record, endedAt);
+    await deps.store.updateAttempt(job.jobId, record.attempt, { endedAt, costUsd: attemptCost });
+  } else {
+    endedAt = record.endedAt;
+    attemptCost = record.costUsd ?? attemptCostUsd(record, endedAt);
+  }
+  const costUsd = job.spentUsd + attemptCost;
+  const billedFrom = record.rentedAt ?? record.startedAt;
+  const hours = (endedAt - billedFrom) / 3_600_000;
+  const reason =
+    `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256}); ` +
+    `instance ${record.instanceId} destroyed; cost $${costUsd.toFixed(4)} ` +
+    `($${record.hourlyUsd.toFixed(4)}/h × ${hours.toFixed(4)} h for attempt ${record.attempt})`;
+  const next = await moveTo(
+    deps,
+    job,
+    "artifact_collected",
+    reason,
+    {
+      attempt: record.attempt,
+      artifact,
+      costUsd,
+      attemptCostUsd: attemptCost,
+      hourlyUsd: record.hourlyUsd,
+      billedFromMs: billedFrom,
+      billedUntilMs: endedAt,
+    },
+    attemptCost,
+  );
+  if (!next) return { jobId: job.jobId, action: "skipped", reason: "job moved on", state: job.state };
+  await notify(deps, next, { jobId: job.jobId, status: "succeeded", artifact, costUsd: next.spentUsd });
+  return {
+    jobId: job.jobId,
+    action: "succeeded",
+    state: next.state,
+    artifact,
+    costUsd: next.spentUsd,
+    reason,
+  };
+}
+
+async function failRun(
+  deps: CompletionDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  options: { reason: string; diagnostics?: Record<string, unknown>; hostFailure?: boolean },
+): Promise<CompletionResult> {
+  const ended = await endFailedAttempt(deps, job, record, options);
+  return done(deps, ended.job, "failed", ended.job.reason ?? options.reason);
+}
+
+async function done(
+  deps: CompletionDeps,
+  job: JobRecord,
+  action: "failed",
+  reason: string,
+): Promise<CompletionResult> {
+  if (job.state === "failed") {
+    await notify(deps, job, { jobId: job.jobId, status: "failed", artifact: null, costUsd: job.spentUsd });
+  }
+  return { jobId: job.jobId, action, reason, state: job.state, costUsd: job.spentUsd };
+}
+
+/** Applies an event; a concurrent winner is fine (null: the job is no longer where we thought). */
+async function moveTo(
+  deps: CompletionDeps,
+  job: JobRecord,
+  type: "training_finished" | "artifact_collected",
+  reason: string,
+  details: Record<string, unknown>,
+  addSpentUsd?: number,
+): Promise<JobRecord | null> {
+  try {
+    return await applyEvent(
+      deps,
+      job,
+      { type, reason },
+      { details, ...(addSpentUsd ? { addSpentUsd } : {}) },
+    );
+  } catch (error) {
+    if (!(error instanceof VersionConflictError)) throw error;
+    deps.logger.info("job moved on during the completion check", { jobId: job.jobId, event: type });
+    return null;
+  }
+}
+
+async function notify(deps: CompletionDeps, job: JobRecord, notification: JobNotification): Promise<void> {
+  const url = job.request.callbackUrl;
+  if (!url || !deps.notifier) return;
+  try {
+    await deps.notifier.notify(url, notification);
+  } catch (error) {
+    // The port promises not to throw; a broken implementation still must not fail the job.
+    deps.logger.warn("notifier threw", { jobId: job.jobId, error: errorText(error) });
+  }
+}
+
+async function storedArtifact(
+  deps: CompletionDeps,
+  jobId: string,
+  attempt: number,
+): Promise<StoredArtifact | null> {
+  const timeline = await deps.store.getTimeline(jobId);
+  for (const entry of timeline.toReversed()) {
+    const d = entry.details;
+    if (d.kind === "artifact" && d.attempt === attempt) {
+      return {
+        bucket: String(d.bucket),
+        key: String(d.key),
+        bytes: Number(d.bytes),
+        sha256: String(d.sha256),
+      };
+    }
+  }
+  return null;
+}
+
+/** Writes progress only when it moved by `progressRecordFraction` of the run since the last note. */
+async function recordProgress(
+  deps: CompletionDeps,
+  settings: CompletionSettings,
+  job: JobRecord,
+  record: AttemptRecord,
+  check: TrainingCheck,
+): Promise<boolean> {
+  const progress = check.progress;
+  if (!progress) return false;
+  const timeline = await deps.store.getTimeline(job.jobId);
+  const last = timeline.findLast(
+    (e) => e.details.kind === "progress" && e.details.attempt === record.attempt,
+  );
+  const lastStep = typeof last?.details.step === "number" ? last.details.step : null;
+  const lastTotal = typeof last?.details.totalSteps === "number" ? last.details.totalSteps : null;
+  const moved =
+    lastStep === null ||
+    lastTotal !== progress.totalSteps ||
+    progress.step - lastStep >= Math.max(1, progress.totalSteps * settings.progressRecordFraction);
+  if (!moved) return false;
+  await deps.store.appendTimeline(job.jobId, {
+    at: deps.clock.now(),
+    version: job.version,
+    kind: "note",
+    reason: `training step ${progress.step}/${progress.totalSteps}`,
+    details: {
+      kind: "progress",
+      attempt: record.attempt,
+      step: progress.step,
+      totalSteps: progress.totalSteps,
+      heartbeatAgeSeconds: check.heartbeatAgeSeconds,
+    },
+  });
+  return true;
+}
+
+function lastLogLine(check: TrainingCheck): string | null {
+  const lines = check.logTail.split("\n").filter((l) => l.trim() !== "");
+  return lines.at(-1)?.trim().slice(0, 500) ?? null;
+}
+
+function lastLineSuffix(check: TrainingCheck): string {
+  const line = lastLogLine(check);
+  return line ? ` (last log line: ${line})` : "";
+}
+
+function progressSuffix(check: TrainingCheck): string {
+  return check.progress ? ` at step ${check.progress.step}/${check.progress.totalSteps}` : "";
+}
+
+export function failedRunReason(check: TrainingCheck): string {
+  const line = lastLogLine(check);
+  const head =
+    check.exitCode !== null
+      ? `training exited with code ${check.exitCode}`
+      : `training failed: ${check.reason ?? "the process is gone without an exit code"}`;
+  return line ? `${head}: ${line}` : head;
+}
+
+function diagnosticsOf(check: TrainingCheck): Record<string, unknown> {
+  return {
+    exitCode: check.exitCode,
+    progress: check.progress,
+    heartbeatAgeSeconds: check.heartbeatAgeSeconds,
+    pid: check.pid,
+    logTail: check.logTail.slice(-8000),
+  };
+}
+
+export interface CheckTrainingJobsOptions {
+  /** Most jobs checked in this call (the poller's per-run budget). */
+  limit: number;
+  pageSize?: number;
+}
+
+/** The poller's sweep: every job in `training`, then `collecting`, oldest first, up to `limit`. */
+export async function checkTrainingJobs(
+  deps: CompletionDeps,
+  options: CheckTrainingJobsOptions,
+): Promise<CompletionResult[]> {
+  const results: CompletionResult[] = [];
+  for (const state of ["training", "collecting"] as const) {
+    let cursor: string | undefined;
+    do {
+      const remaining = options.limit - results.length;
+      if (remaining <= 0) return results;
+      const page = await deps.store.listActiveJobs(state, {
+        limit: Math.min(remaining, options.pageSize ?? 25),
+        cursor,
+      });
+      for (const job of page.jobs) {
+        if (results.length >= options.limit) return results;
+        try {
+          results.push(await checkJobTraining(deps, job.jobId));
+        } catch (error) {
+          // One job's failure (S3 down, a store error) must not stop the sweep; the next one retries.
+          const reason = redactSecrets(errorText(error), deps.secrets ?? []);
+          deps.logger.error("training check failed", { jobId: job.jobId, error: reason });
+          results.push({ jobId: job.jobId, action: "error", reason, state: job.state });
+        }
+      }
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+  }
+  return results;
+}
