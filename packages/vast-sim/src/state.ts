@@ -80,7 +80,9 @@ export class SimState {
 
   async reset(): Promise<void> {
     await this.closeAll();
-    await Promise.all([...this.instances.values()].map((i) => rm(i.rootDir, { recursive: true, force: true })));
+    await Promise.all(
+      [...this.instances.values()].map((i) => rm(i.rootDir, { recursive: true, force: true })),
+    );
     this.faults.clear();
     this.resetWorld();
   }
