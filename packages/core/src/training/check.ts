@@ -18,6 +18,8 @@ export interface TrainingCheck {
   /** Last lines of train.log (carriage-return progress bars split into lines). */
   logTail: string;
   pid: number | null;
+  /** The launch lock is taken: a launch ran (or is running) for this job, even if no pid was recorded. */
+  launched: boolean;
   /** Why a run counts as failed without an exit code (e.g. the process vanished). */
   reason?: string;
 }
@@ -81,6 +83,7 @@ export function parseTrainingReport(stdout: string, tailLines = 40): TrainingChe
     progress: parseProgress(log),
     heartbeatAgeSeconds: now !== null && heartbeat !== null ? Math.max(0, now - heartbeat) : null,
     logTail,
+    launched: fields.get("locked") === "1",
   };
   if (exitCode !== null) return { ...base, status: exitCode === 0 ? "succeeded" : "failed" };
   if (pid !== null && fields.get("alive") === "1") return { ...base, status: "running" };

@@ -57,7 +57,7 @@ export async function pushAndLaunch(
     heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
     logger,
   };
-  if (before.status !== "not_started" || before.pid !== null) {
+  if (before.launched || before.status !== "not_started") {
     logger.info("training already launched; not pushing", { jobId: options.jobId, status: before.status });
     const launch = await launchTraining(session, { ...launchOptions, configYaml: "" });
     return {

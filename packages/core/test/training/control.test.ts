@@ -73,6 +73,7 @@ describe("remote training control against a real sshd", () => {
       progress: null,
       pid: null,
       logTail: "",
+      launched: false,
     });
   });
 
@@ -98,6 +99,7 @@ describe("remote training control against a real sshd", () => {
     expect(running.pid).toBe(first.launch.pid);
     expect(running.heartbeatAgeSeconds).toBeLessThanOrEqual(2);
     expect(running.progress).toEqual({ step: 10, totalSteps: 10 });
+    expect(running.launched).toBe(true);
 
     const again = await pushAndLaunch(session, { ...options, expectedManifestSha256: first.manifestSha256! });
     expect(again.pushed).toBe(false);

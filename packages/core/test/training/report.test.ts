@@ -28,6 +28,11 @@ describe("parseTrainingReport", () => {
     expect(failed).toMatchObject({ status: "failed", exitCode: 137, logTail: "Killed" });
   });
 
+  it("a taken launch lock without a pid still counts as launched (push must not run again)", () => {
+    const check = parseTrainingReport(report(["now=1", "locked=1"]));
+    expect(check).toMatchObject({ status: "not_started", launched: true });
+  });
+
   it("a dead pid without an exit code is a failure with a reason", () => {
     const check = parseTrainingReport(report(["now=1", "pid=42", "alive=0"]));
     expect(check.status).toBe("failed");
