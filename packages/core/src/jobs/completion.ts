@@ -96,7 +96,7 @@ export async function checkJobTraining(deps: CompletionDeps, jobId: string): Pro
       // Nothing rented to destroy: the record is inconsistent, so end the job rather than poll forever.
       const reason = `job ${job.state} without a reachable instance on record for attempt ${job.attempt}`;
       const failed = await applyEvent(deps, job, { type: "fail", reason });
-      return done(deps, failed, "failed", reason);
+      return await done(deps, failed, "failed", reason);
     }
     return await checkUnderLease(deps, settings, job, record);
   } finally {
@@ -116,9 +116,10 @@ async function checkUnderLease(
 
   if (job.state === "collecting") {
     const stored = await storedArtifact(deps, jobId, record.attempt);
-    if (stored) return finishSucceeded(deps, job, record, stored);
+    if (stored) return await finishSucceeded(deps, job, record, stored);
     const limit = runningLimitExceeded(job, record, now, grace);
-    if (limit) return failRun(deps, job, record, { reason: `Stopped while collecting the LoRA: ${limit}.` });
+    if (limit)
+      return await failRun(deps, job, record, { reason: `Stopped while collecting the LoRA: ${limit}.` });
   }
 
   let session: SshSession;
@@ -130,14 +131,14 @@ async function checkUnderLease(
     });
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
-      return failRun(deps, job, record, {
+      return await failRun(deps, job, record, {
         reason: `The instance's SSH host key changed during training (${error.actual} instead of ${error.expected}); its output cannot be trusted and it was destroyed.`,
         hostFailure: true,
       });
     }
     const limit = runningLimitExceeded(job, record, now, grace);
     if (limit) {
-      return failRun(deps, job, record, {
+      return await failRun(deps, job, record, {
         reason: `Stopped: ${limit} (the instance was unreachable over SSH: ${errorText(error)}).`,
       });
     }
@@ -165,13 +166,13 @@ async function checkUnderLease(
         return await collectAndFinish(deps, collecting, record, session);
       }
       case "failed":
-        return failRun(deps, job, record, {
+        return await failRun(deps, job, record, {
           reason: failedRunReason(check),
           diagnostics: diagnosticsOf(check),
           hostFailure: check.exitCode === null,
         });
       case "not_started":
-        return failRun(deps, job, record, {
+        return await failRun(deps, job, record, {
           reason:
             "Training is not running on the instance and left no exit code (the instance may have been recycled).",
           diagnostics: diagnosticsOf(check),
@@ -182,7 +183,7 @@ async function checkUnderLease(
           check.heartbeatAgeSeconds !== null &&
           check.heartbeatAgeSeconds > settings.staleHeartbeatSeconds
         ) {
-          return failRun(deps, job, record, {
+          return await failRun(deps, job, record, {
             reason: `Training stopped responding: no heartbeat for ${check.heartbeatAgeSeconds} s${lastLineSuffix(check)}.`,
             diagnostics: diagnosticsOf(check),
             hostFailure: true,
@@ -190,7 +191,7 @@ async function checkUnderLease(
         }
         const limit = runningLimitExceeded(job, record, now);
         if (limit) {
-          return failRun(deps, job, record, {
+          return await failRun(deps, job, record, {
             reason: `Training stopped: ${limit}${progressSuffix(check)}.`,
             diagnostics: diagnosticsOf(check),
           });
@@ -229,7 +230,7 @@ async function collectAndFinish(
   } catch (error) {
     // Only a missing file is final; transport, upload and verification errors retry on the next check.
     if (!(error instanceof ArtifactError) || !/^no artifact for /.test(error.message)) throw error;
-    return failRun(deps, job, record, {
+    return await failRun(deps, job, record, {
       reason: `Training reported success but its LoRA could not be collected: ${error.message}`,
     });
   }
@@ -240,7 +241,7 @@ async function collectAndFinish(
     reason: `artifact stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256})`,
     details: { kind: "artifact", attempt: record.attempt, ...artifact },
   });
-  return finishSucceeded(deps, job, record, artifact);
+  return await finishSucceeded(deps, job, record, artifact);
 }
 
 async function finishSucceeded(
@@ -302,7 +303,7 @@ async function failRun(
   options: { reason: string; diagnostics?: Record<string, unknown>; hostFailure?: boolean },
 ): Promise<CompletionResult> {
   const ended = await endFailedAttempt(deps, job, record, options);
-  return done(deps, ended.job, "failed", ended.job.reason ?? options.reason);
+  return await done(deps, ended.job, "failed", ended.job.reason ?? options.reason);
 }
 
 async function done(

@@ -120,7 +120,7 @@ async function pushUnderLease(
   };
 
   const limit = runningLimitExceeded(job, record, deps.clock.now());
-  if (limit) return fail(`Stopped before training: ${limit}.`);
+  if (limit) return await fail(`Stopped before training: ${limit}.`);
 
   const policy = {
     minImages: settings.minImages,
@@ -131,14 +131,14 @@ async function pushUnderLease(
     // Throws only for a source this deployment may not read (e.g. a local folder in the cloud).
     reader = deps.datasets(job.request.dataset);
   } catch (error) {
-    return fail(`The dataset was refused: ${errorText(error)}`);
+    return await fail(`The dataset was refused: ${errorText(error)}`);
   }
   if (isListingSource(job.request.dataset)) {
     try {
       await precheckDataset(reader, policy);
     } catch (error) {
-      if (isBadDataset(error)) return fail(`The dataset was refused: ${errorText(error)}`);
-      return retryOrFail(deps, settings, job, record, context, error);
+      if (isBadDataset(error)) return await fail(`The dataset was refused: ${errorText(error)}`);
+      return await retryOrFail(deps, settings, job, record, context, error);
     }
   }
 
@@ -160,7 +160,7 @@ async function pushUnderLease(
         ? { action: "retrying_elsewhere", reason: ended.job.reason ?? "host key changed" }
         : { action: "failed", reason: ended.job.reason ?? "host key changed" };
     }
-    return retryOrFail(deps, settings, job, record, context, error);
+    return await retryOrFail(deps, settings, job, record, context, error);
   }
 
   try {
@@ -246,9 +246,9 @@ async function pushUnderLease(
     };
   } catch (error) {
     if (isBadDataset(error)) {
-      return fail(`The dataset was refused: ${errorText(error)}`);
+      return await fail(`The dataset was refused: ${errorText(error)}`);
     }
-    return retryOrFail(deps, settings, job, record, context, error);
+    return await retryOrFail(deps, settings, job, record, context, error);
   } finally {
     await session.close().catch(() => {});
   }

@@ -1,0 +1,232 @@
+/**
+ * The push step end to end on simulator instances: a job goes through the real provision handler
+ * to `pushing`, then functions/push-dataset.ts (fed by fauxqs) streams the dataset over the
+ * instance's real SSH and launches training. The simulator's byte counter (its bandwidth ledger)
+ * and the instance folder show what really arrived. Every scenario ends with the money invariants.
+ */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { hashTree, writeDataset } from "../../packages/core/test/dataset/fixtures";
+import { type Infra, startInfra } from "../support/provision-harness";
+import {
+  crashingStore,
+  DATASET_BUCKET,
+  ensureBuckets,
+  type PushScenario,
+  s3For,
+  startPushScenario,
+  uploadFolder,
+} from "../support/push-harness";
+
+let infra: Infra;
+let scenario: PushScenario | undefined;
+let local: string;
+let expected: string[];
+
+beforeAll(async () => {
+  infra = await startInfra();
+  local = await mkdtemp(join(tmpdir(), "push-it-"));
+  expected = await writeDataset(local, { pairs: 24, seed: 11, minBytes: 2_000, maxBytes: 6_000 });
+  const s3 = s3For(infra);
+  await ensureBuckets(s3);
+  await uploadFolder(s3, DATASET_BUCKET, "cats/", local);
+  s3.destroy();
+});
+afterAll(async () => {
+  await infra?.stop();
+  await rm(local, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await scenario?.close();
+  scenario = undefined;
+});
+
+/** The local folder's files, served from fauxqs S3 (the cloud intake refuses local folders). */
+const localDataset = () => ({ dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix: "cats/" } });
+
+function instanceFolder(s: PushScenario, instanceId: number): string {
+  const inst = s.base.sim.admin.instance(instanceId);
+  if (!inst) throw new Error(`no instance ${instanceId}`);
+  return inst.rootDir;
+}
+
+async function readPid(s: PushScenario, instanceId: number, jobId: string): Promise<number> {
+  return Number(
+    (await readFile(join(instanceFolder(s, instanceId), "jobs", jobId, "train.pid"), "utf8")).trim(),
+  );
+}
+
+async function expectDatasetIntact(s: PushScenario, instanceId: number, jobId: string) {
+  const datasetDir = join(instanceFolder(s, instanceId), "jobs", jobId, "dataset");
+  const arrived = await hashTree(datasetDir);
+  const sent = await hashTree(local);
+  const files = [...arrived.keys()]
+    .filter((k) => k !== "MANIFEST.sha256" && k !== ".dataset-verified")
+    .sort();
+  expect(files).toEqual(expected);
+  for (const file of files) expect(arrived.get(file)).toBe(sent.get(file));
+  const siblings = await readdir(join(instanceFolder(s, instanceId), "jobs", jobId));
+  expect(siblings.filter((n) => n.startsWith(".dataset."))).toEqual([]);
+}
+
+async function expectInvariants(s: PushScenario) {
+  expect(await s.invariants()).toEqual([]);
+}
+
+async function transitions(s: PushScenario, jobId: string) {
+  return (await s.store.getTimeline(jobId)).filter((t) => t.kind === "transition").map((t) => t.to);
+}
+
+async function notes(s: PushScenario, jobId: string, kind: string) {
+  return (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === kind);
+}
+
+describe("push handler on simulator instances", () => {
+  it("takes a submitted job through provisioning and push to training, with the dataset verified on the instance", async () => {
+    scenario = await startPushScenario(infra, { seed: 21 });
+    const s = scenario;
+    const { jobId, instanceId } = await s.jobToPushing(localDataset());
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+
+    const job = await s.store.getJob(jobId);
+    expect(job?.state).toBe("training");
+    await expectDatasetIntact(s, instanceId, jobId);
+    expect(await readPid(s, instanceId, jobId)).toBeGreaterThan(0);
+    expect(await transitions(s, jobId)).toEqual(["queued", "provisioning", "booting", "pushing", "training"]);
+
+    const [pushed] = await notes(s, jobId, "dataset_pushed");
+    expect(pushed?.details).toMatchObject({ attempt: 1, files: expected.length, images: 24, captions: 24 });
+    const started = (await s.store.getTimeline(jobId)).find((t) => t.to === "training");
+    expect(started?.details).toMatchObject({ manifestSha256: pushed?.details.manifestSha256, pushed: true });
+    expect(s.events.events.map((e) => e.detail).filter((d) => "to" in d && d.to === "training")).toHaveLength(
+      1,
+    );
+    // The simulator counted at least the dataset's bytes into this instance.
+    expect(s.base.sim.admin.instance(instanceId)?.bytesReceived).toBeGreaterThan(
+      Number(pushed?.details.bytes),
+    );
+    await expectInvariants(s);
+  });
+
+  it("a redelivered push message neither re-sends the dataset nor restarts training", async () => {
+    scenario = await startPushScenario(infra, { seed: 22 });
+    const s = scenario;
+    const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
+    // The first delivery pushes and launches, then crashes before recording `training`.
+    const crashing = s.handlerWith({ store: crashingStore(s.store, "transition") });
+    expect(await s.pumpPush([crashing])).toEqual({ received: 1, failed: 1 });
+    expect((await s.store.getJob(jobId))?.state).toBe("pushing");
+    const bytesAfterFirst = s.base.sim.admin.instance(instanceId)?.bytesReceived ?? 0;
+    const pid = await readPid(s, instanceId, jobId);
+    expect(bytesAfterFirst).toBeGreaterThan(0);
+
+    // SQS redelivers: the dataset is found verified, training is found running.
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+    expect((await s.store.getJob(jobId))?.state).toBe("training");
+    expect(s.base.sim.admin.instance(instanceId)?.bytesReceived).toBe(bytesAfterFirst);
+    expect(await readPid(s, instanceId, jobId)).toBe(pid);
+    const started = (await s.store.getTimeline(jobId)).find((t) => t.to === "training");
+    expect(started?.details).toMatchObject({ pushed: false, launchedNow: false, pid });
+
+    // A late duplicate once the job is training is dropped without touching the instance.
+    await s.deps.queue.enqueue({ type: "push", jobId, attempt: 1 });
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+    expect(s.base.sim.admin.instance(instanceId)?.bytesReceived).toBe(bytesAfterFirst);
+    expect(await readPid(s, instanceId, jobId)).toBe(pid);
+    expect(await notes(s, jobId, "dataset_pushed")).toHaveLength(1);
+    await expectInvariants(s);
+  });
+
+  it("two handlers racing on one message push once", async () => {
+    scenario = await startPushScenario(infra, { seed: 23 });
+    const s = scenario;
+    const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
+    const other = s.handlerWith({});
+    const result = await s.pumpPush([s.handler, other]);
+    expect(result.received).toBe(1);
+    expect((await s.store.getJob(jobId))?.state).toBe("training");
+    const pushed = await notes(s, jobId, "dataset_pushed");
+    expect(pushed).toHaveLength(1);
+    expect((await transitions(s, jobId)).filter((t) => t === "training")).toHaveLength(1);
+    // One dataset's worth of bytes (plus the config), not two.
+    const bytes = s.base.sim.admin.instance(instanceId)?.bytesReceived ?? 0;
+    expect(bytes).toBeLessThan(1.5 * Number(pushed[0]?.details.bytes));
+    await expectDatasetIntact(s, instanceId, jobId);
+    await expectInvariants(s);
+  });
+
+  it("a connection dropped mid-push is retried by SQS and leaves an intact folder", async () => {
+    scenario = await startPushScenario(infra, { seed: 24 });
+    const s = scenario;
+    const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
+    await s.base.sim.admin.addFault({ kind: "ssh_drop", instanceId, afterBytes: 40_000 });
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 1 });
+    const job = await s.store.getJob(jobId);
+    expect(job?.state).toBe("pushing");
+    const jobDir = join(instanceFolder(s, instanceId), "jobs", jobId);
+    const left: string[] = await readdir(jobDir).catch(() => []);
+    expect(left).not.toContain("dataset");
+
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+    expect((await s.store.getJob(jobId))?.state).toBe("training");
+    await expectDatasetIntact(s, instanceId, jobId);
+    await expectInvariants(s);
+  });
+
+  it("a hostile S3 key fails the job with a readable reason, destroys the instance and sends nothing", async () => {
+    scenario = await startPushScenario(infra, { seed: 25 });
+    const s = scenario;
+    for (const [key, body] of [
+      ["hostile/a.jpg", "img"],
+      ["hostile/a.txt", "a cat"],
+      ["hostile/../x.jpg", "escape"],
+    ] as const) {
+      await s.s3.send(new PutObjectCommand({ Bucket: DATASET_BUCKET, Key: key, Body: body }));
+    }
+    const { jobId, instanceId } = await s.jobToPushing({
+      dataset: { kind: "s3", bucket: DATASET_BUCKET, prefix: "hostile/" },
+    });
+    const root = instanceFolder(s, instanceId);
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+
+    const job = await s.store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toMatch(
+      /^The dataset was refused: unsafe dataset entry "\.\.\/x\.jpg": contains a '\.\.' segment/,
+    );
+    const inst = s.base.sim.admin.instance(instanceId);
+    expect(inst?.destroyedAtMs).not.toBeNull();
+    expect(inst?.bytesReceived).toBe(0);
+    await expect(readdir(root)).rejects.toThrow();
+    const attempt = await s.store.getAttempt(jobId, 1);
+    expect(attempt).toMatchObject({ outcome: "failed", costUsd: expect.any(Number) });
+    expect(job?.spentUsd).toBeCloseTo(attempt?.costUsd ?? -1, 9);
+    await expectInvariants(s);
+  });
+
+  it("a changed host key is never pushed to: the instance is destroyed and another machine is rented", async () => {
+    scenario = await startPushScenario(infra, { seed: 26 });
+    const s = scenario;
+    const { jobId, instanceId } = await s.jobToPushing(localDataset());
+    await s.store.updateAttempt(jobId, 1, {
+      hostKeyFingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    });
+    expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+    const job = await s.store.getJob(jobId);
+    expect(job?.state).toBe("provisioning");
+    expect(job?.reason).toMatch(/SSH host key changed/);
+    const first = s.base.sim.admin.instance(instanceId);
+    expect(first?.destroyedAtMs).not.toBeNull();
+    expect(first?.bytesReceived).toBe(0);
+    expect(await s.store.recentHostFailures(first?.machineId ?? -1, 0)).toHaveLength(1);
+
+    const next = await s.base.run(jobId, (j) => j.state === "pushing");
+    expect(next.attempt).toBe(2);
+    const second = await s.store.getAttempt(jobId, 2);
+    expect(second?.machineId).not.toBe(first?.machineId);
+    await expectInvariants(s);
+  });
+});

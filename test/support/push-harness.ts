@@ -1,0 +1,297 @@
+/**
+ * The push and completion steps wired for integration tests, on top of the provision harness:
+ * a job is taken through the real provision handler to `pushing` on a simulator instance (real
+ * SSH), then the real push handler (`functions/push-dataset.ts`) is fed from fauxqs's push
+ * queue, and the completion check runs against the same instance, storing artifacts in fauxqs's
+ * S3. Also a seeded job in `pushing` on the real OpenSSH sshd, for checks that look at the disk.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListQueuesCommand } from "@aws-sdk/client-sqs";
+import ssh2 from "ssh2";
+import { createPushHandler, type PushHandler } from "../../functions/push-dataset";
+import type { Clock } from "../../packages/core/src/clock";
+import { datasetReaderFor } from "../../packages/core/src/dataset";
+import { InMemoryEventPublisher } from "../../packages/core/src/events";
+import type {
+  CompletionDeps,
+  CompletionSettings,
+  Notifier,
+  PushSettings,
+  SshConnector,
+} from "../../packages/core/src/jobs";
+import type { JobRequestInput } from "../../packages/core/src/jobs/request";
+import { JobRequestSchema } from "../../packages/core/src/jobs/request";
+import { type Logger, silentLogger } from "../../packages/core/src/observability";
+import { InMemoryJobQueue } from "../../packages/core/src/queue";
+import { connectSsh } from "../../packages/core/src/ssh";
+import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
+import { localCredentials } from "./dynamodb";
+import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
+import { startScenario } from "./provision-harness";
+import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
+import type { TestSshd } from "./sshd";
+
+export const ARTIFACT_BUCKET = "artifacts";
+export const DATASET_BUCKET = "datasets";
+
+export function s3For(infra: Infra): S3Client {
+  return new S3Client({
+    endpoint: infra.sqs.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: localCredentials,
+  });
+}
+
+export async function ensureBuckets(s3: S3Client): Promise<void> {
+  for (const Bucket of [ARTIFACT_BUCKET, DATASET_BUCKET]) {
+    await s3.send(new CreateBucketCommand({ Bucket })).catch((error: unknown) => {
+      if (!(error instanceof Error && /BucketAlready/.test(error.name))) throw error;
+    });
+  }
+}
+
+/** Uploads every file under `root` to `s3://bucket/prefix...`, keeping relative names. */
+export async function uploadFolder(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  root: string,
+): Promise<void> {
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await readdir(join(root, relative), { withFileTypes: true })) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(path);
+      else {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: `${prefix}${path}`,
+            Body: await readFile(join(root, path)),
+          }),
+        );
+      }
+    }
+  };
+  await walk("");
+}
+
+/** A store whose `method` throws (after doing nothing) the next `times` calls: a crash between side effects. */
+export function crashingStore<K extends keyof JobStore>(store: JobStore, method: K, times = 1): JobStore {
+  let left = times;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      if (prop === method && left > 0) {
+        return async () => {
+          left--;
+          throw new Error(`simulated crash before ${String(method)}`);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+}
+
+export interface PushScenarioOptions extends ScenarioOptions {
+  push?: Partial<PushSettings>;
+  completion?: Partial<CompletionSettings>;
+  notifier?: Notifier;
+  logger?: Logger;
+}
+
+export interface PushScenario {
+  base: Scenario;
+  store: DynamoJobStore;
+  events: InMemoryEventPublisher;
+  s3: S3Client;
+  pushQueueUrl: string;
+  deps: CompletionDeps;
+  handler: PushHandler;
+  /** A push handler over other deps (e.g. a crashing store). */
+  handlerWith(overrides: Partial<CompletionDeps>): PushHandler;
+  pumpPush(handlers?: SqsHandler[]): Promise<PumpResult>;
+  /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`. */
+  jobToPushing(
+    overrides?: Partial<JobRequestInput>,
+    training?: { durationSeconds?: number; fail?: boolean; failMessage?: string },
+  ): Promise<{ jobId: string; instanceId: number }>;
+  invariants(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+async function pushQueueUrls(infra: Infra): Promise<Set<string>> {
+  const out = await infra.sqs.client.send(new ListQueuesCommand({ QueueNamePrefix: "push-" }));
+  return new Set(out.QueueUrls ?? []);
+}
+
+export async function startPushScenario(
+  infra: Infra,
+  options: PushScenarioOptions = {},
+): Promise<PushScenario> {
+  const before = await pushQueueUrls(infra);
+  const base = await startScenario(infra, options);
+  const created = [...(await pushQueueUrls(infra))].filter((url) => !before.has(url));
+  if (created.length !== 1) throw new Error(`expected one new push queue, found ${created.length}`);
+  const pushQueueUrl = created[0]!;
+  const s3 = s3For(infra);
+  await ensureBuckets(s3);
+  // The orchestrator's key in this harness is private to the provision harness; the push step
+  // uses its own key, attached to each instance the way a late-added Vast key is.
+  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "push@test" });
+  const ssh: SshConnector = (target) =>
+    connectSsh({
+      ...target,
+      username: "root",
+      privateKey: pair.private,
+      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+      readyTimeoutMs: 5_000,
+    });
+  const deps: CompletionDeps = {
+    store: base.store,
+    events: base.events,
+    vast: base.deps.vast,
+    queue: base.deps.queue,
+    clock: base.deps.clock,
+    logger: options.logger ?? silentLogger,
+    secrets: base.deps.secrets,
+    ssh,
+    datasets: (source) => datasetReaderFor(source, { s3, allowLocal: true }),
+    s3,
+    artifactBucket: ARTIFACT_BUCKET,
+    ...(options.notifier ? { notifier: options.notifier } : {}),
+    settings: { heartbeatIntervalSeconds: 1, progressLogIntervalMs: 0, ...options.push },
+    completion: options.completion,
+  };
+  const handler = createPushHandler(deps);
+  return {
+    base,
+    store: base.store,
+    events: base.events,
+    s3,
+    pushQueueUrl,
+    deps,
+    handler,
+    handlerWith: (overrides) => createPushHandler({ ...deps, ...overrides }),
+    pumpPush: (handlers = [handler]) => pumpOnce(infra.sqs.client, pushQueueUrl, { handlers }),
+    async jobToPushing(overrides = {}, training = {}) {
+      const jobId = await base.submit(overrides);
+      await base.run(jobId, (j) => j.state === "pushing");
+      const attempt = await base.store.getAttempt(jobId, 1);
+      const instanceId = attempt?.instanceId;
+      if (!instanceId) throw new Error("no instance recorded");
+      await base.service.client.attachSshKey(instanceId, pair.public);
+      await base.sim.admin.setTrainingBehaviour(instanceId, { durationSeconds: 1, ...training });
+      return { jobId, instanceId };
+    },
+    async invariants() {
+      return (await base.invariants()).violations;
+    },
+    async close() {
+      s3.destroy();
+      await base.close();
+    },
+  };
+}
+
+/** Polls the completion check (real seconds: the training stand-in runs in real time). */
+export async function untilJob(
+  store: JobStore,
+  jobId: string,
+  step: () => Promise<unknown>,
+  done: (job: JobRecord) => boolean,
+  timeoutMs = 20_000,
+): Promise<JobRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await step();
+    const job = await store.getJob(jobId);
+    if (job && done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`timed out; job is ${job?.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface SshdJob {
+  jobId: string;
+  deps: CompletionDeps;
+  destroyed: number[];
+  queue: InMemoryJobQueue;
+  workspaceRoot: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A job seeded straight into `pushing` on the real sshd: attempt 1 "rented" as instance 9000+n,
+ * its SSH endpoint and host key recorded as the readiness step would. The Vast port only records
+ * destroys; `datasets` is the test's reader factory.
+ */
+export async function seedPushingJobOnSshd(
+  store: DynamoJobStore,
+  sshd: TestSshd,
+  options: {
+    request: JobRequestInput;
+    datasets: CompletionDeps["datasets"];
+    clock: Clock;
+    s3: S3Client;
+    push?: Partial<PushSettings>;
+  },
+): Promise<SshdJob> {
+  const jobId = `job_${randomBytes(6).toString("hex")}`;
+  const request = JobRequestSchema.parse(options.request);
+  let job = (await store.createJob({ jobId, request, requestHash: randomBytes(8).toString("hex") })).job;
+  job = await store.transition(jobId, job.version, { type: "provision_started", reason: "test" });
+  job = await store.recordAttemptStarted(jobId, job.version, {
+    attempt: 1,
+    offerId: 1,
+    machineId: 77,
+    hourlyUsd: 0.5,
+    gpuName: "RTX 4090",
+    label: `vast-rental:${jobId}:1`,
+  });
+  const instanceId = 9000 + Math.floor(Math.random() * 1000);
+  await store.recordInstanceId(jobId, 1, instanceId);
+  job = await store.transition(jobId, job.version, { type: "instance_created", reason: "test" });
+  await store.updateAttempt(jobId, 1, { outcome: "ready", sshHost: sshd.host, sshPort: sshd.port });
+  await store.pinHostKey(jobId, 1, sshd.hostKeyFingerprint);
+  await store.transition(jobId, job.version, { type: "instance_ready", reason: "test" });
+
+  const destroyed: number[] = [];
+  const queue = new InMemoryJobQueue();
+  const workspace = await mkdtemp(join(sshd.workspaceRoot, "ws-"));
+  const deps: CompletionDeps = {
+    store,
+    events: new InMemoryEventPublisher(),
+    vast: {
+      terminateInstance: async (id: number) => {
+        destroyed.push(id);
+      },
+    },
+    queue,
+    clock: options.clock,
+    logger: silentLogger,
+    ssh: (target) =>
+      connectSsh({
+        ...target,
+        username: sshd.username,
+        privateKey: sshd.privateKey,
+        retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+      }),
+    datasets: options.datasets,
+    s3: options.s3,
+    artifactBucket: ARTIFACT_BUCKET,
+    settings: { workspaceRoot: workspace, python: "python3", heartbeatIntervalSeconds: 1, ...options.push },
+  };
+  return {
+    jobId,
+    deps,
+    destroyed,
+    queue,
+    workspaceRoot: workspace,
+    cleanup: () => rm(workspace, { recursive: true, force: true }),
+  };
+}
