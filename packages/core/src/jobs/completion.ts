@@ -146,71 +146,86 @@ async function checkUnderLease(
     return { jobId, action: "unreachable", reason: errorText(error), state: job.state };
   }
 
+  // Act on what the instance said only once the session is closed: destroying an instance under
+  // an open SSH session (an SFTP channel still closing) would break that session mid-request.
+  let then: () => Promise<CompletionResult>;
   try {
-    if (job.state === "collecting") return await collectAndFinish(deps, job, record, session);
-
-    const pushSettings = pushSettingsOf(deps);
-    const check = await checkTraining(session, {
-      jobId,
-      workspaceRoot: pushSettings.workspaceRoot,
-      logTailLines: settings.logTailLines,
-    });
-    switch (check.status) {
-      case "succeeded": {
-        const collecting = await moveTo(deps, job, "training_finished", "training finished (exit code 0)", {
-          attempt: record.attempt,
-          exitCode: 0,
-          progress: check.progress,
-        });
-        if (!collecting) return { jobId, action: "skipped", reason: "job moved on", state: job.state };
-        return await collectAndFinish(deps, collecting, record, session);
-      }
-      case "failed":
-        return await failRun(deps, job, record, {
-          reason: failedRunReason(check),
-          diagnostics: diagnosticsOf(check),
-          hostFailure: check.exitCode === null,
-        });
-      case "not_started":
-        return await failRun(deps, job, record, {
-          reason:
-            "Training is not running on the instance and left no exit code (the instance may have been recycled).",
-          diagnostics: diagnosticsOf(check),
-          hostFailure: true,
-        });
-      case "running": {
-        if (
-          check.heartbeatAgeSeconds !== null &&
-          check.heartbeatAgeSeconds > settings.staleHeartbeatSeconds
-        ) {
-          return await failRun(deps, job, record, {
-            reason: `Training stopped responding: no heartbeat for ${check.heartbeatAgeSeconds} s${lastLineSuffix(check)}.`,
-            diagnostics: diagnosticsOf(check),
-            hostFailure: true,
-          });
-        }
-        const limit = runningLimitExceeded(job, record, now);
-        if (limit) {
-          return await failRun(deps, job, record, {
-            reason: `Training stopped: ${limit}${progressSuffix(check)}.`,
-            diagnostics: diagnosticsOf(check),
-          });
-        }
-        const progressRecorded = await recordProgress(deps, settings, job, record, check);
-        return { jobId, action: "running", state: job.state, progress: check.progress, progressRecorded };
-      }
-    }
+    then = await inspect(deps, settings, job, record, session, now);
   } finally {
     await session.close().catch(() => {});
   }
+  return await then();
 }
 
-async function collectAndFinish(
+type Then = () => Promise<CompletionResult>;
+
+async function inspect(
+  deps: CompletionDeps,
+  settings: CompletionSettings,
+  job: JobRecord,
+  record: AttemptRecord,
+  session: SshSession,
+  now: number,
+): Promise<Then> {
+  const { jobId } = job;
+  if (job.state === "collecting") return await collect(deps, job, record, session);
+
+  const check = await checkTraining(session, {
+    jobId,
+    workspaceRoot: pushSettingsOf(deps).workspaceRoot,
+    logTailLines: settings.logTailLines,
+  });
+  const failWith =
+    (reason: string, hostFailure = false): Then =>
+    () =>
+      failRun(deps, job, record, { reason, diagnostics: diagnosticsOf(check), hostFailure });
+  switch (check.status) {
+    case "succeeded": {
+      const collecting = await moveTo(deps, job, "training_finished", "training finished (exit code 0)", {
+        attempt: record.attempt,
+        exitCode: 0,
+        progress: check.progress,
+      });
+      if (!collecting) {
+        return async () => ({ jobId, action: "skipped", reason: "job moved on", state: job.state });
+      }
+      return await collect(deps, collecting, record, session);
+    }
+    case "failed":
+      return failWith(failedRunReason(check), check.exitCode === null);
+    case "not_started":
+      return failWith(
+        "Training is not running on the instance and left no exit code (the instance may have been recycled).",
+        true,
+      );
+    case "running": {
+      if (check.heartbeatAgeSeconds !== null && check.heartbeatAgeSeconds > settings.staleHeartbeatSeconds) {
+        return failWith(
+          `Training stopped responding: no heartbeat for ${check.heartbeatAgeSeconds} s${lastLineSuffix(check)}.`,
+          true,
+        );
+      }
+      const limit = runningLimitExceeded(job, record, now);
+      if (limit) return failWith(`Training stopped: ${limit}${progressSuffix(check)}.`);
+      const progressRecorded = await recordProgress(deps, settings, job, record, check);
+      return async () => ({
+        jobId,
+        action: "running",
+        state: job.state,
+        progress: check.progress,
+        progressRecorded,
+      });
+    }
+  }
+}
+
+/** Streams the artifact to S3 and remembers it in the timeline; the returned step finishes the job. */
+async function collect(
   deps: CompletionDeps,
   job: JobRecord,
   record: AttemptRecord,
   session: SshSession,
-): Promise<CompletionResult> {
+): Promise<Then> {
   let artifact: StoredArtifact;
   try {
     const collected = await collectArtifact(session, {
@@ -227,12 +242,13 @@ async function collectAndFinish(
       bytes: collected.bytes,
       sha256: collected.sha256,
     };
+    // A round trip on the same connection lets the SFTP channel finish closing before we hang up.
+    await session.exec("true").catch(() => {});
   } catch (error) {
     // Only a missing file is final; transport, upload and verification errors retry on the next check.
     if (!(error instanceof ArtifactError) || !/^no artifact for /.test(error.message)) throw error;
-    return await failRun(deps, job, record, {
-      reason: `Training reported success but its LoRA could not be collected: ${error.message}`,
-    });
+    const reason = `Training reported success but its LoRA could not be collected: ${error.message}`;
+    return () => failRun(deps, job, record, { reason });
   }
   await deps.store.appendTimeline(job.jobId, {
     at: deps.clock.now(),
@@ -241,7 +257,7 @@ async function collectAndFinish(
     reason: `artifact stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256})`,
     details: { kind: "artifact", attempt: record.attempt, ...artifact },
   });
-  return await finishSucceeded(deps, job, record, artifact);
+  return () => finishSucceeded(deps, job, record, artifact);
 }
 
 async function finishSucceeded(

@@ -163,6 +163,7 @@ async function pushUnderLease(
     return await retryOrFail(deps, settings, job, record, context, error);
   }
 
+  let failure: unknown;
   try {
     if (record.hostKeyFingerprint === null) {
       // Readiness pins the key; this covers an attempt that skipped it (trust on first use).
@@ -245,13 +246,13 @@ async function pushUnderLease(
       manifestSha256: result.manifestSha256,
     };
   } catch (error) {
-    if (isBadDataset(error)) {
-      return await fail(`The dataset was refused: ${errorText(error)}`);
-    }
-    return await retryOrFail(deps, settings, job, record, context, error);
+    failure = error;
   } finally {
     await session.close().catch(() => {});
   }
+  // Handled after the session is closed: failing may destroy the instance under it.
+  if (isBadDataset(failure)) return await fail(`The dataset was refused: ${errorText(failure)}`);
+  return await retryOrFail(deps, settings, job, record, context, failure);
 }
 
 function isBadDataset(error: unknown): boolean {

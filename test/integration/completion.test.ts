@@ -1,0 +1,208 @@
+/**
+ * The completion check end to end on simulator instances: a job is provisioned, pushed and
+ * launched by the real handlers, the simulator's training stand-in runs (real seconds), and
+ * `checkJobTraining` harvests or fails it. The simulator's ledger and admin view confirm the
+ * money side: the instance is destroyed and the job's cost matches what Vast would bill.
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type CompletionResult,
+  checkJobTraining,
+  checkTrainingJobs,
+  type JobNotification,
+  type Notifier,
+} from "../../packages/core/src/jobs";
+import { writeDataset } from "../../packages/core/test/dataset/fixtures";
+import { type Infra, startInfra } from "../support/provision-harness";
+import {
+  ARTIFACT_BUCKET,
+  DATASET_BUCKET,
+  ensureBuckets,
+  type PushScenario,
+  s3For,
+  startPushScenario,
+  untilJob,
+  uploadFolder,
+} from "../support/push-harness";
+
+let infra: Infra;
+let scenario: PushScenario | undefined;
+let local: string;
+
+beforeAll(async () => {
+  infra = await startInfra();
+  local = await mkdtemp(join(tmpdir(), "completion-it-"));
+  await writeDataset(local, { pairs: 6, seed: 5 });
+  const s3 = s3For(infra);
+  await ensureBuckets(s3);
+  await uploadFolder(s3, DATASET_BUCKET, "tiny/", local);
+  s3.destroy();
+});
+afterAll(async () => {
+  await infra?.stop();
+  await rm(local, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await scenario?.close();
+  scenario = undefined;
+});
+
+const dataset = { dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix: "tiny/" } };
+const CALLBACK = "https://hooks.example.test/jobs/done?token=abc";
+
+class RecordingNotifier implements Notifier {
+  readonly calls: { url: string; notification: JobNotification }[] = [];
+  async notify(url: string, notification: JobNotification) {
+    this.calls.push({ url, notification });
+    return { delivered: true };
+  }
+}
+
+async function toTraining(
+  s: PushScenario,
+  training: { durationSeconds?: number; fail?: boolean; failMessage?: string } = {},
+  overrides: Record<string, unknown> = {},
+) {
+  const ids = await s.jobToPushing({ ...dataset, ...overrides }, training);
+  expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+  expect((await s.store.getJob(ids.jobId))?.state).toBe("training");
+  return ids;
+}
+
+async function expectInvariants(s: PushScenario) {
+  expect(await s.invariants()).toEqual([]);
+}
+
+describe("completion check on simulator instances", () => {
+  it("harvests a successful run: artifact in S3 with its sha256, instance destroyed, cost matching the ledger", async () => {
+    const notifier = new RecordingNotifier();
+    scenario = await startPushScenario(infra, { seed: 31, notifier });
+    const s = scenario;
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
+    // Half an hour of simulated renting, so the bill is worth comparing.
+    s.base.sim.admin.advance(1800);
+
+    const results: CompletionResult[] = [];
+    const job = await untilJob(
+      s.store,
+      jobId,
+      async () => results.push(await checkJobTraining(s.deps, jobId)),
+      (j) => j.state !== "training",
+    );
+    expect(job.state).toBe("succeeded");
+    const last = results.at(-1);
+    expect(last).toMatchObject({ action: "succeeded", artifact: { bucket: ARTIFACT_BUCKET } });
+    const artifact = last?.artifact;
+    expect(artifact?.key).toBe(`artifacts/${jobId}/${jobId}.safetensors`);
+
+    const object = await s.s3.send(new GetObjectCommand({ Bucket: ARTIFACT_BUCKET, Key: artifact?.key }));
+    const body = Buffer.from(await object.Body!.transformToByteArray());
+    expect(body.length).toBe(artifact?.bytes);
+    expect(createHash("sha256").update(body).digest("hex")).toBe(artifact?.sha256);
+    expect(body.subarray(8).toString("utf8")).toContain('"__metadata__"');
+
+    const inst = s.base.sim.admin.instance(instanceId);
+    expect(inst?.destroyedAtMs).not.toBeNull();
+    const ledger = s.base.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    expect(ledger?.totalUsd).toBeGreaterThan(0.01);
+    expect(Math.abs(job.spentUsd - (ledger?.totalUsd ?? 0))).toBeLessThan(0.01);
+    expect(last?.costUsd).toBe(job.spentUsd);
+    expect(job.reason).toContain(`s3://${ARTIFACT_BUCKET}/${artifact?.key}`);
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ costUsd: job.spentUsd, endedAt: expect.any(Number) });
+
+    const timeline = await s.store.getTimeline(jobId);
+    expect(timeline.filter((t) => t.kind === "transition").map((t) => t.to)).toEqual([
+      "queued",
+      "provisioning",
+      "booting",
+      "pushing",
+      "training",
+      "collecting",
+      "succeeded",
+    ]);
+    expect(timeline.at(-1)?.details).toMatchObject({ artifact, costUsd: job.spentUsd });
+    const final = s.events.events.at(-1);
+    expect(final?.detail).toMatchObject({ jobId, from: "collecting", to: "succeeded", spentUsd: job.spentUsd });
+    expect(notifier.calls).toEqual([
+      { url: CALLBACK, notification: { jobId, status: "succeeded", artifact, costUsd: job.spentUsd } },
+    ]);
+
+    // The poller coming back finds nothing to do.
+    expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "skipped", state: "succeeded" });
+    expect(notifier.calls).toHaveLength(1);
+    await expectInvariants(s);
+  });
+
+  it("a failed run ends the job with its exit code and last log line, keeps the log tail, destroys the instance", async () => {
+    const notifier = new RecordingNotifier();
+    scenario = await startPushScenario(infra, { seed: 32, notifier });
+    const s = scenario;
+    const { jobId, instanceId } = await toTraining(
+      s,
+      { durationSeconds: 1, fail: true, failMessage: "RuntimeError: CUDA error: device-side assert triggered" },
+      { callbackUrl: CALLBACK },
+    );
+    const job = await untilJob(
+      s.store,
+      jobId,
+      () => checkJobTraining(s.deps, jobId),
+      (j) => j.state !== "training",
+    );
+    expect(job.state).toBe("failed");
+    expect(job.reason).toBe("training exited with code 1: RuntimeError: CUDA error: device-side assert triggered");
+    const diagnostics = (await s.store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
+    expect(String(diagnostics?.details.logTail)).toMatch(/step \d+\/\d+[\s\S]*device-side assert/);
+    expect(diagnostics?.details).toMatchObject({ exitCode: 1, attempt: 1 });
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "failed", failureReason: job.reason });
+    expect(job.spentUsd).toBeGreaterThan(0);
+    expect(notifier.calls.map((c) => c.notification)).toEqual([
+      { jobId, status: "failed", artifact: null, costUsd: job.spentUsd },
+    ]);
+    await expectInvariants(s);
+  });
+
+  it("a run past the job's maximum runtime is stopped and its instance destroyed", async () => {
+    scenario = await startPushScenario(infra, { seed: 33 });
+    const s = scenario;
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 600 });
+    const running = await checkJobTraining(s.deps, jobId);
+    expect(running).toMatchObject({ action: "running", state: "training" });
+    s.base.sim.admin.advance(241 * 60);
+    const stopped = await checkJobTraining(s.deps, jobId);
+    expect(stopped).toMatchObject({ action: "failed", state: "failed" });
+    expect(stopped.reason).toMatch(/^Training stopped: the job exceeded its maximum runtime of 240 minutes/);
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariants(s);
+  });
+
+  it("concurrent checks harvest once; the sweep pages through every training job", async () => {
+    const notifier = new RecordingNotifier();
+    scenario = await startPushScenario(infra, { seed: 34, notifier });
+    const s = scenario;
+    const a = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
+    const b = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
+    // Both runs finish (the stand-in runs for 1 s of real time).
+    await new Promise((r) => setTimeout(r, 2_500));
+
+    const racing = await Promise.all([checkJobTraining(s.deps, a.jobId), checkJobTraining(s.deps, a.jobId)]);
+    expect(racing.filter((r) => r.action === "succeeded")).toHaveLength(1);
+    // The loser either found the lease taken or, if it came late, the job already finished.
+    expect(racing.filter((r) => r.action === "busy" || r.action === "skipped")).toHaveLength(1);
+    const transitions = (await s.store.getTimeline(a.jobId)).filter((t) => t.to === "succeeded");
+    expect(transitions).toHaveLength(1);
+
+    const swept = await checkTrainingJobs(s.deps, { limit: 10, pageSize: 1 });
+    expect(swept.map((r) => [r.jobId, r.action])).toEqual([[b.jobId, "succeeded"]]);
+    expect(notifier.calls.map((c) => c.notification.jobId).sort()).toEqual([a.jobId, b.jobId].sort());
+    for (const { instanceId } of [a, b]) {
+      expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    }
+    await expectInvariants(s);
+  });
+});
