@@ -75,7 +75,14 @@ describe("S3 prefix source (fauxqs)", () => {
     await s3.send(
       new PutObjectCommand({ Bucket: "datasets", Key: "job-1/photos-old/x.png", Body: "sibling" }),
     );
-    await s3.send(new PutObjectCommand({ Bucket: "datasets", Key: "job-1/photos/", Body: "" }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: "datasets",
+        Key: "job-1/photos/",
+        Body: Buffer.alloc(0),
+        ContentLength: 0,
+      }),
+    );
   });
   afterAll(async () => {
     s3?.destroy();

@@ -153,6 +153,13 @@ describe("connect retries", () => {
       const retries = logger.records.filter((r) => r.message === "ssh connect failed, retrying");
       expect(retries.length).toBeGreaterThan(0);
       expect(String(retries[0]?.attributes?.error)).toMatch(/ECONNREFUSED/);
+      // Connection logs carry host, port, attempt and fingerprint — never key material.
+      const keyBody = sshd.privateKey.split("\n")[1] ?? "";
+      expect(keyBody.length).toBeGreaterThan(10);
+      expect(JSON.stringify(logger.records)).not.toContain(keyBody);
+      expect(logger.records.some((r) => r.attributes?.hostKeyFingerprint === sshd.hostKeyFingerprint)).toBe(
+        true,
+      );
     } finally {
       clearTimeout(timer);
       await proxy?.close();
