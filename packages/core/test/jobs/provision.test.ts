@@ -362,4 +362,20 @@ describe("checkReadiness", () => {
     expect(everything).not.toContain(secret);
     expect(everything).toContain("[REDACTED]");
   });
+
+  it("stops the job instead of renting again once the budget is spent", async () => {
+    const jobId = await submit({ budgetUsd: 0.05 });
+    const { attempt } = await provisionAndBoot(jobId);
+    now += 15 * 60_000; // 15 min at $0.31/h ≈ $0.0775 > $0.05
+    await readiness(jobId, 1, 3);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toMatch(
+      /^Stopped after attempt 1 \(did not become ready within 15 min.*\): the budget of \$0\.05 is spent \(\$0\.08 used\)\.$/,
+    );
+    expect(job?.spentUsd).toBeCloseTo(0.0775, 6);
+    expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([attempt?.instanceId]);
+    expect(vast.count("create")).toBe(1);
+    expect(queue.drain().filter((m) => m.message.type === "provision")).toEqual([]);
+  });
 });
