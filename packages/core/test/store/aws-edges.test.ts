@@ -8,7 +8,14 @@ import {
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sampleJobRequest } from "../../../../test/support/job-request";
@@ -119,5 +126,19 @@ describe("DynamoJobStore at the AWS edge", () => {
       .rejectsOnce(new ProvisionedThroughputExceededException({ message: "slow", $metadata: {} }));
     expect(await store.recordHostFailure(failure)).toBe(false);
     await expect(store.recordHostFailure(failure)).rejects.toThrow("slow");
+  });
+
+  it("finds active jobs with a Query on the state index, never a Scan", async () => {
+    mock.on(QueryCommand).resolves({ Items: [jobItem], LastEvaluatedKey: { pk: "JOB#j1", sk: "JOB" } });
+    const page = await store.listActiveJobs("queued", { limit: 5 });
+    expect(page.jobs.map((j) => j.jobId)).toEqual(["j1"]);
+    expect(page.cursor).not.toBeNull();
+    expect(mock).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: "gsi1",
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: { ":pk": "STATE#queued" },
+      Limit: 5,
+    });
+    expect(mock).not.toHaveReceivedCommand(ScanCommand);
   });
 });

@@ -3,7 +3,7 @@ import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dyn
 import { sampleJobRequest } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { IllegalTransitionError } from "../../src/jobs/state-machine";
-import { DynamoJobStore, IdempotencyConflictError, VersionConflictError } from "../../src/store";
+import { DynamoJobStore, IdempotencyConflictError, JOBS_TABLE, VersionConflictError } from "../../src/store";
 
 let dynamo: LocalDynamo;
 let store: DynamoJobStore;
@@ -24,6 +24,28 @@ const newJob = (jobId: string, overrides = {}) => ({
   jobId,
   request: sampleJobRequest(overrides),
   requestHash: `hash-${JSON.stringify(overrides)}`,
+});
+
+describe("createTable", () => {
+  it("builds the table from the one definition: keys, the state index, TTL", async () => {
+    const { DescribeTableCommand, DescribeTimeToLiveCommand } = await import("@aws-sdk/client-dynamodb");
+    const name = await dynamo.createJobsTable();
+    const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: name }));
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: JOBS_TABLE.partitionKey, KeyType: "HASH" },
+      { AttributeName: JOBS_TABLE.sortKey, KeyType: "RANGE" },
+    ]);
+    expect(
+      Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema?.map((k) => k.AttributeName)]),
+    ).toEqual([
+      [JOBS_TABLE.stateIndex.name, [JOBS_TABLE.stateIndex.partitionKey, JOBS_TABLE.stateIndex.sortKey]],
+    ]);
+    const ttl = await dynamo.client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+    expect(ttl.TimeToLiveDescription).toMatchObject({
+      AttributeName: JOBS_TABLE.ttlAttribute,
+      TimeToLiveStatus: "ENABLED",
+    });
+  });
 });
 
 describe("DynamoJobStore", () => {
