@@ -1,0 +1,114 @@
+/**
+ * The push Lambda's shell: dependencies built from the environment (no network needed to build
+ * them), and the handler's partial batch responses — a malformed record fails alone, a stale one
+ * succeeds without work, a throwing one is reported for retry.
+ */
+import type { SQSRecord } from "aws-lambda";
+import ssh2 from "ssh2";
+import { describe, expect, it } from "vitest";
+import { createPushHandler } from "../../functions/push-dataset";
+import { systemClock } from "../../packages/core/src/clock";
+import { ConfigError, createPushDependencies } from "../../packages/core/src/config";
+import { InMemoryEventPublisher } from "../../packages/core/src/events";
+import type { PushDeps } from "../../packages/core/src/jobs";
+import { silentLogger } from "../../packages/core/src/observability";
+import { InMemoryJobQueue } from "../../packages/core/src/queue";
+import type { JobStore } from "../../packages/core/src/store";
+
+const pair = ssh2.utils.generateKeyPairSync("ed25519");
+const env = {
+  TABLE_NAME: "jobs",
+  PROVISION_QUEUE_URL: "http://127.0.0.1:1/000000000000/provision",
+  PUSH_QUEUE_URL: "http://127.0.0.1:1/000000000000/push",
+  EVENT_BUS_NAME: "bus",
+  VASTAI_API_KEY: "vast-key-0123456789abcdef",
+  VASTAI_SSH_PRIVATE_KEY: pair.private,
+  ARTIFACT_BUCKET: "loras",
+  S3_ENDPOINT: "http://127.0.0.1:1",
+  AWS_REGION: "us-east-1",
+};
+
+describe("createPushDependencies", () => {
+  it("builds the push and completion dependencies from the environment", async () => {
+    const deps = await createPushDependencies(env);
+    expect(deps.artifactBucket).toBe("loras");
+    expect(deps.settings).toEqual({ workspaceRoot: "/workspace" });
+    expect(deps.notifier).toBeDefined();
+    expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, pair.private]));
+    expect(() => deps.datasets({ kind: "local", path: "/tmp/x" })).toThrow(/only allowed in the local stack/);
+    expect(deps.datasets({ kind: "s3", bucket: "datasets", prefix: "cats/" })).toHaveProperty("entries");
+    const local = await createPushDependencies({
+      ...env,
+      ALLOW_LOCAL_DATASETS: "true",
+      WORKSPACE_ROOT: "/data",
+    });
+    expect(local.datasets({ kind: "local", path: "/tmp/x" })).toHaveProperty("entries");
+    expect(local.settings).toEqual({ workspaceRoot: "/data" });
+  });
+
+  it("names a missing setting without echoing any secret", async () => {
+    const { ARTIFACT_BUCKET: _, ...missing } = env;
+    const error = await createPushDependencies(missing).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/ARTIFACT_BUCKET/);
+    expect((error as Error).message).not.toContain(env.VASTAI_API_KEY);
+  });
+});
+
+function record(id: string, body: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "0",
+      SenderId: "local",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:push",
+    awsRegion: "us-east-1",
+  };
+}
+
+describe("push handler (Lambda shape)", () => {
+  it("reports only the records that failed", async () => {
+    const seen: string[] = [];
+    // A store that knows no jobs, except one whose read fails (a throttled table, say).
+    const store = {
+      getJob: async (jobId: string) => {
+        seen.push(jobId);
+        if (jobId === "job_throttled") throw new Error("ProvisionedThroughputExceededException");
+        return null;
+      },
+    } as unknown as JobStore;
+    const deps: PushDeps = {
+      store,
+      events: new InMemoryEventPublisher(),
+      vast: { terminateInstance: async () => {} },
+      queue: new InMemoryJobQueue(),
+      ssh: async () => {
+        throw new Error("no SSH in this test");
+      },
+      datasets: () => {
+        throw new Error("no datasets in this test");
+      },
+      clock: systemClock,
+      logger: silentLogger,
+    };
+    const handler = createPushHandler(deps);
+    const response = await handler({
+      Records: [
+        record("m1", "not json"),
+        record("m2", JSON.stringify({ type: "push", jobId: "job_gone", attempt: 1 })),
+        record("m3", JSON.stringify({ type: "provision", jobId: "job_x" })),
+        record("m4", JSON.stringify({ type: "push", jobId: "job_throttled", attempt: 1 }), 2),
+      ],
+    });
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["m1", "m3", "m4"]);
+    expect(seen.sort()).toEqual(["job_gone", "job_throttled"]);
+  });
+});
