@@ -116,7 +116,10 @@ describe("completion check on simulator instances", () => {
     expect(job.spentUsd).toBeGreaterThanOrEqual(billedUsd - (ledger?.bandwidthMicros ?? 0) / 1e6);
     expect(last?.costUsd).toBe(job.spentUsd);
     expect(job.reason).toContain(`s3://${ARTIFACT_BUCKET}/${artifact?.key}`);
-    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ costUsd: job.spentUsd, endedAt: expect.any(Number) });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({
+      costUsd: job.spentUsd,
+      endedAt: expect.any(Number),
+    });
 
     const timeline = await s.store.getTimeline(jobId);
     expect(timeline.filter((t) => t.kind === "transition").map((t) => t.to)).toEqual([
@@ -130,7 +133,12 @@ describe("completion check on simulator instances", () => {
     ]);
     expect(timeline.at(-1)?.details).toMatchObject({ artifact, costUsd: job.spentUsd });
     const final = s.events.events.at(-1);
-    expect(final?.detail).toMatchObject({ jobId, from: "collecting", to: "succeeded", spentUsd: job.spentUsd });
+    expect(final?.detail).toMatchObject({
+      jobId,
+      from: "collecting",
+      to: "succeeded",
+      spentUsd: job.spentUsd,
+    });
     expect(notifier.calls).toEqual([
       { url: CALLBACK, notification: { jobId, status: "succeeded", artifact, costUsd: job.spentUsd } },
     ]);
@@ -147,7 +155,11 @@ describe("completion check on simulator instances", () => {
     const s = scenario;
     const { jobId, instanceId } = await toTraining(
       s,
-      { durationSeconds: 1, fail: true, failMessage: "RuntimeError: CUDA error: device-side assert triggered" },
+      {
+        durationSeconds: 1,
+        fail: true,
+        failMessage: "RuntimeError: CUDA error: device-side assert triggered",
+      },
       { callbackUrl: CALLBACK },
     );
     const job = await untilJob(
@@ -157,12 +169,17 @@ describe("completion check on simulator instances", () => {
       (j) => j.state !== "training",
     );
     expect(job.state).toBe("failed");
-    expect(job.reason).toBe("training exited with code 1: RuntimeError: CUDA error: device-side assert triggered");
+    expect(job.reason).toBe(
+      "training exited with code 1: RuntimeError: CUDA error: device-side assert triggered",
+    );
     const diagnostics = (await s.store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
     expect(String(diagnostics?.details.logTail)).toMatch(/step \d+\/\d+[\s\S]*device-side assert/);
     expect(diagnostics?.details).toMatchObject({ exitCode: 1, attempt: 1 });
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
-    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "failed", failureReason: job.reason });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "failed",
+      failureReason: job.reason,
+    });
     expect(job.spentUsd).toBeGreaterThan(0);
     expect(notifier.calls.map((c) => c.notification)).toEqual([
       { jobId, status: "failed", artifact: null, costUsd: job.spentUsd },
