@@ -27,12 +27,19 @@ export interface LaunchResult {
   pid: number | null;
 }
 
-/** Runs detached (setsid nohup); its own pid is the one recorded, written atomically. */
+/**
+ * Runs detached (setsid nohup); its own pid is the one recorded, written atomically. The heartbeat
+ * loop stops with the run (killed, with its sleep) so nothing lingers after the exit code appears.
+ */
 const WRAPPER = `jobdir=$1 python=$2 config=$3 hb=$4
 echo $$ > "$jobdir/train.pid.tmp" && mv -f -- "$jobdir/train.pid.tmp" "$jobdir/train.pid"
-( while kill -0 $$ 2>/dev/null; do touch -- "$jobdir/heartbeat"; sleep "$hb"; done ) &
+( trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  while kill -0 $$ 2>/dev/null; do touch -- "$jobdir/heartbeat"; sleep "$hb" & s=$!; wait "$s"; done
+) > /dev/null 2>&1 < /dev/null &
+beat=$!
 "$python" run.py "$config"
 code=$?
+kill "$beat" 2>/dev/null
 touch -- "$jobdir/heartbeat"
 echo "$code" > "$jobdir/exit_code.tmp" && mv -f -- "$jobdir/exit_code.tmp" "$jobdir/exit_code"
 `;
