@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRecordingLogger } from "../../packages/core/src/observability";
 import { hashTree, writeDataset } from "../../packages/core/test/dataset/fixtures";
 import { type Infra, startInfra } from "../support/provision-harness";
 import {
@@ -86,7 +87,8 @@ async function notes(s: PushScenario, jobId: string, kind: string) {
 
 describe("push handler on simulator instances", () => {
   it("takes a submitted job through provisioning and push to training, with the dataset verified on the instance", async () => {
-    scenario = await startPushScenario(infra, { seed: 21 });
+    const logger = createRecordingLogger();
+    scenario = await startPushScenario(infra, { seed: 21, logger });
     const s = scenario;
     const { jobId, instanceId } = await s.jobToPushing(localDataset());
     expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
@@ -108,6 +110,20 @@ describe("push handler on simulator instances", () => {
     expect(s.base.sim.admin.instance(instanceId)?.bytesReceived).toBeGreaterThan(
       Number(pushed?.details.bytes),
     );
+
+    // Progress was logged with bytes, files and rate; no secret reached logs, timeline or events.
+    const progress = logger.records.filter((r) => r.message === "dataset push progress");
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]?.attributes).toMatchObject({
+      jobId,
+      files: expect.any(Number),
+      bytes: expect.any(Number),
+    });
+    expect(progress[0]?.attributes).toHaveProperty("bytesPerSecond");
+    const everything = JSON.stringify([logger.records, await s.store.getTimeline(jobId), s.events.events]);
+    const keyLine = s.sshPrivateKey.split("\n").find((line) => line.length > 40) ?? s.sshPrivateKey;
+    expect(everything).not.toContain(keyLine);
+    expect(everything).not.toContain(s.base.sim.apiKey);
     await expectInvariants(s);
   });
 

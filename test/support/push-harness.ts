@@ -111,6 +111,8 @@ export interface PushScenario {
   s3: S3Client;
   pushQueueUrl: string;
   deps: CompletionDeps;
+  /** The push step's SSH private key (for secret-hygiene checks). */
+  sshPrivateKey: string;
   handler: PushHandler;
   /** A push handler over other deps (e.g. a crashing store). */
   handlerWith(overrides: Partial<CompletionDeps>): PushHandler;
@@ -175,6 +177,7 @@ export async function startPushScenario(
     s3,
     pushQueueUrl,
     deps,
+    sshPrivateKey: pair.private,
     handler,
     handlerWith: (overrides) => createPushHandler({ ...deps, ...overrides }),
     pumpPush: (handlers = [handler]) => pumpOnce(infra.sqs.client, pushQueueUrl, { handlers }),
