@@ -225,4 +225,50 @@ describe("completion check on simulator instances", () => {
     }
     await expectInvariants(s);
   });
+
+  it("a crash after the artifact is stored resumes from collecting: no second upload, instance destroyed once", async () => {
+    scenario = await startPushScenario(infra, { seed: 35 });
+    const s = scenario;
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 });
+    await new Promise((r) => setTimeout(r, 2_000));
+    let destroyCalls = 0;
+    const crashingVast = {
+      terminateInstance: async (id: number) => {
+        destroyCalls++;
+        if (destroyCalls === 1) throw new Error("simulated crash before destroy");
+        return s.deps.vast.terminateInstance(id);
+      },
+    };
+    const deps = { ...s.deps, vast: crashingVast };
+    await expect(checkJobTraining(deps, jobId)).rejects.toThrow(/simulated crash/);
+    expect((await s.store.getJob(jobId))?.state).toBe("collecting");
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).toBeNull();
+
+    // The next poll finds the stored artifact and finishes without opening SSH.
+    const noSsh = { ...deps, ssh: async () => Promise.reject(new Error("SSH must not be needed")) };
+    const result = await checkJobTraining(noSsh, jobId);
+    expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
+    expect(destroyCalls).toBe(2);
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    const notes = (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === "artifact");
+    expect(notes).toHaveLength(1);
+    expect(result.artifact?.sha256).toBe(notes[0]?.details.sha256);
+    await expectInvariants(s);
+  });
+
+  it("a run that reaches the budget is stopped", async () => {
+    scenario = await startPushScenario(infra, { seed: 36 });
+    const s = scenario;
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 600 }, { budgetUsd: 0.5 });
+    expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "running" });
+    // Several hours of renting at up to $1/h cross a $0.50 budget well before the 4 h runtime limit.
+    s.base.sim.admin.advance(2 * 3600);
+    const stopped = await checkJobTraining(s.deps, jobId);
+    expect(stopped).toMatchObject({ action: "failed", state: "failed" });
+    expect(stopped.reason).toMatch(
+      /^Training stopped: the job reached its budget of \$0\.50 \(\$\d+\.\d{2} spent\)/,
+    );
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariants(s);
+  });
 });
