@@ -141,7 +141,12 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     probe,
     clock,
     logger: silentLogger,
-    settings: { readinessBackoffSeconds: [0], leaseMs: 60_000, ...options.settings },
+    settings: {
+      readinessBackoffSeconds: [0],
+      retryPassDelaySeconds: 0,
+      leaseMs: 60_000,
+      ...options.settings,
+    },
     secrets: [sim.apiKey],
   };
   const handler = createProvisionHandler(deps);

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { type Logger, silentLogger } from "../observability";
+import type { JobRecord } from "../store";
 
 export const JobNotificationSchema = z.object({
   jobId: z.string(),
@@ -70,5 +71,27 @@ function safeOrigin(url: string): string {
     return new URL(url).origin;
   } catch {
     return "(invalid url)";
+  }
+}
+
+/**
+ * Sends the job's callback, if it has one, once the job has ended. Never throws: the port
+ * promises as much, and a broken implementation still must not fail the job.
+ */
+export async function notifyJobEnded(
+  deps: { notifier?: Notifier; logger: Logger },
+  job: JobRecord,
+  artifact: JobNotification["artifact"] = null,
+): Promise<void> {
+  const url = job.request.callbackUrl;
+  if (!url || !deps.notifier) return;
+  if (job.state !== "succeeded" && job.state !== "failed") return;
+  try {
+    await deps.notifier.notify(url, { jobId: job.jobId, status: job.state, artifact, costUsd: job.spentUsd });
+  } catch (error) {
+    deps.logger.warn("notifier threw", {
+      jobId: job.jobId,
+      error: error instanceof Error ? error.name : "unknown error",
+    });
   }
 }

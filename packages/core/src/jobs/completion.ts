@@ -16,7 +16,7 @@ import { redactSecrets } from "../observability";
 import { SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
-import type { JobNotification } from "./completion-notifier";
+import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { errorText } from "./provision-deps";
 import { attemptCostUsd, runningLimitExceeded } from "./push-billing";
@@ -92,11 +92,12 @@ export async function checkJobTraining(deps: CompletionDeps, jobId: string): Pro
       };
     }
     const record = await deps.store.getAttempt(jobId, job.attempt);
-    if (!record || record.instanceId === null || !record.sshHost || record.sshPort === null) {
+    if (!record || record.instanceId === null) {
       // Nothing rented to destroy: the record is inconsistent, so end the job rather than poll forever.
       const reason = `job ${job.state} without a reachable instance on record for attempt ${job.attempt}`;
       const failed = await applyEvent(deps, job, { type: "fail", reason });
-      return await done(deps, failed, "failed", reason);
+      await notifyJobEnded(deps, failed);
+      return done(failed, reason);
     }
     return await checkUnderLease(deps, settings, job, record);
   } finally {
@@ -114,6 +115,16 @@ async function checkUnderLease(
   const now = deps.clock.now();
   const grace = job.state === "collecting" ? settings.collectGraceMs : 0;
 
+  if (record.outcome === "failed" && record.endedAt !== null) {
+    // An earlier check destroyed the instance and crashed before failing the job: finish that.
+    return await failRun(deps, job, record, {
+      reason: record.failureReason ?? "the training attempt failed",
+    });
+  }
+  if (!record.sshHost || record.sshPort === null) {
+    return await failRun(deps, job, record, { reason: "no SSH endpoint is recorded for the instance" });
+  }
+
   if (job.state === "collecting") {
     const stored = await storedArtifact(deps, jobId, record.attempt);
     if (stored) return await finishSucceeded(deps, job, record, stored);
@@ -125,8 +136,8 @@ async function checkUnderLease(
   let session: SshSession;
   try {
     session = await deps.ssh({
-      host: record.sshHost as string,
-      port: record.sshPort as number,
+      host: record.sshHost,
+      port: record.sshPort,
       expectedHostKey: record.hostKeyFingerprint ?? undefined,
     });
   } catch (error) {
@@ -301,7 +312,7 @@ async function finishSucceeded(
     attemptCost,
   );
   if (!next) return { jobId: job.jobId, action: "skipped", reason: "job moved on", state: job.state };
-  await notify(deps, next, { jobId: job.jobId, status: "succeeded", artifact, costUsd: next.spentUsd });
+  await notifyJobEnded(deps, next, artifact);
   return {
     jobId: job.jobId,
     action: "succeeded",
@@ -319,19 +330,11 @@ async function failRun(
   options: { reason: string; diagnostics?: Record<string, unknown>; hostFailure?: boolean },
 ): Promise<CompletionResult> {
   const ended = await endFailedAttempt(deps, job, record, options);
-  return await done(deps, ended.job, "failed", ended.job.reason ?? options.reason);
+  return done(ended.job, ended.job.reason ?? options.reason);
 }
 
-async function done(
-  deps: CompletionDeps,
-  job: JobRecord,
-  action: "failed",
-  reason: string,
-): Promise<CompletionResult> {
-  if (job.state === "failed") {
-    await notify(deps, job, { jobId: job.jobId, status: "failed", artifact: null, costUsd: job.spentUsd });
-  }
-  return { jobId: job.jobId, action, reason, state: job.state, costUsd: job.spentUsd };
+function done(job: JobRecord, reason: string): CompletionResult {
+  return { jobId: job.jobId, action: "failed", reason, state: job.state, costUsd: job.spentUsd };
 }
 
 /** Applies an event; a concurrent winner is fine (null: the job is no longer where we thought). */
@@ -354,17 +357,6 @@ async function moveTo(
     if (!(error instanceof VersionConflictError)) throw error;
     deps.logger.info("job moved on during the completion check", { jobId: job.jobId, event: type });
     return null;
-  }
-}
-
-async function notify(deps: CompletionDeps, job: JobRecord, notification: JobNotification): Promise<void> {
-  const url = job.request.callbackUrl;
-  if (!url || !deps.notifier) return;
-  try {
-    await deps.notifier.notify(url, notification);
-  } catch (error) {
-    // The port promises not to throw; a broken implementation still must not fail the job.
-    deps.logger.warn("notifier threw", { jobId: job.jobId, error: errorText(error) });
   }
 }
 

@@ -22,6 +22,11 @@ export interface ProvisionSettings {
   logTailLines: number;
   /** Offers asked of the marketplace per search. */
   searchLimit: number;
+  /** Creates that rented nothing (offer taken, ambiguous error with no instance) a job may
+   * accumulate across passes before it fails; a pass that rents nothing searches again later. */
+  maxUnrentedTries: number;
+  /** Delay before the next pass after such a pass (the marketplace moves on quickly). */
+  retryPassDelaySeconds: number;
 }
 
 export const DEFAULT_PROVISION_SETTINGS: ProvisionSettings = {
@@ -31,6 +36,8 @@ export const DEFAULT_PROVISION_SETTINGS: ProvisionSettings = {
   leaseMs: 120_000,
   logTailLines: 50,
   searchLimit: 64,
+  maxUnrentedTries: 15,
+  retryPassDelaySeconds: 30,
 };
 
 export interface ProvisionDeps {

@@ -141,9 +141,10 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
     excludeMachineIds: excluded,
   });
   if (ranked.length === 0) {
+    const skipped = excluded.size > 0 ? ` (${excluded.size} machines that failed recently were skipped)` : "";
     await applyEvent(deps, job, {
       type: "fail",
-      reason: `No GPU offer matches the request: ${describe(job)}.`,
+      reason: `No GPU offer matches the request: ${describe(job)}${skipped}.`,
     });
     return;
   }
@@ -173,9 +174,29 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
     );
     return;
   }
+  // Every tried offer slipped away (taken, or a create that rented nothing). The marketplace
+  // changes by the minute: search again shortly, a bounded number of times.
+  const unrented = (await deps.store.listAttempts(job.jobId)).filter(
+    (a) => a.outcome === "not_rented",
+  ).length;
+  if (unrented < settings.maxUnrentedTries) {
+    deps.logger.info("no offer could be rented; searching again later", { jobId: job.jobId, unrented });
+    await deps.store.appendTimeline(job.jobId, {
+      at: deps.clock.now(),
+      version: job.version,
+      kind: "note",
+      reason: `no offer could be rented in this pass (${misses.join("; ")}); searching again`,
+    });
+    await deps.queue.enqueue(
+      { type: "provision", jobId: job.jobId },
+      { delaySeconds: settings.retryPassDelaySeconds },
+    );
+    return;
+  }
+  const tried = `${misses.length} offer${misses.length === 1 ? " was" : "s were"} tried`;
   await applyEvent(deps, job, {
     type: "fail",
-    reason: `Could not rent a GPU: ${misses.length} offers were tried and none could be rented (${misses.join("; ")}).`,
+    reason: `Could not rent a GPU: ${tried} and none could be rented (${misses.join("; ")}).`,
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * Dependencies and tunables of the push step (dataset → instance, training launch) and of the
  * completion check that follows it. Both talk to the rented instance over SSH with the pinned
- * host key; completion also needs S3 for the artifact and, optionally, a notifier for callbacks.
+ * host key; completion also needs S3 for the artifact. Either may end a job, so both may notify
+ * the job's callback.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Clock } from "../clock";
@@ -69,6 +70,8 @@ export interface PushDeps {
   settings?: Partial<PushSettings>;
   /** Secret values scrubbed from anything that reaches the timeline. */
   secrets?: readonly string[];
+  /** Tells the job's callbackUrl how it ended; absent = no callbacks. */
+  notifier?: Notifier;
 }
 
 export interface CompletionSettings {
@@ -95,8 +98,6 @@ export const DEFAULT_COMPLETION_SETTINGS: CompletionSettings = {
 export interface CompletionDeps extends PushDeps {
   s3: S3Client;
   artifactBucket: string;
-  /** Tells the job's callbackUrl how it ended; absent = no callbacks. */
-  notifier?: Notifier;
   completion?: Partial<CompletionSettings>;
 }
 

@@ -7,6 +7,7 @@
  */
 import { redactSecrets } from "../observability";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { errorText } from "./provision-deps";
@@ -91,6 +92,7 @@ export async function endFailedAttempt(
         ? `${reason}; no further attempt: ${limit}`
         : `${reason} (attempt ${record.attempt} of ${job.request.maxAttempts})`;
       const next = await applyEvent(deps, job, { type: "fail", reason: why }, { addSpentUsd: costUsd });
+      await notifyJobEnded(deps, next);
       return { job: next, costUsd, retried: false };
     }
     const next = await applyEvent(
@@ -99,6 +101,7 @@ export async function endFailedAttempt(
       { type: "fail", reason },
       { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId: record.instanceId } },
     );
+    await notifyJobEnded(deps, next);
     return { job: next, costUsd, retried: false };
   } catch (error) {
     if (!(error instanceof VersionConflictError)) throw error;

@@ -19,7 +19,7 @@
 import { randomUUID } from "node:crypto";
 import { UnsafeDatasetEntryError } from "../dataset";
 import { type PushMessage, PushMessageSchema } from "../queue";
-import { SshHostKeyMismatchError, type SshSession } from "../ssh";
+import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { pushAndLaunch } from "../training";
 import { applyEvent } from "./lifecycle";
@@ -118,6 +118,10 @@ async function pushUnderLease(
     const ended = await endFailedAttempt(deps, job, record, { reason, diagnostics });
     return { action: "failed", reason: ended.job.reason ?? reason };
   };
+  if (record.outcome === "failed" && record.endedAt !== null) {
+    // An earlier delivery destroyed the instance and crashed before failing the job: finish that.
+    return await fail(record.failureReason ?? "the attempt failed while pushing");
+  }
 
   const limit = runningLimitExceeded(job, record, deps.clock.now());
   if (limit) return await fail(`Stopped before training: ${limit}.`);
@@ -278,7 +282,8 @@ async function retryOrFail(
   if (deliveries < settings.maxDeliveries) throw error;
   const ended = await endFailedAttempt(deps, job, record, {
     reason: `The dataset could not be pushed to the instance after ${deliveries} tries: ${errorText(error)}`,
-    hostFailure: true,
+    // Only a machine that would not talk to us counts against the host; a failing source does not.
+    hostFailure: error instanceof SshConnectError || error instanceof SshChannelError,
   });
   return { action: "failed", reason: ended.job.reason ?? errorText(error) };
 }

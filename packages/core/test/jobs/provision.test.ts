@@ -116,13 +116,26 @@ describe("provisionJob", () => {
     expect(vast.instances.size).toBe(1);
   });
 
-  it("fails the job with a clear reason when every tried offer is taken", async () => {
+  it("searches again later when every tried offer was taken, and fails after a bounded number of tries", async () => {
+    deps.settings = { maxUnrentedTries: 4 };
     const jobId = await submit();
-    vast.createScript = ["offer_unavailable", "offer_unavailable", "offer_unavailable"];
+    vast.createScript = Array(6).fill("offer_unavailable");
+    await provisionJob(deps, jobId);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning", attempt: 3 });
+    expect(queue.drain()).toEqual([
+      { queue: "provision", message: { type: "provision", jobId }, delaySeconds: 30 },
+    ]);
+    const note = (await store.getTimeline(jobId)).find((t) => t.kind === "note");
+    expect(note?.reason).toMatch(/^no offer could be rented in this pass \(offer 1: the offer was taken/);
+
     await provisionJob(deps, jobId);
     const job = await store.getJob(jobId);
     expect(job?.state).toBe("failed");
-    expect(job?.reason).toMatch(/3 offers were tried and none could be rented/);
+    expect(job?.reason).toMatch(
+      /^Could not rent a GPU: 3 offers were tried and none could be rented \(offer 1: /,
+    );
+    expect(vast.count("create")).toBe(6);
+    expect(vast.instances.size).toBe(0);
   });
 
   it("adopts the instance when a create errors but rented (no second create)", async () => {
