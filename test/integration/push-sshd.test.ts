@@ -17,7 +17,7 @@ import { DynamoJobStore } from "../../packages/core/src/store";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
 import { freePort, type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { sampleJobRequestInput } from "../support/job-request";
-import { type SshdJob, seedPushingJobOnSshd } from "../support/push-harness";
+import { crashingStore, type SshdJob, seedPushingJobOnSshd } from "../support/push-harness";
 import { startSshd, type TestSshd } from "../support/sshd";
 
 let dynamo: LocalDynamo;
@@ -87,7 +87,14 @@ async function expectFailedAndDestroyed(job: SshdJob, reason: RegExp) {
 describe("push handler refusals on a real sshd", () => {
   it("a dataset without images fails the job before anything is sent", async () => {
     const path = await folder("captions-only", { "a.txt": "a cat", "b.txt": "a dog" });
-    const job = await seed({ dataset: { kind: "local", path } });
+    const job = await seed({ dataset: { kind: "local", path }, callbackUrl: "https://hooks.example.test/j" });
+    const calls: unknown[] = [];
+    job.deps.notifier = {
+      notify: async (url, notification) => {
+        calls.push({ url, notification });
+        return { delivered: true };
+      },
+    };
     const outcome = await handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 });
     expect(outcome.action).toBe("failed");
     await expectFailedAndDestroyed(
@@ -95,6 +102,13 @@ describe("push handler refusals on a real sshd", () => {
       /^The dataset was refused: the dataset contains no images \(jpg, jpeg, png or webp\)$/,
     );
     await expectNothingPushed(job);
+    const spentUsd = (await store.getJob(job.jobId))?.spentUsd;
+    expect(calls).toEqual([
+      {
+        url: "https://hooks.example.test/j",
+        notification: { jobId: job.jobId, status: "failed", artifact: null, costUsd: spentUsd },
+      },
+    ]);
   });
 
   it("too many images without captions fail the job", async () => {
@@ -142,6 +156,26 @@ describe("push handler refusals on a real sshd", () => {
     await handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 });
     await expectFailedAndDestroyed(job, /3 of 3 images have no \.txt caption/);
     await expectNothingPushed(job);
+  });
+
+  it("a crash between destroying the instance and failing the job is finished by the redelivery, priced once", async () => {
+    const path = await folder("empty-again", { "only.txt": "no image" });
+    const job = await seed({ dataset: { kind: "local", path } });
+    const crashing = { ...job.deps, store: crashingStore(store, "transition") };
+    await expect(handlePushMessage(crashing, { jobId: job.jobId, attempt: 1 })).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect((await store.getJob(job.jobId))?.state).toBe("pushing");
+    const attempt = await store.getAttempt(job.jobId, 1);
+    expect(attempt).toMatchObject({ outcome: "failed", costUsd: expect.any(Number) });
+
+    await handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 });
+    const failed = await store.getJob(job.jobId);
+    expect(failed?.state).toBe("failed");
+    expect(failed?.reason).toMatch(/contains no images/);
+    expect(failed?.spentUsd).toBe(attempt?.costUsd);
+    // Destroy is idempotent and was simply asked again.
+    expect(job.destroyed).toEqual([await instanceOf(job), await instanceOf(job)]);
   });
 
   it("a local folder is refused where local datasets are not allowed", async () => {
