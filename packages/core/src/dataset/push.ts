@@ -7,7 +7,7 @@
 
 import type { Readable } from "node:stream";
 import { createGzip } from "node:zlib";
-import type { Clock } from "../clock";
+import { type Clock, systemClock } from "../clock";
 import { type Logger, silentLogger } from "../observability";
 import type { ExecStream, SshSession } from "../ssh";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "../training/paths";
@@ -53,12 +53,13 @@ export async function pushDataset(
   const logger = options.logger ?? silentLogger;
   const { datasetDir } = jobPaths(options.jobId, options.workspaceRoot ?? DEFAULT_WORKSPACE_ROOT);
   const compression = options.compression ?? "none";
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
 
   // Listing sources check every name while producing their first entry: pull it before
   // starting anything remote, so a hostile name fails with nothing sent.
   const entries = await primed(options.reader.entries(options.signal));
-  const packed = packDataset(entries, { clock: options.clock, onProgress: options.onProgress });
+  const packed = packDataset(entries, { clock, onProgress: options.onProgress });
   const source: Readable = packed.stream.pipe(
     compression === "gzip" ? createGzip({ level: 6 }) : new CoalesceChunks(),
   );
@@ -110,7 +111,7 @@ export async function pushDataset(
     );
   }
   const { manifest: _manifest, ...rest } = summary;
-  const durationMs = Date.now() - started;
+  const durationMs = clock.now() - started;
   logger.info("dataset pushed", {
     datasetDir,
     files: rest.files,

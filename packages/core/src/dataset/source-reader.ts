@@ -1,6 +1,6 @@
 /** Turns a validated `DatasetSource` (intake contract) into a reader, with its clients passed in. */
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { DatasetReader } from "./entries";
+import { type DatasetReader, DatasetSourceError } from "./entries";
 import { type HttpsArchiveOptions, httpsArchiveReader } from "./https-source";
 import { localDatasetReader } from "./local-source";
 import { s3DatasetReader } from "./s3-source";
@@ -16,12 +16,13 @@ export interface DatasetReaderDeps {
 export function datasetReaderFor(source: DatasetSource, deps: DatasetReaderDeps = {}): DatasetReader {
   switch (source.kind) {
     case "s3":
-      if (!deps.s3) throw new Error("an S3 client is required for s3 dataset sources");
+      if (!deps.s3) throw new DatasetSourceError("an S3 client is required for s3 dataset sources");
       return s3DatasetReader(deps.s3, source.bucket, source.prefix);
     case "https":
       return httpsArchiveReader(source.url, deps.https);
     case "local":
-      if (!deps.allowLocal) throw new Error("local dataset sources are only allowed in the local stack");
+      if (!deps.allowLocal)
+        throw new DatasetSourceError("local dataset sources are only allowed in the local stack");
       return localDatasetReader(source.path);
   }
 }

@@ -3,7 +3,7 @@
  * pinning, exec with exit code and streamed output, SFTP upload/download. The private key is
  * only handed to ssh2; it never appears in errors or log attributes.
  */
-import type { Readable, Writable } from "node:stream";
+import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client, type ClientChannel, type SFTPWrapper } from "ssh2";
 import { type Clock, systemClock } from "../clock";
@@ -286,11 +286,13 @@ class Ssh2Session implements SshSession {
     const sftp = await this.sftp();
     try {
       let bytes = 0;
-      source.on("data", (chunk: Buffer) => {
-        bytes += chunk.length;
+      const count = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length;
+          callback(null, chunk);
+        },
       });
-      const sink = sftp.createWriteStream(remotePath, { mode: options.mode ?? 0o644 });
-      await pipeline(source, sink);
+      await pipeline(source, count, sftp.createWriteStream(remotePath, { mode: options.mode ?? 0o644 }));
       return { bytes };
     } finally {
       sftp.end();

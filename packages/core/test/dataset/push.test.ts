@@ -22,6 +22,19 @@ import { hashTree, seededBytes, seededRandom, writeDataset } from "./fixtures";
 
 const fastRetry = { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 };
 
+/** Retries `check` for up to 5 s: remote cleanup after a cut connection is asynchronous. */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 describe("pushDataset against a real sshd", () => {
   let sshd: TestSshd;
   let session: SshSession;
@@ -140,8 +153,10 @@ describe("pushDataset against a real sshd", () => {
       }).catch((e) => e);
       expect(error).toBeInstanceOf(Error);
       expect(proxy.drops).toBe(1);
-      const after = await readdir(jobDir).catch(() => []);
-      expect(after).not.toContain("dataset");
+      // The invariant: no dataset folder appears from a cut stream...
+      expect(await readdir(jobDir).catch(() => [])).not.toContain("dataset");
+      // ...and the remote side removes its partial folder once it notices the cut.
+      await eventually(async () => expect(await readdir(jobDir)).toEqual([]));
 
       const retried = await connectSsh({ ...sshd, retry: fastRetry });
       try {
@@ -155,7 +170,7 @@ describe("pushDataset against a real sshd", () => {
         const source = await hashTree(big);
         for (const [path, hash] of source)
           if (!path.endsWith(".md") && !path.startsWith(".")) expect(arrived.get(path)).toBe(hash);
-        expect(await readdir(jobDir)).toEqual(["dataset"]);
+        await eventually(async () => expect(await readdir(jobDir)).toEqual(["dataset"]));
       } finally {
         await retried.close();
       }
