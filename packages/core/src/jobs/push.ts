@@ -240,8 +240,13 @@ async function pushUnderLease(
       );
     } catch (error) {
       if (!(error instanceof VersionConflictError)) throw error;
+      // A concurrent writer won: fine if it also recorded `training`; anything else (a cancel)
+      // owns the instance's fate now.
       const now = await deps.store.getJob(jobId);
       deps.logger.info("job moved on during the push", { jobId, state: now?.state });
+      if (now?.state !== "training" || now.attempt !== record.attempt) {
+        return { action: "ignored", reason: `job moved on to ${now?.state ?? "nothing"} during the push` };
+      }
     }
     return {
       action: "training",
