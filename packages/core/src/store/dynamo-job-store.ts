@@ -109,7 +109,9 @@ export class DynamoJobStore implements JobStore {
       jobId: input.jobId,
       state: "queued",
       version: 0,
-      request: input.request,
+      // Optional fields left undefined would fail marshalling unless the caller's document client
+      // removes them; a JSON round trip makes the store independent of that setting.
+      request: JSON.parse(JSON.stringify(input.request)) as JobRecord["request"],
       idempotencyKey: input.request.idempotencyKey ?? null,
       requestHash: input.requestHash,
       createdAt: now,

@@ -60,6 +60,18 @@ describe("DynamoJobStore", () => {
     expect(timeline[0]).toMatchObject({ kind: "transition", to: "queued" });
   });
 
+  it("works with a document client that keeps undefined values (optional request fields unset)", async () => {
+    const { DynamoDBDocumentClient } = await import("@aws-sdk/lib-dynamodb");
+    const plain = new DynamoJobStore({
+      client: DynamoDBDocumentClient.from(dynamo.client),
+      tableName: (store as unknown as { table: string }).table,
+      clock,
+    });
+    const { job } = await plain.createJob(newJob("plain", { minVramGb: undefined, callbackUrl: undefined }));
+    expect(job.request.minVramGb).toBeUndefined();
+    expect((await plain.getJob("plain"))?.state).toBe("queued");
+  });
+
   it("de-duplicates on the idempotency key: same body → same job, other body → conflict", async () => {
     const first = await store.createJob({ ...newJob("j1", { idempotencyKey: "k-1" }), requestHash: "h" });
     const again = await store.createJob({ ...newJob("j2", { idempotencyKey: "k-1" }), requestHash: "h" });
