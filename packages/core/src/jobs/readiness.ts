@@ -85,14 +85,28 @@ export async function checkReadiness(
   let probeError: string | null = null;
 
   if (instance.state === "running" && instance.sshHost && instance.sshPort) {
+    let fingerprint: string | null = null;
     try {
       const { hostKeyFingerprint } = await deps.probe({
         host: instance.sshHost,
         port: instance.sshPort,
         expectedHostKey: record.hostKeyFingerprint ?? undefined,
       });
-      const pinned = await deps.store.pinHostKey(jobId, attempt, hostKeyFingerprint);
-      if (pinned !== hostKeyFingerprint) throw new Error("the SSH host key changed since first contact");
+      fingerprint = hostKeyFingerprint;
+    } catch (error) {
+      if (isHostKeyMismatch(error)) {
+        await abandonAttempt(deps, job, record, instance, "the SSH host key changed since first contact");
+        return;
+      }
+      probeError = errorText(error);
+      deps.logger.info("ssh probe failed", { jobId, attempt, error: probeError });
+    }
+    if (fingerprint !== null) {
+      const pinned = await deps.store.pinHostKey(jobId, attempt, fingerprint);
+      if (pinned !== fingerprint) {
+        await abandonAttempt(deps, job, record, instance, "the SSH host key changed since first contact");
+        return;
+      }
       await deps.store.updateAttempt(jobId, attempt, {
         outcome: "ready",
         sshHost: instance.sshHost,
@@ -105,13 +119,10 @@ export async function checkReadiness(
           type: "instance_ready",
           reason: `instance ${record.instanceId} is running and answers SSH at ${instance.sshHost}:${instance.sshPort}`,
         },
-        { details: { attempt, instanceId: record.instanceId, hostKeyFingerprint } },
+        { details: { attempt, instanceId: record.instanceId, hostKeyFingerprint: fingerprint } },
       );
       await deps.queue.enqueue({ type: "push", jobId, attempt });
       return;
-    } catch (error) {
-      probeError = errorText(error);
-      deps.logger.info("ssh probe failed", { jobId, attempt, error: probeError });
     }
   }
 
@@ -137,6 +148,11 @@ export async function checkReadiness(
     { type: "readiness", jobId, attempt, check: check + 1 },
     { delaySeconds: delayFor(settings.readinessBackoffSeconds, check + 1) },
   );
+}
+
+/** The SSH transport refuses a host key that differs from the pinned one: never retried. */
+function isHostKeyMismatch(error: unknown): boolean {
+  return error instanceof Error && error.name === "SshHostKeyMismatchError";
 }
 
 function delayFor(backoff: readonly number[], index: number): number {

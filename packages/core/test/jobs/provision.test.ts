@@ -391,4 +391,25 @@ describe("checkReadiness", () => {
     expect(vast.count("create")).toBe(1);
     expect(queue.drain().filter((m) => m.message.type === "provision")).toEqual([]);
   });
+
+  it("abandons an instance whose SSH host key changed since first contact (never trusted again)", async () => {
+    const jobId = await submit();
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    await store.pinHostKey(jobId, 1, "SHA256:first");
+    vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    let expected: string | undefined;
+    deps.probe = async (target) => {
+      expected = target.expectedHostKey;
+      throw Object.assign(new Error("host key mismatch"), { name: "SshHostKeyMismatchError" });
+    };
+    await readiness(jobId, 1, 0);
+    expect(expected).toBe("SHA256:first");
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "failed",
+      failureReason: "the SSH host key changed since first contact",
+    });
+    expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([id]);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning" });
+  });
 });
