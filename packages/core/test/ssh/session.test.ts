@@ -63,6 +63,17 @@ describe("SSH transport against a real sshd", () => {
     expect(result.stdout.trim()).toBe(String(data.length));
   });
 
+  it("a failing stdin source rejects with its own error instead of sending EOF", async () => {
+    const source = new Readable({ read() {} });
+    source.push(Buffer.from("partial input"));
+    setTimeout(() => source.destroy(new Error("source broke")), 50);
+    await expect(session.exec("cat > /dev/null; echo finished", { stdin: source })).rejects.toThrow(
+      "source broke",
+    );
+    // The session stays usable afterwards.
+    expect((await session.exec("echo ok")).stdout).toBe("ok\n");
+  });
+
   it("uploads and downloads over SFTP", async () => {
     const path = `${sshd.workspaceRoot}/sftp-roundtrip.bin`;
     const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
