@@ -7,6 +7,7 @@ export * from "./jobs";
 export * from "./observability";
 export * from "./offers";
 export * from "./queue";
+export * from "./ssh";
 export * from "./store";
 export * from "./training";
 export * from "./vast";
