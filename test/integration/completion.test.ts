@@ -187,6 +187,23 @@ describe("completion check on simulator instances", () => {
     await expectInvariants(s);
   });
 
+  it("a running check reads the training stand-in's tqdm progress and records it", async () => {
+    scenario = await startPushScenario(infra, { seed: 37 });
+    const s = scenario;
+    const { jobId } = await toTraining(s, { durationSeconds: 4 });
+    let check: CompletionResult | undefined;
+    for (let i = 0; i < 100 && !(check?.progress && check.progress.step > 0); i++) {
+      check = await checkJobTraining(s.deps, jobId);
+      expect(check).toMatchObject({ action: "running", state: "training" });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(check?.progress?.step).toBeGreaterThan(0);
+    expect(check?.progress?.totalSteps).toBeGreaterThan(check?.progress?.step ?? 0);
+    const notes = (await s.store.getTimeline(jobId)).filter((e) => e.details.kind === "progress");
+    expect(notes.at(-1)?.reason).toMatch(/^training step [1-9]\d*\/\d+$/);
+    await expectInvariants(s);
+  });
+
   it("a run past the job's maximum runtime is stopped and its instance destroyed", async () => {
     scenario = await startPushScenario(infra, { seed: 33 });
     const s = scenario;

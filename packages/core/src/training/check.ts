@@ -98,14 +98,17 @@ export function parseTrainingReport(stdout: string, tailLines = 40): TrainingChe
 }
 
 /**
- * ai-toolkit reports progress through tqdm: `name:  12%|█▏  | 240/2000 [05:12<38:00, ...]`.
- * The last `step/total [` in the log tail wins.
+ * ai-toolkit reports progress through tqdm: `name:  12%|█▏  | 240/2000 [05:12<38:00, 4.98it/s, ...]`,
+ * redrawn with carriage returns (or one per line when not on a terminal); plainer loggers print
+ * `step 240/2000`. Both forms count, wherever they sit on a line; the last one in the log wins.
  */
+const PROGRESS = /(?<![\d/])(\d+)\/(\d+) \[|\bstep:?\s+(\d+)\s*\/\s*(\d+)(?![\d/])/gi;
+
 export function parseProgress(log: string): { step: number; totalSteps: number } | null {
   let found: { step: number; totalSteps: number } | null = null;
-  for (const match of log.matchAll(/(\d+)\/(\d+) \[/g)) {
-    const step = Number(match[1]);
-    const totalSteps = Number(match[2]);
+  for (const match of log.matchAll(PROGRESS)) {
+    const step = Number(match[1] ?? match[3]);
+    const totalSteps = Number(match[2] ?? match[4]);
     if (totalSteps > 0 && step <= totalSteps) found = { step, totalSteps };
   }
   return found;

@@ -59,4 +59,19 @@ describe("parseProgress", () => {
     expect(parseProgress("| 9/4 [")).toBeNull();
     expect(parseProgress("| 3/4 [ then | 4/4 [")).toEqual({ step: 4, totalSteps: 4 });
   });
+
+  it("reads ai-toolkit's tqdm lines, carriage-return redraws and plain `step N/M` lines; the last wins", () => {
+    const tqdm = (step: number) =>
+      `my_lora:  15%|█▌        | ${step}/2000 [01:02<05:40,  4.98it/s, lr: 1.0e-04 loss: 3.9e-01]`;
+    expect(parseProgress(`${tqdm(300)}\n`)).toEqual({ step: 300, totalSteps: 2000 });
+    expect(parseProgress(`${tqdm(100)}\r${tqdm(200)}\r${tqdm(300)}`)).toEqual({
+      step: 300,
+      totalSteps: 2000,
+    });
+    expect(parseProgress("step 200/2000\nstep 400/2000\n")).toEqual({ step: 400, totalSteps: 2000 });
+    expect(parseProgress(`step 900/2000\n${tqdm(1000)}\r`)).toEqual({ step: 1000, totalSteps: 2000 });
+    expect(parseProgress(`${tqdm(1000)}\nStep: 1200 / 2000\n`)).toEqual({ step: 1200, totalSteps: 2000 });
+    // Dates and paths are not progress.
+    expect(parseProgress("saved to out/2024/11/28 and step 3/4/5")).toBeNull();
+  });
 });

@@ -62,10 +62,13 @@ describe("training stand-in", () => {
     const elapsed = Date.now() - started;
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    const steps = result.stdout.split("\n").filter((line) => line.startsWith("step "));
+    // tqdm lines as ai-toolkit prints them, one per line.
+    const steps = result.stdout.split("\n").filter((line) => line.startsWith("lora_one: "));
     expect(steps).toHaveLength(10);
-    expect(steps[0]).toBe("step 200/2000");
-    expect(steps.at(-1)).toBe("step 2000/2000");
+    expect(steps[0]).toMatch(
+      /^lora_one: {2}10%\|█ {9}\| 200\/2000 \[00:12<01:48, +\d+\.\d+it\/s, lr: .* loss: .*\]$/,
+    );
+    expect(steps.at(-1)).toMatch(/^lora_one: 100%\|█{10}\| 2000\/2000 \[02:00<00:00, /);
     expect(elapsed).toBeGreaterThanOrEqual(200); // 120 s / 600
 
     const output = await readFile(join(t.rootDir, "output", "lora_one", "lora_one.safetensors"));
@@ -78,7 +81,7 @@ describe("training stand-in", () => {
     await writeFile(join(t.rootDir, "job2.yml"), config("lora_two", "output", 500));
     const result = await ssh(t.server, t.key, "cd /workspace/ai-toolkit && python3 -u run.py /root/job2.yml");
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("step 500/500");
+    expect(result.stdout).toContain("| 500/500 [");
     const output = await stat(join(t.rootDir, "ai-toolkit", "output", "lora_two", "lora_two.safetensors"));
     expect(output.size).toBeGreaterThan(0);
   });
@@ -98,8 +101,8 @@ describe("training stand-in", () => {
     );
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('torch.OutOfMemoryError: CUDA out of memory ("simulated")');
-    expect(result.stdout).toContain("step 50/100");
-    expect(result.stdout).not.toContain("step 100/100");
+    expect(result.stdout).toContain("| 50/100 [");
+    expect(result.stdout).not.toContain("| 100/100 [");
     await expect(stat(join(t.rootDir, "output", "lora_three"))).rejects.toThrow();
   });
 
@@ -127,7 +130,7 @@ describe("training stand-in", () => {
     expect(start.code).toBe(0);
     const exit = await waitFor(() => readFile(join(t.rootDir, "train.exit"), "utf8").catch(() => undefined));
     expect(exit?.trim()).toBe("0");
-    expect(await readFile(join(t.rootDir, "train.log"), "utf8")).toContain("step 300/300");
+    expect(await readFile(join(t.rootDir, "train.log"), "utf8")).toContain("| 300/300 [");
     expect(
       (await stat(join(t.rootDir, "output", "lora_five", "lora_five.safetensors"))).size,
     ).toBeGreaterThan(0);

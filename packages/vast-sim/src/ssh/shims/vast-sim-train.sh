@@ -1,6 +1,8 @@
 #!/bin/bash
 # vast-sim: vast-sim training stand-in for ai-toolkit's "python run.py CONFIG". Reads the YAML config, prints
-# "step N/M" progress over durationSeconds / VAST_SIM_TIME_SCALE real seconds, then writes
+# tqdm-style progress lines as ai-toolkit does ("name:  15%|█▌        | 300/2000 [01:02<05:40,  4.98it/s,
+# lr: 1.0e-04 loss: 3.9e-01]"), one per line rather than carriage-return updates so logs stay readable,
+# over durationSeconds / VAST_SIM_TIME_SCALE real seconds, then writes
 # <training_folder>/<name>/<name>.safetensors, or fails as .vast-sim/training.json says.
 set -u
 config="${1:-}"
@@ -45,9 +47,21 @@ last=$ticks
 
 echo "Running 1 job"
 echo "Starting job: $name (${VAST_SIM_GPU_NAME:-GPU} x${VAST_SIM_GPU_COUNT:-1})"
+# One tqdm progress line (simulated time: elapsed and remaining are in the run's own seconds).
+progress_line() {
+  awk -v name="$name" -v step="$1" -v total="$steps" -v d="$duration" 'BEGIN {
+    pct = int(step * 100 / total); full = int(step * 10 / total)
+    bar = ""; for (i = 0; i < 10; i++) bar = bar (i < full ? "\342\226\210" : " ")
+    el = d * step / total; rem = d - el; rate = (d > 0 ? total / d : 0)
+    printf "%s: %3d%%|%s| %d/%d [%02d:%02d<%02d:%02d, %5.2fit/s, lr: 1.0e-04 loss: %.1e]\n",
+      name, pct, bar, step, total, int(el / 60), int(el) % 60, int(rem / 60), int(rem) % 60, rate,
+      0.6 / (1 + step / 100)
+  }'
+}
+
 for ((t = 1; t <= last; t++)); do
   sleep "$pause"
-  echo "step $(((steps * t + ticks - 1) / ticks))/$steps"
+  progress_line "$(((steps * t + ticks - 1) / ticks))"
 done
 
 if [ "$fail" = "true" ]; then
