@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpNotifier, type JobNotification } from "../../packages/core/src/jobs";
 import { createRecordingLogger } from "../../packages/core/src/observability";
-import { freePort } from "../support/dynamodb";
+import { freePort } from "../support/free-port";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 let server: Server;

@@ -16,8 +16,9 @@ import { checkJobTraining, handlePushMessage } from "../../packages/core/src/job
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
-import { freePort, type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
+import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { type LocalSqs, startLocalSqs } from "../support/fauxqs";
+import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
 import {
   ARTIFACT_BUCKET,

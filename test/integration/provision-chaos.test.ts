@@ -3,27 +3,15 @@
  * creates that error but rent, instances stuck loading or failing) with every message delivered
  * twice: every job still ends ready for push or failed with a reason, and no money leaks.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isTerminal } from "../../packages/core/src/jobs/state-machine";
-import { type Infra, type Scenario, startInfra, startScenario } from "../support/provision-harness";
+import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
 
-let infra: Infra;
-let scenario: Scenario | undefined;
-
-beforeAll(async () => {
-  infra = await startInfra();
-});
-afterAll(async () => {
-  await infra?.stop();
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
-});
+const scenarios = useScenarios(startScenario);
 
 describe("provisioning under a seeded fault mix", () => {
   it.each([101, 202, 4])("seed %i: every job ends up ready or failed, and nothing leaks", async (seed) => {
-    scenario = await startScenario(infra, {
+    const s = await scenarios.start({
       seed,
       duplicateSends: true,
       sim: {
@@ -38,7 +26,6 @@ describe("provisioning under a seeded fault mix", () => {
         },
       },
     });
-    const s = scenario;
     const jobIds: string[] = [];
     for (let i = 0; i < 4; i++)
       jobIds.push(await s.submit({ region: undefined, bootTimeoutMinutes: 2, maxAttempts: 3 }));
@@ -64,8 +51,7 @@ describe("provisioning under a seeded fault mix", () => {
       if (job?.state === "failed") expect(job.reason?.length).toBeGreaterThan(30);
     }
     expect(jobs.some((j) => j?.state === "pushing")).toBe(true);
-    const report = await s.invariants();
-    expect(report.violations).toEqual([]);
+    const report = await expectInvariantsHold(s);
     expect(report.alive).toBe(jobs.filter((j) => j?.state === "pushing").length);
     // Faults really happened: more instances or attempts than jobs.
     const attempts = (await Promise.all(jobIds.map((id) => s.store.listAttempts(id)))).flat();

@@ -3,36 +3,16 @@
  * twice, two consumers racing on one job, a crash between the create call and the database
  * write, and a malformed record in a batch. Each ends with the money invariants.
  */
-import type { SQSRecord } from "aws-lambda";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { VastPort } from "../../packages/core/src/jobs";
-import { type Infra, type Scenario, startInfra, startScenario } from "../support/provision-harness";
-import { pumpOnce } from "../support/sqs-pump";
+import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
+import { pumpOnce, toSqsRecord } from "../support/sqs-pump";
 
-let infra: Infra;
-let scenario: Scenario | undefined;
-
-beforeAll(async () => {
-  infra = await startInfra();
-});
-afterAll(async () => {
-  await infra?.stop();
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
-});
-
-async function expectInvariants(s: Scenario) {
-  const report = await s.invariants();
-  expect(report.violations).toEqual([]);
-  return report;
-}
+const scenarios = useScenarios(startScenario);
 
 describe("provision handler under at-least-once delivery", () => {
   it("every message delivered twice (sent twice, and each delivery handled twice at once): one rental", async () => {
-    scenario = await startScenario(infra, { seed: 11, duplicateSends: true });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 11, duplicateSends: true });
     const jobId = await s.submit();
     const consumer = s.handler;
     await s.run(jobId, (j) => j.state === "pushing", { handlers: [consumer, consumer] });
@@ -51,20 +31,19 @@ describe("provision handler under at-least-once delivery", () => {
     const push = s.pushMessages();
     expect(push.length).toBeGreaterThanOrEqual(1);
     for (const message of push) expect(message).toEqual({ type: "push", jobId, attempt: 1 });
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("two consumers racing on one job: one rents, the other backs off", async () => {
-    scenario = await startScenario(infra, { seed: 12 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 12 });
     const jobId = await s.submit();
     // A second provision message for the same job, as a retried submission would send.
     await s.deps.queue.enqueue({ type: "provision", jobId });
     const [a, b] = [s.newHandler(), s.newHandler()];
     const url = s.provisionQueueUrl;
     const results = await Promise.all([
-      pumpOnce(infra.sqs.client, url, { handlers: [a], batchSize: 1 }),
-      pumpOnce(infra.sqs.client, url, { handlers: [b], batchSize: 1 }),
+      pumpOnce(scenarios.infra.sqs.client, url, { handlers: [a], batchSize: 1 }),
+      pumpOnce(scenarios.infra.sqs.client, url, { handlers: [b], batchSize: 1 }),
     ]);
     expect(results.map((r) => r.received)).toEqual([1, 1]);
     await s.run(jobId, (j) => j.state === "pushing", { handlers: [a] });
@@ -72,12 +51,12 @@ describe("provision handler under at-least-once delivery", () => {
 
     expect(s.sim.admin.instances()).toHaveLength(1);
     expect(await s.store.listAttempts(jobId)).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("a crash right after create, before the database write: the redelivery adopts the instance by label", async () => {
     let crashes = 1;
-    scenario = await startScenario(infra, {
+    const s = await scenarios.start({
       seed: 13,
       wrapVast: (vast): VastPort => ({
         ...vast,
@@ -88,7 +67,6 @@ describe("provision handler under at-least-once delivery", () => {
         },
       }),
     });
-    const s = scenario;
     const jobId = await s.submit();
     const first = await s.pump();
     expect(first).toEqual({ received: 1, failed: 1 });
@@ -104,29 +82,15 @@ describe("provision handler under at-least-once delivery", () => {
       instanceId: instances[0]?.id,
     });
     expect(await s.store.listAttempts(jobId)).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("a malformed record fails alone (partial batch response); the good one is processed", async () => {
-    scenario = await startScenario(infra, { seed: 14 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 14 });
     const jobId = await s.submit();
-    const record = (messageId: string, body: string): SQSRecord => ({
-      messageId,
-      receiptHandle: messageId,
-      body,
-      attributes: {
-        ApproximateReceiveCount: "1",
-        SentTimestamp: "0",
-        SenderId: "x",
-        ApproximateFirstReceiveTimestamp: "0",
-      },
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:provision",
-      awsRegion: "us-east-1",
-    });
+    const arn = "arn:aws:sqs:us-east-1:000000000000:provision";
+    const record = (id: string, body: string) =>
+      toSqsRecord({ MessageId: id, ReceiptHandle: id, Body: body }, arn);
     const response = await s.handler({
       Records: [
         record("bad-1", "{not json"),
@@ -137,12 +101,11 @@ describe("provision handler under at-least-once delivery", () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "bad-1" }, { itemIdentifier: "bad-2" }]);
     expect(await s.store.getJob(jobId)).toMatchObject({ state: "booting" });
     expect(s.sim.admin.instances()).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("readiness checks use SQS DelaySeconds with backoff (real queue, real delay)", async () => {
-    scenario = await startScenario(infra, { seed: 15, settings: { readinessBackoffSeconds: [1, 2] } });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 15, settings: { readinessBackoffSeconds: [1, 2] } });
     const jobId = await s.submit();
     await s.pump();
     expect(await s.store.getJob(jobId)).toMatchObject({ state: "booting" });

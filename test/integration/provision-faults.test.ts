@@ -3,33 +3,14 @@
  * search and rent, an instance stuck in loading, an OCI runtime failure, a create that answers
  * an error although it rented. Each ends with the money invariants.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Infra, type Scenario, startInfra, startScenario } from "../support/provision-harness";
+import { describe, expect, it } from "vitest";
+import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
 
-let infra: Infra;
-let scenario: Scenario | undefined;
-
-beforeAll(async () => {
-  infra = await startInfra();
-});
-afterAll(async () => {
-  await infra?.stop();
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
-});
-
-async function expectInvariants(s: Scenario) {
-  const report = await s.invariants();
-  expect(report.violations).toEqual([]);
-  return report;
-}
+const scenarios = useScenarios(startScenario);
 
 describe("provision handler under Vast faults", () => {
   it("an offer vanishing between search and rent: the next offer is rented, nothing else", async () => {
-    scenario = await startScenario(infra, { seed: 5 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 5 });
     await s.sim.admin.addFault({ kind: "offer_vanish", times: 1 });
     const jobId = await s.submit();
     await s.run(jobId, (j) => j.state === "pushing");
@@ -40,12 +21,11 @@ describe("provision handler under Vast faults", () => {
     expect(attempts[1]?.offerId).not.toBe(attempts[0]?.offerId);
     expect(s.sim.admin.instances()).toHaveLength(1);
     expect(s.pushMessages()).toEqual([{ type: "push", jobId, attempt: 2 }]);
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("stuck in loading: boot timeout → diagnostics → destroyed → another host", async () => {
-    scenario = await startScenario(infra, { seed: 6 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 6 });
     await s.sim.admin.addFault({ kind: "stuck_loading" });
     const jobId = await s.submit({ bootTimeoutMinutes: 2 });
     const job = await s.run(jobId, (j) => j.state === "pushing", { advanceSeconds: 10, maxRounds: 80 });
@@ -69,12 +49,11 @@ describe("provision handler under Vast faults", () => {
     expect(diagnostics[0]?.details).toMatchObject({ instanceId: first?.id, state: "loading" });
     expect(typeof diagnostics[0]?.details.logTail).toBe("string");
     expect(await s.store.recentHostFailures(first?.machineId ?? -1, 0)).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 
   it("an OCI runtime failure is fatal at once; after the last attempt the job fails with a clear reason", async () => {
-    scenario = await startScenario(infra, { seed: 7 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 7 });
     await s.sim.admin.addFault({ kind: "fatal", status: "created" });
     const jobId = await s.submit({ maxAttempts: 2 });
     await s.run(jobId, (j) => j.state === "booting" && j.attempt === 2, { maxRounds: 40 });
@@ -95,13 +74,12 @@ describe("provision handler under Vast faults", () => {
     ]);
     expect(new Set(instances.map((i) => i.machineId)).size).toBe(2);
     expect(s.pushMessages()).toEqual([]);
-    const report = await expectInvariants(s);
+    const report = await expectInvariantsHold(s);
     expect(report.alive).toBe(0);
   });
 
   it("a create that errors but rents: adopted by label, no second rental, nothing leaked", async () => {
-    scenario = await startScenario(infra, { seed: 8 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 8 });
     await s.sim.admin.addFault({ kind: "create_error_after_create", status: 500 });
     const jobId = await s.submit();
     await s.run(jobId, (j) => j.state === "pushing");
@@ -111,6 +89,6 @@ describe("provision handler under Vast faults", () => {
     const attempt = await s.store.getAttempt(jobId, 1);
     expect(attempt).toMatchObject({ outcome: "ready", instanceId: instances[0]?.id });
     expect(await s.store.findJobByInstanceId(instances[0]?.id ?? -1)).toMatchObject({ jobId, attempt: 1 });
-    await expectInvariants(s);
+    await expectInvariantsHold(s);
   });
 });

@@ -3,33 +3,14 @@
  * Local, GPUs rented from the simulator (real HTTP, real SSH per instance). Every scenario ends
  * with the money invariants checked against the simulator's list of every instance ever created.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Infra, type Scenario, startInfra, startScenario } from "../support/provision-harness";
+import { describe, expect, it } from "vitest";
+import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
 
-let infra: Infra;
-let scenario: Scenario | undefined;
-
-beforeAll(async () => {
-  infra = await startInfra();
-});
-afterAll(async () => {
-  await infra?.stop();
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
-});
-
-async function expectInvariants(s: Scenario) {
-  const report = await s.invariants();
-  expect(report.violations).toEqual([]);
-  return report;
-}
+const scenarios = useScenarios(startScenario);
 
 describe("provision handler (happy path)", () => {
   it("rents one GPU, waits for it to boot, probes SSH, pins the host key and hands over to push", async () => {
-    scenario = await startScenario(infra, { seed: 3 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 3 });
     const jobId = await s.submit();
     const job = await s.run(jobId, (j) => j.state === "pushing");
 
@@ -46,13 +27,12 @@ describe("provision handler (happy path)", () => {
 
     const states = (await s.store.getTimeline(jobId)).filter((t) => t.kind === "transition").map((t) => t.to);
     expect(states).toEqual(["queued", "provisioning", "booting", "pushing"]);
-    const report = await expectInvariants(s);
+    const report = await expectInvariantsHold(s);
     expect(report.alive).toBe(1);
   });
 
   it("the invariant checker catches an instance without a live job and a job holding two instances", async () => {
-    scenario = await startScenario(infra, { seed: 4 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 4 });
     const jobId = await s.submit();
     await s.run(jobId, (j) => j.state === "booting");
     expect((await s.invariants()).violations).toEqual([]);

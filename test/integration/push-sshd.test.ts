@@ -15,7 +15,8 @@ import { handlePushMessage, PushInProgressError } from "../../packages/core/src/
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
-import { freePort, type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
+import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
+import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
 import { crashingStore, type SshdJob, seedPushingJobOnSshd } from "../support/push-harness";
 import { startSshd, type TestSshd } from "../support/sshd";

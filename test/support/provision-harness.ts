@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
@@ -46,6 +47,53 @@ export async function startInfra(): Promise<Infra> {
       await Promise.all([dynamo.stop(), sqs.stop()]);
     },
   };
+}
+
+/** What `useScenarios` hands a test file: its infra, and scenarios closed after each test. */
+export interface ScenarioFile<S, O> {
+  /** The file's infra (started in the first beforeAll; reading it earlier throws). */
+  readonly infra: Infra;
+  /** Starts a scenario on the file's infra; it is closed after the current test. */
+  start(options?: O): Promise<S>;
+}
+
+/**
+ * Registers a test file's hooks: one Infra for all its tests (stopped after them), and every
+ * scenario a test starts through `start` closed after that test.
+ */
+export function useScenarios<S extends { close(): Promise<void> }, O>(
+  startOne: (infra: Infra, options?: O) => Promise<S>,
+): ScenarioFile<S, O> {
+  let infra: Infra | undefined;
+  const open: S[] = [];
+  beforeAll(async () => {
+    infra = await startInfra();
+  });
+  afterAll(async () => {
+    await infra?.stop();
+  });
+  afterEach(async () => {
+    for (const scenario of open.splice(0)) await scenario.close();
+  });
+  const file: ScenarioFile<S, O> = {
+    get infra() {
+      if (!infra) throw new Error("the infra starts in beforeAll");
+      return infra;
+    },
+    async start(options) {
+      const scenario = await startOne(file.infra, options);
+      open.push(scenario);
+      return scenario;
+    },
+  };
+  return file;
+}
+
+/** Asserts the money invariants hold for a scenario; returns the report for further checks. */
+export async function expectInvariantsHold(s: Pick<Scenario, "invariants">): Promise<InvariantReport> {
+  const report = await s.invariants();
+  expect(report.violations).toEqual([]);
+  return report;
 }
 
 export interface ScenarioOptions {

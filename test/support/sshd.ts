@@ -9,6 +9,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./free-port";
 
 const run = promisify(execFile);
 
@@ -27,16 +28,8 @@ export interface TestSshd {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+// Re-exported for the tests that import it from here (packages/core/test/ssh).
+export { freePort };
 
 /** Starts sshd; `port` lets a test pick the port in advance (e.g. to connect before it listens). */
 export async function startSshd(options: { port?: number } = {}): Promise<TestSshd> {
