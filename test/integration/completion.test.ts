@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type CompletionResult,
   checkJobTraining,
@@ -18,38 +18,26 @@ import {
   type Notifier,
 } from "../../packages/core/src/jobs";
 import { writeDataset } from "../../packages/core/test/dataset/fixtures";
-import { type Infra, startInfra } from "../support/provision-harness";
+import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
 import {
   ARTIFACT_BUCKET,
   DATASET_BUCKET,
-  ensureBuckets,
   type PushScenario,
-  s3For,
   startPushScenario,
   untilJob,
-  uploadFolder,
+  uploadDataset,
 } from "../support/push-harness";
 
-let infra: Infra;
-let scenario: PushScenario | undefined;
+const scenarios = useScenarios(startPushScenario);
 let local: string;
 
 beforeAll(async () => {
-  infra = await startInfra();
   local = await mkdtemp(join(tmpdir(), "completion-it-"));
   await writeDataset(local, { pairs: 6, seed: 5 });
-  const s3 = s3For(infra);
-  await ensureBuckets(s3);
-  await uploadFolder(s3, DATASET_BUCKET, "tiny/", local);
-  s3.destroy();
+  await uploadDataset(scenarios.infra, "tiny/", local);
 });
 afterAll(async () => {
-  await infra?.stop();
   await rm(local, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
 });
 
 const dataset = { dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix: "tiny/" } };
@@ -74,15 +62,10 @@ async function toTraining(
   return ids;
 }
 
-async function expectInvariants(s: PushScenario) {
-  expect(await s.invariants()).toEqual([]);
-}
-
 describe("completion check on simulator instances", () => {
   it("harvests a successful run: artifact in S3 with its sha256, instance destroyed, cost matching the ledger", async () => {
     const notifier = new RecordingNotifier();
-    scenario = await startPushScenario(infra, { seed: 31, notifier });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 31, notifier });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
     // Half an hour of simulated renting, so the bill is worth comparing.
     s.base.sim.admin.advance(1800);
@@ -146,13 +129,12 @@ describe("completion check on simulator instances", () => {
     // The poller coming back finds nothing to do.
     expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "skipped", state: "succeeded" });
     expect(notifier.calls).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a failed run ends the job with its exit code and last log line, keeps the log tail, destroys the instance", async () => {
     const notifier = new RecordingNotifier();
-    scenario = await startPushScenario(infra, { seed: 32, notifier });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 32, notifier });
     const { jobId, instanceId } = await toTraining(
       s,
       {
@@ -184,12 +166,11 @@ describe("completion check on simulator instances", () => {
     expect(notifier.calls.map((c) => c.notification)).toEqual([
       { jobId, status: "failed", artifact: null, costUsd: job.spentUsd },
     ]);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a running check reads the training stand-in's tqdm progress and records it", async () => {
-    scenario = await startPushScenario(infra, { seed: 37 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 37 });
     const { jobId } = await toTraining(s, { durationSeconds: 4 });
     let check: CompletionResult | undefined;
     for (let i = 0; i < 100 && !(check?.progress && check.progress.step > 0); i++) {
@@ -201,12 +182,11 @@ describe("completion check on simulator instances", () => {
     expect(check?.progress?.totalSteps).toBeGreaterThan(check?.progress?.step ?? 0);
     const notes = (await s.store.getTimeline(jobId)).filter((e) => e.details.kind === "progress");
     expect(notes.at(-1)?.reason).toMatch(/^training step [1-9]\d*\/\d+$/);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a run past the job's maximum runtime is stopped and its instance destroyed", async () => {
-    scenario = await startPushScenario(infra, { seed: 33 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 33 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: 600 });
     const running = await checkJobTraining(s.deps, jobId);
     expect(running).toMatchObject({ action: "running", state: "training" });
@@ -215,13 +195,12 @@ describe("completion check on simulator instances", () => {
     expect(stopped).toMatchObject({ action: "failed", state: "failed" });
     expect(stopped.reason).toMatch(/^Training stopped: the job exceeded its maximum runtime of 240 minutes/);
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("concurrent checks harvest once; the sweep pages through every training job", async () => {
     const notifier = new RecordingNotifier();
-    scenario = await startPushScenario(infra, { seed: 34, notifier });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 34, notifier });
     const a = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
     const b = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
     // Both runs finish (the stand-in runs for 1 s of real time).
@@ -240,12 +219,11 @@ describe("completion check on simulator instances", () => {
     for (const { instanceId } of [a, b]) {
       expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
     }
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a crash after the artifact is stored resumes from collecting: no second upload, instance destroyed once", async () => {
-    scenario = await startPushScenario(infra, { seed: 35 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 35 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 });
     await new Promise((r) => setTimeout(r, 2_000));
     let destroyCalls = 0;
@@ -270,12 +248,11 @@ describe("completion check on simulator instances", () => {
     const notes = (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === "artifact");
     expect(notes).toHaveLength(1);
     expect(result.artifact?.sha256).toBe(notes[0]?.details.sha256);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a run that reaches the budget is stopped", async () => {
-    scenario = await startPushScenario(infra, { seed: 36 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 36 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: 600 }, { budgetUsd: 0.5 });
     expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "running" });
     // Several hours of renting at up to $1/h cross a $0.50 budget well before the 4 h runtime limit.
@@ -286,6 +263,6 @@ describe("completion check on simulator instances", () => {
       /^Training stopped: the job reached its budget of \$0\.50 \(\$\d+\.\d{2} spent\)/,
     );
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 });

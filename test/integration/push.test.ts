@@ -8,41 +8,29 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRecordingLogger } from "../../packages/core/src/observability";
 import { hashTree, writeDataset } from "../../packages/core/test/dataset/fixtures";
-import { type Infra, startInfra } from "../support/provision-harness";
+import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
 import {
   crashingStore,
   DATASET_BUCKET,
-  ensureBuckets,
   type PushScenario,
-  s3For,
   startPushScenario,
-  uploadFolder,
+  uploadDataset,
 } from "../support/push-harness";
 
-let infra: Infra;
-let scenario: PushScenario | undefined;
+const scenarios = useScenarios(startPushScenario);
 let local: string;
 let expected: string[];
 
 beforeAll(async () => {
-  infra = await startInfra();
   local = await mkdtemp(join(tmpdir(), "push-it-"));
   expected = await writeDataset(local, { pairs: 24, seed: 11, minBytes: 2_000, maxBytes: 6_000 });
-  const s3 = s3For(infra);
-  await ensureBuckets(s3);
-  await uploadFolder(s3, DATASET_BUCKET, "cats/", local);
-  s3.destroy();
+  await uploadDataset(scenarios.infra, "cats/", local);
 });
 afterAll(async () => {
-  await infra?.stop();
   await rm(local, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await scenario?.close();
-  scenario = undefined;
 });
 
 /** The local folder's files, served from fauxqs S3 (the cloud intake refuses local folders). */
@@ -73,10 +61,6 @@ async function expectDatasetIntact(s: PushScenario, instanceId: number, jobId: s
   expect(siblings.filter((n) => n.startsWith(".dataset."))).toEqual([]);
 }
 
-async function expectInvariants(s: PushScenario) {
-  expect(await s.invariants()).toEqual([]);
-}
-
 async function transitions(s: PushScenario, jobId: string) {
   return (await s.store.getTimeline(jobId)).filter((t) => t.kind === "transition").map((t) => t.to);
 }
@@ -88,8 +72,7 @@ async function notes(s: PushScenario, jobId: string, kind: string) {
 describe("push handler on simulator instances", () => {
   it("takes a submitted job through provisioning and push to training, with the dataset verified on the instance", async () => {
     const logger = createRecordingLogger();
-    scenario = await startPushScenario(infra, { seed: 21, logger });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 21, logger });
     const { jobId, instanceId } = await s.jobToPushing(localDataset());
     expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
 
@@ -124,12 +107,11 @@ describe("push handler on simulator instances", () => {
     const keyLine = s.sshPrivateKey.split("\n").find((line) => line.length > 40) ?? s.sshPrivateKey;
     expect(everything).not.toContain(keyLine);
     expect(everything).not.toContain(s.base.sim.apiKey);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a redelivered push message neither re-sends the dataset nor restarts training", async () => {
-    scenario = await startPushScenario(infra, { seed: 22 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 22 });
     const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
     // The first delivery pushes and launches, then crashes before recording `training`.
     const crashing = s.handlerWith({ store: crashingStore(s.store, "transition") });
@@ -153,12 +135,11 @@ describe("push handler on simulator instances", () => {
     expect(s.base.sim.admin.instance(instanceId)?.bytesReceived).toBe(bytesAfterFirst);
     expect(await readPid(s, instanceId, jobId)).toBe(pid);
     expect(await notes(s, jobId, "dataset_pushed")).toHaveLength(1);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("two handlers racing on one message push once", async () => {
-    scenario = await startPushScenario(infra, { seed: 23 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 23 });
     const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
     const other = s.handlerWith({});
     const result = await s.pumpPush([s.handler, other]);
@@ -171,12 +152,11 @@ describe("push handler on simulator instances", () => {
     const bytes = s.base.sim.admin.instance(instanceId)?.bytesReceived ?? 0;
     expect(bytes).toBeLessThan(1.5 * Number(pushed[0]?.details.bytes));
     await expectDatasetIntact(s, instanceId, jobId);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a connection dropped mid-push is retried by SQS and leaves an intact folder", async () => {
-    scenario = await startPushScenario(infra, { seed: 24 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 24 });
     const { jobId, instanceId } = await s.jobToPushing(localDataset(), { durationSeconds: 30 });
     await s.base.sim.admin.addFault({ kind: "ssh_drop", instanceId, afterBytes: 40_000 });
     expect(await s.pumpPush()).toEqual({ received: 1, failed: 1 });
@@ -189,12 +169,11 @@ describe("push handler on simulator instances", () => {
     expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
     expect((await s.store.getJob(jobId))?.state).toBe("training");
     await expectDatasetIntact(s, instanceId, jobId);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a hostile S3 key fails the job with a readable reason, destroys the instance and sends nothing", async () => {
-    scenario = await startPushScenario(infra, { seed: 25 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 25 });
     for (const [key, body] of [
       ["hostile/a.jpg", "img"],
       ["hostile/a.txt", "a cat"],
@@ -220,12 +199,11 @@ describe("push handler on simulator instances", () => {
     const attempt = await s.store.getAttempt(jobId, 1);
     expect(attempt).toMatchObject({ outcome: "failed", costUsd: expect.any(Number) });
     expect(job?.spentUsd).toBeCloseTo(attempt?.costUsd ?? -1, 9);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 
   it("a changed host key is never pushed to: the instance is destroyed and another machine is rented", async () => {
-    scenario = await startPushScenario(infra, { seed: 26 });
-    const s = scenario;
+    const s = await scenarios.start({ seed: 26 });
     const { jobId, instanceId } = await s.jobToPushing(localDataset());
     await s.store.updateAttempt(jobId, 1, {
       hostKeyFingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
@@ -243,6 +221,6 @@ describe("push handler on simulator instances", () => {
     expect(next.attempt).toBe(2);
     const second = await s.store.getAttempt(jobId, 2);
     expect(second?.machineId).not.toBe(first?.machineId);
-    await expectInvariants(s);
+    await expectInvariantsHold(s.base);
   });
 });

@@ -79,6 +79,17 @@ export async function uploadFolder(
   await walk("");
 }
 
+/** Uploads a local dataset folder to `s3://datasets/<prefix>` on the infra's S3, creating the buckets. */
+export async function uploadDataset(infra: Infra, prefix: string, root: string): Promise<void> {
+  const s3 = s3For(infra);
+  try {
+    await ensureBuckets(s3);
+    await uploadFolder(s3, DATASET_BUCKET, prefix, root);
+  } finally {
+    s3.destroy();
+  }
+}
+
 /** A store whose `method` throws (after doing nothing) the next `times` calls: a crash between side effects. */
 export function crashingStore<K extends keyof JobStore>(store: JobStore, method: K, times = 1): JobStore {
   let left = times;
