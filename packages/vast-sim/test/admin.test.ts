@@ -3,19 +3,13 @@ import type { AddressInfo } from "node:net";
 import { createRecordingLogger } from "@vast-rental/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signWebhook, startVastSim, type VastSim } from "../src/index";
-import { client, offersOf } from "./helpers";
+import { client, offersOf, type SimClient, startFrozenSim } from "./helpers";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    ssh: false,
-    timeScale: 0,
-    seed: 2,
-    delays: { provisioningSeconds: 5, loadingSeconds: 10 },
-  });
-  vast = client(sim);
+  ({ sim, vast } = await startFrozenSim({ seed: 2, delays: { provisioningSeconds: 5, loadingSeconds: 10 } }));
 });
 afterAll(() => sim.close());
 

@@ -1,19 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVastSim, type VastSim } from "../src/index";
-import { client, instanceOf, offersOf } from "./helpers";
+import type { VastSim } from "../src/index";
+import { instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
 import { connect, exec, newKeyPair, run } from "./ssh-client";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 const key = newKeyPair();
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    timeScale: 0,
+  ({ sim, vast } = await startFrozenSim({
+    ssh: true,
     seed: 21,
     delays: { provisioningSeconds: 5, loadingSeconds: 10 },
-  });
-  vast = client(sim);
+  }));
   await vast.call("POST", "/api/v0/ssh/", { ssh_key: key.publicKey });
 });
 afterAll(() => sim.close());
@@ -76,9 +75,8 @@ describe("endpoint faults", () => {
   });
 
   it("rate limits: Vast's minimum intervals per endpoint (create 4.5 s, show 2 s) when enabled", async () => {
-    const limited = await startVastSim({ ssh: false, rateLimits: true, timeScale: 0 });
+    const { sim: limited, vast: v } = await startFrozenSim({ rateLimits: true });
     try {
-      const v = client(limited);
       const offers = offersOf(await v.search({ limit: 2 }));
       expect((await v.create(offers[0]!.id, { image: "i", disk: 10 })).status).toBe(200);
       const second = await v.create(offers[1]!.id, { image: "i", disk: 10 });
@@ -94,13 +92,10 @@ describe("endpoint faults", () => {
   });
 
   it("rate limits: search per minute, with a JSON body when configured", async () => {
-    const limited = await startVastSim({
-      ssh: false,
-      timeScale: 0,
+    const { sim: limited, vast: v } = await startFrozenSim({
       rateLimits: { searchPerMinute: 3, style: "json" },
     });
     try {
-      const v = client(limited);
       for (let i = 0; i < 3; i++) expect((await v.search({ limit: 1 })).status).toBe(200);
       const r = await v.search({ limit: 1 });
       expect(r.status).toBe(429);
@@ -253,12 +248,7 @@ describe("instance faults", () => {
 describe("random fault profile", () => {
   it("is seeded: the same profile gives the same sequence of answers", async () => {
     const answers = async () => {
-      const s = await startVastSim({
-        ssh: false,
-        timeScale: 0,
-        faults: { seed: 4, http5xx: 0.3, rateLimit: 0.2 },
-      });
-      const v = client(s);
+      const { sim: s, vast: v } = await startFrozenSim({ faults: { seed: 4, http5xx: 0.3, rateLimit: 0.2 } });
       const out: number[] = [];
       for (let i = 0; i < 40; i++) out.push((await v.search({ limit: 1 })).status);
       await s.close();

@@ -1,5 +1,5 @@
-/** Test helpers: a tiny fetch client for the simulator that speaks Vast's wire format. */
-import type { VastSim } from "../src/index";
+/** Test helpers: a simulator on a frozen clock, and a tiny fetch client that speaks Vast's wire format. */
+import { startVastSim, type VastSim, type VastSimOptions } from "../src/index";
 
 export interface Reply {
   status: number;
@@ -46,6 +46,19 @@ export function client(sim: VastSim, key: string | null = sim.apiKey) {
       return call("GET", `/api/v1/instances/${qs ? `?${qs}` : ""}`);
     },
   };
+}
+
+export type SimClient = ReturnType<typeof client>;
+
+/**
+ * Starts a simulator whose clock stands still until a test moves it (`admin.advance`), without
+ * SSH unless `ssh: true`, and an account-key client for it.
+ */
+export async function startFrozenSim(
+  options: VastSimOptions = {},
+): Promise<{ sim: VastSim; vast: SimClient }> {
+  const sim = await startVastSim({ ssh: false, timeScale: 0, ...options });
+  return { sim, vast: client(sim) };
 }
 
 export type Offer = Record<string, unknown> & { id: number; dph_total: number; gpu_name: string };

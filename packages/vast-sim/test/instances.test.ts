@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVastSim, type VastSim } from "../src/index";
-import { client, instanceOf, offersOf } from "./helpers";
+import { client, instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    ssh: false,
-    timeScale: 0,
-    seed: 3,
-    delays: { provisioningSeconds: 5, loadingSeconds: 20 },
-  });
-  vast = client(sim);
+  ({ sim, vast } = await startFrozenSim({ seed: 3, delays: { provisioningSeconds: 5, loadingSeconds: 20 } }));
 });
 afterAll(() => sim.close());
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVastSim, type VastSim } from "../src/index";
-import { client } from "./helpers";
+import { client, type SimClient, startFrozenSim } from "./helpers";
 
 // Seed 42's cheapest verified RTX 4090 (ask 8602106): dph_base 0.257 $/h, storage_cost 0.15 $/GB/month.
 // Seed 42's cheapest verified H100 SXM (ask 8602373): dph_base 2.486 $/h, storage_cost 0.30 $/GB/month.
@@ -8,16 +8,13 @@ const RTX = { ask: 8602106, dph: 0.257, storage: 0.15 };
 const H100 = { ask: 8602373, dph: 2.486, storage: 0.3 };
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    ssh: false,
-    timeScale: 0,
+  ({ sim, vast } = await startFrozenSim({
     seed: 42,
     delays: { provisioningSeconds: 10, loadingSeconds: 30 },
-  });
-  vast = client(sim);
+  }));
 });
 afterAll(() => sim.close());
 

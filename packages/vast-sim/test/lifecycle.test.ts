@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVastSim, type VastSim } from "../src/index";
-import { client, instanceOf, offersOf } from "./helpers";
+import { client, instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    ssh: false,
-    timeScale: 0,
+  ({ sim, vast } = await startFrozenSim({
     seed: 5,
     delays: { provisioningSeconds: 10, loadingSeconds: 30 },
-  });
-  vast = client(sim);
+  }));
 });
 afterAll(() => sim.close());
 

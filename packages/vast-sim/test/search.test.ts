@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVastSim, type VastSim } from "../src/index";
-import { client, offersOf } from "./helpers";
+import type { VastSim } from "../src/index";
+import { client, offersOf, type SimClient, startFrozenSim } from "./helpers";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 let all: ReturnType<VastSim["admin"]["offers"]>;
 
 beforeAll(async () => {
-  sim = await startVastSim({ ssh: false, timeScale: 0, seed: 7 });
-  vast = client(sim);
+  ({ sim, vast } = await startFrozenSim({ seed: 7 }));
   all = sim.admin.offers();
 });
 afterAll(() => sim.close());
@@ -17,8 +16,8 @@ const visible = () => all.filter((o) => o.verified && !o.external && o.rentable 
 
 describe("marketplace", () => {
   it("is deterministic from the seed", async () => {
-    const again = await startVastSim({ ssh: false, timeScale: 0, seed: 7 });
-    const other = await startVastSim({ ssh: false, timeScale: 0, seed: 8 });
+    const { sim: again } = await startFrozenSim({ seed: 7 });
+    const { sim: other } = await startFrozenSim({ seed: 8 });
     try {
       expect(again.admin.offers()).toEqual(all);
       expect(other.admin.offers()).not.toEqual(all);

@@ -5,24 +5,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVastSim, type VastSim } from "../src/index";
-import { client, instanceOf, offersOf } from "./helpers";
+import type { VastSim } from "../src/index";
+import { instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
 import { connect, newKeyPair, run } from "./ssh-client";
 
 let sim: VastSim;
-let vast: ReturnType<typeof client>;
+let vast: SimClient;
 const account = newKeyPair();
 const later = newKeyPair();
 const stranger = newKeyPair();
 
 beforeAll(async () => {
-  sim = await startVastSim({
-    timeScale: 0,
+  ({ sim, vast } = await startFrozenSim({
+    ssh: true,
     seed: 9,
     bandwidthUsdPerGb: 0.02,
     delays: { provisioningSeconds: 5, loadingSeconds: 10 },
-  });
-  vast = client(sim);
+  }));
   expect((await vast.call("POST", "/api/v0/ssh/", { ssh_key: account.publicKey })).status).toBe(200);
 });
 afterAll(() => sim.close());
