@@ -155,7 +155,7 @@ describe("completion check on simulator instances", () => {
       "training exited with code 1: RuntimeError: CUDA error: device-side assert triggered",
     );
     const diagnostics = (await s.store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
-    expect(String(diagnostics?.details.logTail)).toMatch(/step \d+\/\d+[\s\S]*device-side assert/);
+    expect(String(diagnostics?.details.logTail)).toMatch(/\| \d+\/\d+ \[[\s\S]*device-side assert/);
     expect(diagnostics?.details).toMatchObject({ exitCode: 1, attempt: 1 });
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
     expect(await s.store.getAttempt(jobId, 1)).toMatchObject({
