@@ -158,7 +158,7 @@ async function checkUnderLease(
   }
 
   // Act on what the instance said only once the session is closed: destroying an instance under
-  // an open SSH session (an SFTP channel still closing) would break that session mid-request.
+  // an open SSH session would cut its requests short (the transport would only log that).
   let then: () => Promise<CompletionResult>;
   try {
     then = await inspect(deps, settings, job, record, session, now);
@@ -253,8 +253,6 @@ async function collect(
       bytes: collected.bytes,
       sha256: collected.sha256,
     };
-    // A round trip on the same connection lets the SFTP channel finish closing before we hang up.
-    await session.exec("true").catch(() => {});
   } catch (error) {
     // Only a missing file is final; transport, upload and verification errors retry on the next check.
     if (!(error instanceof ArtifactError) || !/^no artifact for /.test(error.message)) throw error;

@@ -2,6 +2,10 @@
  * An SSH session to a rented instance (ssh2 Client): connect with retries and backoff, host-key
  * pinning, exec with exit code and streamed output, SFTP upload/download. The private key is
  * only handed to ssh2; it never appears in errors or log attributes.
+ *
+ * Every ssh2 emitter gets an `error` listener: a connection that dies under a pending request
+ * (an instance destroyed while an SFTP handle is closing) rejects the call that is waiting, or,
+ * when nothing waits any more, is logged — never an uncaught exception.
  */
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -83,7 +87,7 @@ export async function connectSsh(options: ConnectSshOptions): Promise<SshSession
     try {
       const { client, fingerprint } = await connectOnce(options);
       logger.info("ssh connected", { ...where, attempt, hostKeyFingerprint: fingerprint });
-      return new Ssh2Session(client, fingerprint);
+      return new Ssh2Session(client, fingerprint, logger, where);
     } catch (error) {
       if (error instanceof SshHostKeyMismatchError) {
         logger.error("ssh host key mismatch", { ...where, expected: error.expected, actual: error.actual });
@@ -142,9 +146,8 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
     client.on("ready", () => {
       if (settled) return;
       settled = true;
-      // After the handshake, errors end up on exec/sftp calls; keep the emitter from throwing.
+      // After the handshake, errors end up on exec/sftp calls; the session logs the connection's own.
       client.removeAllListeners("error");
-      client.on("error", () => {});
       resolve({ client, fingerprint: fingerprint ?? "" });
     });
     client.on("error", fail);
@@ -185,10 +188,13 @@ class Ssh2Session implements SshSession {
   constructor(
     private readonly client: Client,
     readonly hostKeyFingerprint: string,
+    private readonly logger: Logger,
+    private readonly where: { host: string; port: number },
   ) {
     client.once("close", () => {
       this.#closed = true;
     });
+    client.on("error", (error: Error) => this.lateError("ssh connection error", error));
     // Nagle's algorithm plus delayed ACKs stalls small interactive writes (exec requests,
     // the tail of a stream) by tens of milliseconds each; bulk writes are coalesced anyway.
     client.setNoDelay(true);
@@ -292,7 +298,14 @@ class Ssh2Session implements SshSession {
           callback(null, chunk);
         },
       });
-      await pipeline(source, count, sftp.createWriteStream(remotePath, { mode: options.mode ?? 0o644 }));
+      const target = sftp.createWriteStream(remotePath, { mode: options.mode ?? 0o644 });
+      // ssh2 finishes the stream before the server has confirmed closing the remote file; the
+      // upload is done (and the session may be closed) only once that confirmation is in.
+      const closed = handleClosed(target);
+      // Observed below; when the pipeline fails first, its error is the one that matters.
+      closed.catch(() => {});
+      await pipeline(source, count, target);
+      await closed;
       return { bytes };
     } finally {
       sftp.end();
@@ -309,6 +322,12 @@ class Ssh2Session implements SshSession {
       );
       const stream = sftp.createReadStream(remotePath);
       stream.once("close", () => sftp.end());
+      // The handle is closed after the last byte is read; if the connection dies first, the
+      // consumer is usually gone, so the error is logged here instead of going uncaught.
+      stream.on("error", (error: Error) => {
+        this.lateError("sftp download error", error, { path: remotePath });
+        sftp.end();
+      });
       return { stream, size: stats.size };
     } catch (error) {
       sftp.end();
@@ -327,11 +346,28 @@ class Ssh2Session implements SshSession {
   private sftp(): Promise<SFTPWrapper> {
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new SshChannelError("SSH session is closed"));
-      this.client.sftp((error, sftp) =>
-        error ? reject(new SshChannelError(`could not open SFTP: ${error.message}`)) : resolve(sftp),
-      );
+      this.client.sftp((error, sftp) => {
+        if (error) return reject(new SshChannelError(`could not open SFTP: ${error.message}`));
+        // Protocol errors are also reported to the pending requests; this only keeps them from throwing.
+        sftp.on("error", (e: Error) => this.lateError("sftp channel error", e));
+        resolve(sftp);
+      });
     });
   }
+
+  /** An error nobody is waiting for: worth a log line, never a crash. */
+  private lateError(message: string, error: Error, attributes: Record<string, unknown> = {}): void {
+    this.logger.warn(message, { ...this.where, ...attributes, error: error.message });
+  }
+}
+
+/** Resolves when ssh2 has closed the remote handle of an SFTP write stream; rejects if that failed. */
+function handleClosed(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once("close", () => resolve());
+    // `on`, not `once`: a destroyed stream can report a second error after the first.
+    stream.on("error", reject);
+  });
 }
 
 function capture(limit: number, onChunk?: (chunk: Buffer) => void) {

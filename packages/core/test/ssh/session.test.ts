@@ -191,3 +191,51 @@ describe("connect retries", () => {
     expect(error.retryable).toBe(true);
   });
 });
+
+describe("a connection that dies under a pending SFTP request", () => {
+  let sshd: TestSshd;
+  let proxy: TcpProxy;
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    proxy = await startTcpProxy(sshd.port);
+    process.on("uncaughtException", onUncaught);
+  });
+  afterAll(async () => {
+    process.off("uncaughtException", onUncaught);
+    await proxy?.close();
+    await sshd?.close();
+  });
+
+  it("a download whose handle close never gets an answer is logged, not thrown", async () => {
+    const path = `${sshd.workspaceRoot}/close-pending.bin`;
+    const data = Buffer.alloc(50_000, 7);
+    const logger = createRecordingLogger();
+    const session = await connectSsh({ ...sshd, port: proxy.port, retry: fastRetry, logger });
+    await session.sftpUpload(path, Readable.from([data]));
+    const { stream } = await session.sftpDownload(path);
+    // The last byte read sends the CLOSE for the remote handle; the "instance" vanishes before
+    // the answer, as when a destroy races the end of a download.
+    stream.once("end", () => void proxy.close());
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    await until(() => session.closed);
+    await until(() => logger.records.some((r) => r.message === "sftp download error"));
+    const record = logger.records.find((r) => r.message === "sftp download error");
+    expect(record?.level).toBe("warn");
+    expect(String(record?.attributes?.error)).toMatch(/No response from server/);
+    expect(uncaught).toEqual([]);
+    await session.close();
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
