@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VastSim } from "../src/index";
 import { instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
-import { connect, exec, newKeyPair, run } from "./ssh-client";
+import { connect, exec, loginRefused, newKeyPair, run } from "./ssh-client";
 
 let sim: VastSim;
 let vast: SimClient;
@@ -26,14 +26,7 @@ async function rent(label?: string): Promise<number> {
   return r.json.new_contract as number;
 }
 const show = async (id: number) => instanceOf(await vast.show(id));
-const refused = (port: number) =>
-  connect(port, key.privateKey).then(
-    (c) => {
-      c.end();
-      return false;
-    },
-    () => true,
-  );
+const refused = (port: number) => loginRefused(port, key.privateKey);
 
 describe("endpoint faults", () => {
   it("5xx: a JSON 500 on show, an nginx 502 page on search, for the next N calls only", async () => {

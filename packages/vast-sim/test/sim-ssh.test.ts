@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VastSim } from "../src/index";
 import { instanceOf, offersOf, type SimClient, startFrozenSim } from "./helpers";
-import { connect, newKeyPair, run } from "./ssh-client";
+import { loginRefused, newKeyPair, run } from "./ssh-client";
 
 let sim: VastSim;
 let vast: SimClient;
@@ -50,6 +50,14 @@ async function withKeyFile<T>(privateKey: string, fn: (path: string, dir: string
   }
 }
 
+/** The host port Vast maps to the instance's port 22. */
+const sshPortOf = (inst: Record<string, unknown>) =>
+  Number((inst.ports as Record<string, { HostPort: string }[]>)["22/tcp"]![0]!.HostPort);
+
+/** Runs the system `ssh` client with a key file against an instance. */
+const opensshRun = (keyPath: string, port: number, command: string) =>
+  execFileP("ssh", [...SSH_OPTS, "-i", keyPath, "-p", String(port), "root@127.0.0.1", command]);
+
 async function rentRunning(): Promise<{ id: number; port: number; inst: Record<string, unknown> }> {
   const offer = offersOf(
     await vast.search({ gpu_name: { eq: "RTX_4090" }, order: [["dph_total", "asc"]], limit: 1 }),
@@ -59,19 +67,10 @@ async function rentRunning(): Promise<{ id: number; port: number; inst: Record<s
   sim.admin.advance(15);
   const inst = instanceOf(await vast.show(id));
   expect(inst.actual_status).toBe("running");
-  const port = Number((inst.ports as Record<string, { HostPort: string }[]>)["22/tcp"]![0]!.HostPort);
+  const port = sshPortOf(inst);
   expect(inst.ssh_port).toBe(port);
   return { id, port, inst };
 }
-
-const refused = (port: number, key: string) =>
-  connect(port, key).then(
-    (c) => {
-      c.end();
-      return false;
-    },
-    () => true,
-  );
 
 describe("SSH into a simulated instance", () => {
   it("accepts the account key at the advertised port, runs commands, and shows the rented GPU", async () => {
@@ -80,16 +79,16 @@ describe("SSH into a simulated instance", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("hello");
     expect(r.stdout).toContain("RTX 4090");
-    expect(await refused(port, stranger.privateKey)).toBe(true);
+    expect(await loginRefused(port, stranger.privateKey)).toBe(true);
   });
 
   it("refuses connections before running, and accepts keys attached later", async () => {
     const offer = offersOf(await vast.search({ order: [["dph_total", "asc"]], limit: 1 }))[0]!;
     const id = (await vast.create(offer.id, { image: "img", disk: 10 })).json.new_contract as number;
     const port = instanceOf(await vast.show(id)).ssh_port as number;
-    expect(await refused(port, account.privateKey)).toBe(true);
+    expect(await loginRefused(port, account.privateKey)).toBe(true);
     sim.admin.advance(15);
-    expect(await refused(port, later.privateKey)).toBe(true);
+    expect(await loginRefused(port, later.privateKey)).toBe(true);
     await vast.call("POST", `/api/v0/instances/${id}/ssh/`, { ssh_key: later.publicKey });
     expect((await run(port, later.privateKey, "true")).code).toBe(0);
   });
@@ -97,16 +96,16 @@ describe("SSH into a simulated instance", () => {
   it("closes SSH on stop, re-opens it on start, closes it and removes the folder on destroy", async () => {
     const { id, port } = await rentRunning();
     await vast.manage(id, { state: "stopped" });
-    expect(await refused(port, account.privateKey)).toBe(true);
+    expect(await loginRefused(port, account.privateKey)).toBe(true);
     await vast.manage(id, { state: "running" });
     sim.admin.advance(10);
     const again = instanceOf(await vast.show(id));
-    const port2 = Number((again.ports as Record<string, { HostPort: string }[]>)["22/tcp"]![0]!.HostPort);
+    const port2 = sshPortOf(again);
     expect((await run(port2, account.privateKey, "echo back")).stdout).toBe("back\n");
     const dir = sim.admin.instance(id)!.rootDir;
     expect(existsSync(dir)).toBe(true);
     await vast.destroy(id);
-    expect(await refused(port2, account.privateKey)).toBe(true);
+    expect(await loginRefused(port2, account.privateKey)).toBe(true);
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -125,15 +124,7 @@ describe("SSH into a simulated instance", () => {
   it("lets the system OpenSSH client in with the injected key (ssh, sftp), and refuses another key", async () => {
     const { id, port } = await rentRunning();
     await withKeyFile(account.privateKey, async (keyPath, dir) => {
-      const { stdout } = await execFileP("ssh", [
-        ...SSH_OPTS,
-        "-i",
-        keyPath,
-        "-p",
-        String(port),
-        "root@127.0.0.1",
-        "nvidia-smi",
-      ]);
+      const { stdout } = await opensshRun(keyPath, port, "nvidia-smi");
       expect(stdout).toContain("RTX 4090");
       await writeFile(join(dir, "upload.txt"), "dataset bytes\n");
       await writeFile(join(dir, "batch"), `put ${join(dir, "upload.txt")} /workspace/upload.txt\n`);
@@ -152,15 +143,7 @@ describe("SSH into a simulated instance", () => {
       "dataset bytes\n",
     );
     await withKeyFile(stranger.privateKey, async (keyPath) => {
-      const denied = await execFileP("ssh", [
-        ...SSH_OPTS,
-        "-i",
-        keyPath,
-        "-p",
-        String(port),
-        "root@127.0.0.1",
-        "true",
-      ]).then(
+      const denied = await opensshRun(keyPath, port, "true").then(
         () => false,
         () => true,
       );

@@ -55,3 +55,14 @@ export async function run(
     c.end();
   }
 }
+
+/** Whether a login with `privateKey` fails (connection refused, dropped or key not accepted). */
+export function loginRefused(port: number, privateKey: string): Promise<boolean> {
+  return connect(port, privateKey).then(
+    (c) => {
+      c.end();
+      return false;
+    },
+    () => true,
+  );
+}

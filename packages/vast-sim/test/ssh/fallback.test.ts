@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ssh, startTestInstance, type TestInstance } from "./support";
+import { startTestInstance, type TestInstance } from "./support";
 
 let t: TestInstance | undefined;
 
@@ -18,9 +18,7 @@ describe("confinement fallbacks", () => {
   it("bubblewrap per command keeps the /workspace view", async () => {
     t = await startTestInstance({ confinement: "bwrap-per-command" });
     expect(t.server.confinement).toBe("bwrap-per-command");
-    const result = await ssh(
-      t.server,
-      t.key,
+    const result = await t.exec(
       "echo v > /workspace/v.txt; pwd; touch /etc/vast-sim-x 2>/dev/null || echo ro",
     );
     expect(result.stdout).toBe("/root\nro\n");
@@ -36,16 +34,14 @@ describe("confinement fallbacks", () => {
     });
     expect(t.server.confinement).toBe("plain");
     expect(warnings.some((w) => w.includes("unconfined"))).toBe(true);
-    const result = await ssh(t.server, t.key, 'pwd; echo "$HOME"; nvidia-smi -L | head -1');
+    const result = await t.exec('pwd; echo "$HOME"; nvidia-smi -L | head -1');
     expect(result.stdout.split("\n")).toEqual([
       t.rootDir,
       t.rootDir,
       "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5eed0000-5151-4a2c-9d1e-0000000a11ce)",
       "",
     ]);
-    const run = await ssh(
-      t.server,
-      t.key,
+    const run = await t.exec(
       "printf 'config:\\n  name: plain\\n  process:\\n    - training_folder: out\\n      train:\\n        steps: 10\\n' > c.yml" +
         " && cd ai-toolkit && python run.py ../c.yml",
     );

@@ -8,7 +8,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { clientOptions, runProcess, ssh, startTestInstance, type TestInstance, waitFor } from "./support";
+import { sftpBatch, startTestInstance, type TestInstance, waitFor } from "./support";
 
 let t: TestInstance;
 
@@ -44,7 +44,7 @@ function connectSsh2(instance: TestInstance): Promise<ssh2.Client> {
 describe("SSH faults", () => {
   it("refuses connections before the banner while refuseConnections is set, then recovers", async () => {
     t.faults.refuseConnections = true;
-    const refused = await ssh(t.server, t.key, "echo in", { extraArgs: ["-o", "LogLevel=INFO"] });
+    const refused = await t.exec("echo in", { extraArgs: ["-o", "LogLevel=INFO"] });
     expect(refused.code).toBe(255);
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toMatch(
@@ -52,7 +52,7 @@ describe("SSH faults", () => {
     );
 
     t.faults.refuseConnections = false;
-    const ok = await ssh(t.server, t.key, "echo in");
+    const ok = await t.exec("echo in");
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe("in\n");
   });
@@ -61,7 +61,7 @@ describe("SSH faults", () => {
     const limit = 100_000;
     t.faults.dropAfterBytes = limit;
     const payload = randomBytes(1_000_000);
-    const result = await ssh(t.server, t.key, "cat > /workspace/dropped.bin", { input: payload });
+    const result = await t.exec("cat > /workspace/dropped.bin", { input: payload });
     expect(result.code).toBe(255);
     expect(t.faults.dropAfterBytes).toBeNull();
 
@@ -75,7 +75,7 @@ describe("SSH faults", () => {
     expect(t.bytes.total).toBe(limit);
 
     // The next transfer goes through untouched.
-    const again = await ssh(t.server, t.key, "cat > /workspace/whole.bin && wc -c < /workspace/whole.bin", {
+    const again = await t.exec("cat > /workspace/whole.bin && wc -c < /workspace/whole.bin", {
       input: payload,
     });
     expect(again.code).toBe(0);
@@ -84,7 +84,7 @@ describe("SSH faults", () => {
 
   it("counts the bytes clients push on exec channels for the bandwidth ledger", async () => {
     const payload = randomBytes(50_000);
-    const result = await ssh(t.server, t.key, "cat > /dev/null", { input: payload });
+    const result = await t.exec("cat > /dev/null", { input: payload });
     expect(result.code).toBe(0);
     expect(t.bytes.total).toBe(50_000);
   });
@@ -92,16 +92,7 @@ describe("SSH faults", () => {
   it("counts SFTP uploads too, protocol framing included", async () => {
     const local = join(t.dir, "sftp-payload.bin");
     await writeFile(local, randomBytes(300_000));
-    const batch = join(t.dir, "sftp-batch");
-    await writeFile(batch, `put ${local} /workspace/sftp-payload.bin\n`);
-    const result = await runProcess("sftp", [
-      "-P",
-      String(t.server.port),
-      "-b",
-      batch,
-      ...clientOptions(t.key),
-      "root@127.0.0.1",
-    ]);
+    const result = await sftpBatch(t, `put ${local} /workspace/sftp-payload.bin\n`);
     expect(result.code).toBe(0);
     expect((await stat(join(t.rootDir, "sftp-payload.bin"))).size).toBe(300_000);
     expect(t.bytes.total).toBeGreaterThan(300_000);
@@ -112,16 +103,7 @@ describe("SSH faults", () => {
     t.faults.dropAfterBytes = 64_000;
     const local = join(t.dir, "sftp-big.bin");
     await writeFile(local, randomBytes(1_000_000));
-    const batch = join(t.dir, "sftp-batch-2");
-    await writeFile(batch, `put ${local} /workspace/sftp-big.bin\n`);
-    const result = await runProcess("sftp", [
-      "-P",
-      String(t.server.port),
-      "-b",
-      batch,
-      ...clientOptions(t.key),
-      "root@127.0.0.1",
-    ]);
+    const result = await sftpBatch(t, `put ${local} /workspace/sftp-big.bin\n`);
     expect(result.code).not.toBe(0);
     expect(t.bytes.total).toBe(64_000);
     const size = (await stat(join(t.rootDir, "sftp-big.bin")).catch(() => null))?.size ?? 0;
@@ -143,7 +125,7 @@ describe("SSH faults", () => {
 
     // The sleep (pid inside the instance) is gone within the grace period.
     const gone = await waitFor(async () => {
-      const r = await ssh(t.server, t.key, `kill -0 ${pid?.trim()} 2>/dev/null && echo alive || echo gone`);
+      const r = await t.exec(`kill -0 ${pid?.trim()} 2>/dev/null && echo alive || echo gone`);
       return r.stdout.trim() === "gone" ? true : undefined;
     }, 5_000);
     expect(gone).toBe(true);
@@ -166,7 +148,7 @@ describe("SSH faults", () => {
       junk("SSH-2.0-OpenSSH_9.2\r\n", 30),
       junk("", 0),
     ]);
-    const result = await ssh(t.server, t.key, "echo still here");
+    const result = await t.exec("echo still here");
     expect(result.stdout).toBe("still here\n");
   });
 

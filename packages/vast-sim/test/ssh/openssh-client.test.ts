@@ -7,7 +7,15 @@ import { existsSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientOptions, runProcess, ssh, startTestInstance, type TestInstance, waitFor } from "./support";
+import {
+  clientOptions,
+  runProcess,
+  sftpBatch,
+  ssh,
+  startTestInstance,
+  type TestInstance,
+  waitFor,
+} from "./support";
 
 let t: TestInstance;
 
@@ -27,17 +35,13 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("runs nvidia-smi from PATH, printing the rented GPUs", async () => {
-    const result = await ssh(t.server, t.key, "nvidia-smi");
+    const result = await t.exec("nvidia-smi");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("NVIDIA GeForce RTX 4090");
     expect(result.stdout).toContain("24564MiB");
     expect(result.stdout.match(/RTX 4090/g)).toHaveLength(2);
 
-    const query = await ssh(
-      t.server,
-      t.key,
-      "nvidia-smi --query-gpu=name,memory.total --format=csv,noheader",
-    );
+    const query = await t.exec("nvidia-smi --query-gpu=name,memory.total --format=csv,noheader");
     expect(query.stdout.trim().split("\n")).toEqual([
       "NVIDIA GeForce RTX 4090, 24564 MiB",
       "NVIDIA GeForce RTX 4090, 24564 MiB",
@@ -45,14 +49,14 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("propagates the exit code and keeps stdout and stderr apart", async () => {
-    const result = await ssh(t.server, t.key, "echo out; echo err >&2; exit 7");
+    const result = await t.exec("echo out; echo err >&2; exit 7");
     expect(result.code).toBe(7);
     expect(result.stdout).toBe("out\n");
     expect(result.stderr).toContain("err\n");
   });
 
   it("serves a shell without a pty, reading commands from stdin", async () => {
-    const result = await ssh(t.server, t.key, null, {
+    const result = await t.exec(null, {
       input: "cd /workspace\necho from-shell $PWD\nexit 3\n",
       extraArgs: ["-T"],
     });
@@ -62,7 +66,7 @@ describe("instance SSH server with the OpenSSH client", () => {
 
   it("streams stdin to the command", async () => {
     const payload = randomBytes(200_000);
-    const result = await ssh(t.server, t.key, "cat > /workspace/stdin.bin && wc -c < /root/stdin.bin", {
+    const result = await t.exec("cat > /workspace/stdin.bin && wc -c < /root/stdin.bin", {
       input: payload,
     });
     expect(result.code).toBe(0);
@@ -71,11 +75,7 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("maps /workspace and /root onto the instance folder, with cwd and HOME at /root", async () => {
-    const result = await ssh(
-      t.server,
-      t.key,
-      'echo hello > /workspace/x && pwd && echo "$HOME" && cat /root/x',
-    );
+    const result = await t.exec('echo hello > /workspace/x && pwd && echo "$HOME" && cat /root/x');
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("/root\n/root\nhello\n");
     expect(await readFile(join(t.rootDir, "x"), "utf8")).toBe("hello\n");
@@ -84,16 +84,10 @@ describe("instance SSH server with the OpenSSH client", () => {
   it("uploads with sftp -b into the instance folder", async () => {
     const local = join(t.dir, "upload.txt");
     await writeFile(local, "uploaded by sftp\n");
-    const batch = join(t.dir, "batch");
-    await writeFile(batch, `put ${local} /workspace/uploaded.txt\nput ${local} relative.txt\nls -1\n`);
-    const result = await runProcess("sftp", [
-      "-P",
-      String(t.server.port),
-      "-b",
-      batch,
-      ...clientOptions(t.key),
-      `root@${t.server.host}`,
-    ]);
+    const result = await sftpBatch(
+      t,
+      `put ${local} /workspace/uploaded.txt\nput ${local} relative.txt\nls -1\n`,
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(await readFile(join(t.rootDir, "uploaded.txt"), "utf8")).toBe("uploaded by sftp\n");
@@ -104,9 +98,7 @@ describe("instance SSH server with the OpenSSH client", () => {
 
   it("cannot write outside the instance folder, and nothing lands on the host", async () => {
     const name = `vast-sim-probe-${randomBytes(4).toString("hex")}`;
-    const result = await ssh(
-      t.server,
-      t.key,
+    const result = await t.exec(
       `touch /etc/${name}; echo "etc=$?"; touch /usr/${name}; echo "usr=$?"; touch /${name}; echo "root=$?"`,
     );
     expect(result.stdout).toContain("etc=1");
@@ -148,16 +140,14 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("presents the host key whose fingerprint it reports", async () => {
-    const result = await ssh(t.server, t.key, "true", { extraArgs: ["-v"] });
+    const result = await t.exec("true", { extraArgs: ["-v"] });
     expect(result.code).toBe(0);
     const shown = /Server host key: ssh-ed25519 (SHA256:\S+)/.exec(result.stderr)?.[1];
     expect(shown).toBe(t.server.hostKeyFingerprint);
   });
 
   it("passes the instance environment but none of the host's", async () => {
-    const result = await ssh(
-      t.server,
-      t.key,
+    const result = await t.exec(
       'echo "$CONTAINER_ID [$VAST_SIM_TEST_HOST_SECRET] $USER $(hostname)"; echo "$PATH"',
     );
     const [first, path] = result.stdout.split("\n");
@@ -166,9 +156,7 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("keeps detached jobs running after the session ends, like a container", async () => {
-    const result = await ssh(
-      t.server,
-      t.key,
+    const result = await t.exec(
       "nohup bash -c 'sleep 0.3; echo late > /workspace/late.txt' > /dev/null 2>&1 &",
     );
     expect(result.code).toBe(0);
@@ -177,7 +165,7 @@ describe("instance SSH server with the OpenSSH client", () => {
   });
 
   it("runs other python invocations with the real python3", async () => {
-    const result = await ssh(t.server, t.key, "python3 -c 'print(6 * 7)' && python -c 'print(1)'");
+    const result = await t.exec("python3 -c 'print(6 * 7)' && python -c 'print(1)'");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("42\n1\n");
   });

@@ -65,7 +65,7 @@ describe("instance server lifecycle", () => {
 
   it("keeps files in the folder across a restart on the same host key", async () => {
     const t = await startTestInstance();
-    await ssh(t.server, t.key, "echo kept > /workspace/kept.txt");
+    await t.exec("echo kept > /workspace/kept.txt");
     const port = t.server.port;
     await t.server.close();
     const again = await startInstanceSshServer({

@@ -3,7 +3,7 @@
  * mutable authorized keys and faults, and runners for the system's OpenSSH clients.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -75,11 +75,17 @@ export function clientOptions(key: ClientKey, extra: Record<string, string> = {}
   return ["-i", key.path, ...Object.entries(options).flatMap(([name, value]) => ["-o", `${name}=${value}`])];
 }
 
+export interface SshOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  extraArgs?: string[];
+}
+
 export function ssh(
   server: InstanceSshServer,
   key: ClientKey,
   command: string | null,
-  options: { input?: string | Buffer; timeoutMs?: number; extraArgs?: string[] } = {},
+  options: SshOptions = {},
 ): Promise<ProcessResult> {
   const args = [
     "-p",
@@ -102,6 +108,8 @@ export interface TestInstance {
   bytes: { total: number };
   key: ClientKey;
   otherKey: ClientKey;
+  /** Runs `command` (null: a shell) with the system `ssh` client and the authorized key. */
+  exec(command: string | null, options?: SshOptions): Promise<ProcessResult>;
   cleanup(): Promise<void>;
 }
 
@@ -140,11 +148,20 @@ export async function startTestInstance(
     bytes,
     key,
     otherKey,
+    exec: (command, options) => ssh(server, key, command, options),
     cleanup: async () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs `sftp -b` with the authorized key: `batch` holds one sftp command a line. */
+export async function sftpBatch(t: TestInstance, batch: string): Promise<ProcessResult> {
+  const batchFile = join(await mkdtemp(join(t.dir, "sftp-")), "batch");
+  await writeFile(batchFile, batch);
+  const target = `root@${t.server.host}`;
+  return runProcess("sftp", ["-P", String(t.server.port), "-b", batchFile, ...clientOptions(t.key), target]);
 }
 
 /** Polls `check` until it returns a value or the time is up. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareInstanceFolder, setTrainingBehaviour } from "../../src/ssh";
 import { RUN_PY } from "../../src/ssh/shims";
-import { ssh, startTestInstance, type TestInstance, waitFor } from "./support";
+import { startTestInstance, type TestInstance, waitFor } from "./support";
 
 let t: TestInstance;
 
@@ -54,11 +54,7 @@ describe("training stand-in", () => {
     await setTrainingBehaviour(t.rootDir, { durationSeconds: 120, fail: false });
     await writeFile(join(t.rootDir, "job1.yml"), config("lora_one", "/workspace/output", 2000));
     const started = Date.now();
-    const result = await ssh(
-      t.server,
-      t.key,
-      "cd /workspace/ai-toolkit && python run.py /workspace/job1.yml",
-    );
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py /workspace/job1.yml");
     const elapsed = Date.now() - started;
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -79,7 +75,7 @@ describe("training stand-in", () => {
   it("resolves a relative training_folder from the ai-toolkit folder, with python3 -u too", async () => {
     await setTrainingBehaviour(t.rootDir, { durationSeconds: 6, fail: false });
     await writeFile(join(t.rootDir, "job2.yml"), config("lora_two", "output", 500));
-    const result = await ssh(t.server, t.key, "cd /workspace/ai-toolkit && python3 -u run.py /root/job2.yml");
+    const result = await t.exec("cd /workspace/ai-toolkit && python3 -u run.py /root/job2.yml");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("| 500/500 [");
     const output = await stat(join(t.rootDir, "ai-toolkit", "output", "lora_two", "lora_two.safetensors"));
@@ -94,11 +90,7 @@ describe("training stand-in", () => {
       failMessage: 'torch.OutOfMemoryError: CUDA out of memory ("simulated")',
     });
     await writeFile(join(t.rootDir, "job3.yml"), config("lora_three", "/workspace/output", 100));
-    const result = await ssh(
-      t.server,
-      t.key,
-      "cd /workspace/ai-toolkit && python run.py /workspace/job3.yml",
-    );
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py /workspace/job3.yml");
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('torch.OutOfMemoryError: CUDA out of memory ("simulated")');
     expect(result.stdout).toContain("| 50/100 [");
@@ -109,11 +101,7 @@ describe("training stand-in", () => {
   it("fails with exit code 1 and a CUDA message by default", async () => {
     await setTrainingBehaviour(t.rootDir, { durationSeconds: 1, fail: true });
     await writeFile(join(t.rootDir, "job4.yml"), config("lora_four", "/workspace/output", 10));
-    const result = await ssh(
-      t.server,
-      t.key,
-      "cd /workspace/ai-toolkit && python run.py /workspace/job4.yml",
-    );
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py /workspace/job4.yml");
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("CUDA out of memory");
   });
@@ -121,9 +109,7 @@ describe("training stand-in", () => {
   it("runs detached with a log and an exit-code file, as the orchestrator starts it", async () => {
     await setTrainingBehaviour(t.rootDir, { durationSeconds: 60, fail: false });
     await writeFile(join(t.rootDir, "job5.yml"), config("lora_five", "/workspace/output", 300));
-    const start = await ssh(
-      t.server,
-      t.key,
+    const start = await t.exec(
       "cd /workspace/ai-toolkit && nohup bash -c 'python run.py /workspace/job5.yml > /workspace/train.log 2>&1; " +
         "echo $? > /workspace/train.exit' > /dev/null 2>&1 &",
     );
@@ -137,19 +123,11 @@ describe("training stand-in", () => {
   });
 
   it("reports a missing config like a failed run", async () => {
-    const result = await ssh(
-      t.server,
-      t.key,
-      "cd /workspace/ai-toolkit && python run.py /workspace/nope.yml",
-    );
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py /workspace/nope.yml");
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("config file not found");
     // The real python running run.py hands over to the stand-in as well.
-    const direct = await ssh(
-      t.server,
-      t.key,
-      "cd /workspace/ai-toolkit && /usr/bin/python3 run.py /workspace/nope.yml",
-    );
+    const direct = await t.exec("cd /workspace/ai-toolkit && /usr/bin/python3 run.py /workspace/nope.yml");
     expect(direct.code).toBe(1);
     expect(direct.stderr).toContain("config file not found");
   });
@@ -170,7 +148,7 @@ describe("training stand-in", () => {
       "print('real ai-toolkit')\n",
     );
     // Without the stand-in marker, python runs the real file.
-    const result = await ssh(t.server, t.key, "cd /workspace/ai-toolkit && python run.py");
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py");
     expect(result.stdout).toBe("real ai-toolkit\n");
     await writeFile(join(t.rootDir, "ai-toolkit", "run.py"), RUN_PY);
   });
