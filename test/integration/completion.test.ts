@@ -25,6 +25,7 @@ import {
   type PushScenario,
   startPushScenario,
   untilJob,
+  untilTrainingExited,
   uploadDataset,
 } from "../support/push-harness";
 
@@ -41,6 +42,8 @@ afterAll(async () => {
 });
 
 const dataset = { dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix: "tiny/" } };
+/** A run that ends on its own soon: the stand-in runs in real time while the simulator's clock stands still. */
+const SHORT_RUN_SECONDS = 0.2;
 const CALLBACK = "https://hooks.example.test/jobs/done?token=abc";
 
 class RecordingNotifier implements Notifier {
@@ -66,7 +69,11 @@ describe("completion check on simulator instances", () => {
   it("harvests a successful run: artifact in S3 with its sha256, instance destroyed, cost matching the ledger", async () => {
     const notifier = new RecordingNotifier();
     const s = await scenarios.start({ seed: 31, notifier });
-    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
+    const { jobId, instanceId } = await toTraining(
+      s,
+      { durationSeconds: SHORT_RUN_SECONDS },
+      { callbackUrl: CALLBACK },
+    );
     // Half an hour of simulated renting, so the bill is worth comparing.
     s.base.sim.admin.advance(1800);
 
@@ -138,7 +145,7 @@ describe("completion check on simulator instances", () => {
     const { jobId, instanceId } = await toTraining(
       s,
       {
-        durationSeconds: 1,
+        durationSeconds: SHORT_RUN_SECONDS,
         fail: true,
         failMessage: "RuntimeError: CUDA error: device-side assert triggered",
       },
@@ -201,10 +208,10 @@ describe("completion check on simulator instances", () => {
   it("concurrent checks harvest once; the sweep pages through every training job", async () => {
     const notifier = new RecordingNotifier();
     const s = await scenarios.start({ seed: 34, notifier });
-    const a = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
-    const b = await toTraining(s, { durationSeconds: 1 }, { callbackUrl: CALLBACK });
-    // Both runs finish (the stand-in runs for 1 s of real time).
-    await new Promise((r) => setTimeout(r, 2_500));
+    const a = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS }, { callbackUrl: CALLBACK });
+    const b = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS }, { callbackUrl: CALLBACK });
+    // Both runs finish (the stand-in runs in real time on a frozen simulator).
+    await Promise.all([a, b].map(({ jobId, instanceId }) => untilTrainingExited(s, instanceId, jobId)));
 
     const racing = await Promise.all([checkJobTraining(s.deps, a.jobId), checkJobTraining(s.deps, a.jobId)]);
     expect(racing.filter((r) => r.action === "succeeded")).toHaveLength(1);
@@ -224,8 +231,8 @@ describe("completion check on simulator instances", () => {
 
   it("a crash after the artifact is stored resumes from collecting: no second upload, instance destroyed once", async () => {
     const s = await scenarios.start({ seed: 35 });
-    const { jobId, instanceId } = await toTraining(s, { durationSeconds: 1 });
-    await new Promise((r) => setTimeout(r, 2_000));
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
     let destroyCalls = 0;
     const crashingVast = {
       terminateInstance: async (id: number) => {

@@ -6,7 +6,7 @@
  * S3. Also a seeded job in `pushing` on the real OpenSSH sshd, for checks that look at the disk.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
@@ -210,6 +210,28 @@ export async function startPushScenario(
       await base.close();
     },
   };
+}
+
+/** Waits until the run of `jobId` on a simulator instance has written its exit code (real time). */
+export async function untilTrainingExited(
+  s: PushScenario,
+  instanceId: number,
+  jobId: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const rootDir = s.base.sim.admin.instance(instanceId)?.rootDir;
+  if (!rootDir) throw new Error(`no instance ${instanceId}`);
+  const exitCode = join(rootDir, "jobs", jobId, "exit_code");
+  const deadline = Date.now() + timeoutMs;
+  while (
+    !(await access(exitCode).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline) throw new Error(`the run of ${jobId} wrote no exit code in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Polls the completion check (real seconds: the training stand-in runs in real time). */
