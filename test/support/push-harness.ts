@@ -261,6 +261,8 @@ export interface SshdJob {
   cleanup(): Promise<void>;
 }
 
+let seededJobs = 0;
+
 /**
  * A job seeded straight into `pushing` on the real sshd: attempt 1 "rented" as instance 9000+n,
  * its SSH endpoint and host key recorded as the readiness step would. The Vast port only records
@@ -289,7 +291,8 @@ export async function seedPushingJobOnSshd(
     gpuName: "RTX 4090",
     label: `vast-rental:${jobId}:1`,
   });
-  const instanceId = 9000 + Math.floor(Math.random() * 1000);
+  // Distinct per seeded job: the store refuses an instance id another job already holds.
+  const instanceId = 9000 + ++seededJobs;
   await store.recordInstanceId(jobId, 1, instanceId);
   job = await store.transition(jobId, job.version, { type: "instance_created", reason: "test" });
   await store.updateAttempt(jobId, 1, { outcome: "ready", sshHost: sshd.host, sshPort: sshd.port });
