@@ -3,17 +3,17 @@
  * them), and the handler's partial batch responses — a malformed record fails alone, a stale one
  * succeeds without work, a throwing one is reported for retry.
  */
-import type { SQSRecord } from "aws-lambda";
 import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { createPushHandler } from "../../functions/push-dataset";
 import { systemClock } from "../../packages/core/src/clock";
 import { ConfigError, createPushDependencies } from "../../packages/core/src/config";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
-import type { PushDeps } from "../../packages/core/src/jobs";
+import { HttpNotifier, type PushDeps } from "../../packages/core/src/jobs";
 import { silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import type { JobStore } from "../../packages/core/src/store";
+import { toSqsRecord } from "../support/sqs-pump";
 
 const pair = ssh2.utils.generateKeyPairSync("ed25519");
 const env = {
@@ -33,7 +33,7 @@ describe("createPushDependencies", () => {
     const deps = await createPushDependencies(env);
     expect(deps.artifactBucket).toBe("loras");
     expect(deps.settings).toEqual({ workspaceRoot: "/workspace" });
-    expect(deps.notifier).toBeDefined();
+    expect(deps.notifier).toBeInstanceOf(HttpNotifier);
     expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, pair.private]));
     expect(() => deps.datasets({ kind: "local", path: "/tmp/x" })).toThrow(/only allowed in the local stack/);
     expect(deps.datasets({ kind: "s3", bucket: "datasets", prefix: "cats/" })).toHaveProperty("entries");
@@ -55,24 +55,16 @@ describe("createPushDependencies", () => {
   });
 });
 
-function record(id: string, body: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: "0",
-      SenderId: "local",
-      ApproximateFirstReceiveTimestamp: "0",
+const record = (id: string, body: string, receiveCount = 1) =>
+  toSqsRecord(
+    {
+      MessageId: id,
+      ReceiptHandle: `rh-${id}`,
+      Body: body,
+      Attributes: { ApproximateReceiveCount: String(receiveCount) },
     },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:push",
-    awsRegion: "us-east-1",
-  };
-}
+    "arn:aws:sqs:us-east-1:000000000000:push",
+  );
 
 describe("push handler (Lambda shape)", () => {
   it("reports only the records that failed", async () => {

@@ -8,7 +8,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { sftpBatch, startTestInstance, type TestInstance, waitFor } from "./support";
+import { runProcess, sftpBatch, startTestInstance, type TestInstance, waitFor } from "./support";
 
 let t: TestInstance;
 
@@ -157,16 +157,20 @@ describe("SSH faults", () => {
     const client = await connectSsh2(other);
     const closed = new Promise<void>((resolve) => client.on("close", () => resolve()));
     client.on("error", () => {});
+    // An unusual duration names the command among the host's processes.
+    const sleeping = async () => (await runProcess("pgrep", ["-f", "sleep 31.4159"])).code === 0;
     await new Promise<void>((resolve, reject) => {
-      client.exec("sleep 30", (error, channel) => {
+      client.exec("sleep 31.4159", (error, channel) => {
         if (error) return reject(error);
         channel.on("data", () => {});
         resolve();
       });
     });
+    expect(await waitFor(async () => ((await sleeping()) ? true : undefined))).toBe(true);
     const started = Date.now();
     await other.cleanup();
     await closed;
     expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await waitFor(async () => ((await sleeping()) ? undefined : true))).toBe(true);
   });
 });

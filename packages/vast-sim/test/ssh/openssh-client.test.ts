@@ -4,9 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RUN_PY } from "../../src/ssh/shims";
 import {
   clientOptions,
   runProcess,
@@ -170,7 +171,9 @@ describe("instance SSH server with the OpenSSH client", () => {
     expect(result.stdout).toBe("42\n1\n");
   });
 
-  it("writes the training stand-in into the folder", async () => {
-    expect((await stat(join(t.rootDir, "ai-toolkit", "run.py"))).isFile()).toBe(true);
+  it("serves the training stand-in at /workspace/ai-toolkit/run.py", async () => {
+    const result = await t.exec("cat /workspace/ai-toolkit/run.py");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(RUN_PY);
   });
 });

@@ -71,10 +71,13 @@ describe("instance SSH server with the ssh2 client", () => {
   });
 
   it("runs several channels on one connection at once", async () => {
-    const results = await Promise.all(
-      [1, 2, 3].map((n) => exec(client, `sleep 0.1; echo ${n} > /workspace/par-${n}; echo ${n}`)),
-    );
-    expect(results.map((r) => r.stdout.trim())).toEqual(["1", "2", "3"]);
+    // Each command waits (up to 2 s) for the other two's files: run one after another, none would see all three.
+    const all = "[ -f /workspace/par-1 ] && [ -f /workspace/par-2 ] && [ -f /workspace/par-3 ]";
+    const command = (n: number) =>
+      `echo ${n} > /workspace/par-${n}; for i in $(seq 200); do ${all} && break; sleep 0.01; done; ` +
+      `echo "${n} saw $(ls /workspace | grep -c '^par-')"`;
+    const results = await Promise.all([1, 2, 3].map((n) => exec(client, command(n))));
+    expect(results.map((r) => r.stdout.trim())).toEqual(["1 saw 3", "2 saw 3", "3 saw 3"]);
   });
 
   it("streams stdin, e.g. a tar archive unpacked in the instance", async () => {
