@@ -107,9 +107,12 @@ describe("completion check on simulator instances", () => {
     expect(last?.costUsd).toBe(job.spentUsd);
     expect(job.reason).toContain(`s3://${ARTIFACT_BUCKET}/${artifact?.key}`);
     expect(await s.store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "succeeded",
       costUsd: job.spentUsd,
       endedAt: expect.any(Number),
     });
+    // The result lives on the job record itself, written by the final transition.
+    expect(job).toMatchObject({ costUsd: job.spentUsd, artifact, endedAt: expect.any(Number) });
 
     const timeline = await s.store.getTimeline(jobId);
     expect(timeline.filter((t) => t.kind === "transition").map((t) => t.to)).toEqual([
@@ -128,6 +131,8 @@ describe("completion check on simulator instances", () => {
       from: "collecting",
       to: "succeeded",
       spentUsd: job.spentUsd,
+      costUsd: job.spentUsd,
+      artifact,
     });
     expect(notifier.calls).toEqual([
       { url: CALLBACK, notification: { jobId, status: "succeeded", artifact, costUsd: job.spentUsd } },

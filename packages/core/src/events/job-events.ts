@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { JobStateSchema } from "../jobs/state-machine";
+import { ArtifactSchema } from "../store/records";
 
 export const EVENT_SOURCE = "vast-rental";
 
@@ -21,6 +22,10 @@ export const JobStateChangedDetailSchema = z.object({
   reason: z.string(),
   attempt: z.number().int().nonnegative(),
   spentUsd: z.number(),
+  /** Terminal states only: the job's final cost, every rented instance included. */
+  costUsd: z.number().optional(),
+  /** Terminal states only: the collected LoRA (null unless the job succeeded). */
+  artifact: ArtifactSchema.nullable().optional(),
 });
 
 export const JobLifecycleEventSchema = z.discriminatedUnion("detailType", [

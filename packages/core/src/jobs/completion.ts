@@ -14,7 +14,13 @@
 import { randomUUID } from "node:crypto";
 import { redactSecrets } from "../observability";
 import { SshHostKeyMismatchError, type SshSession } from "../ssh";
-import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import {
+  type Artifact,
+  type AttemptRecord,
+  type JobRecord,
+  type TransitionOptions,
+  VersionConflictError,
+} from "../store";
 import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
@@ -29,12 +35,7 @@ import {
 import { endFailedAttempt } from "./push-teardown";
 import type { JobState } from "./state-machine";
 
-export interface StoredArtifact {
-  bucket: string;
-  key: string;
-  bytes: number;
-  sha256: string;
-}
+export type StoredArtifact = Artifact;
 
 export type CompletionAction =
   | "skipped"
@@ -193,9 +194,7 @@ async function inspect(
   switch (check.status) {
     case "succeeded": {
       const collecting = await moveTo(deps, job, "training_finished", "training finished (exit code 0)", {
-        attempt: record.attempt,
-        exitCode: 0,
-        progress: check.progress,
+        details: { attempt: record.attempt, exitCode: 0, progress: check.progress },
       });
       if (!collecting) {
         return async () => ({ jobId, action: "skipped", reason: "job moved on", state: job.state });
@@ -281,7 +280,11 @@ async function finishSucceeded(
   if (record.endedAt === null) {
     endedAt = deps.clock.now();
     attemptCost = attemptCostUsd(record, endedAt);
-    await deps.store.updateAttempt(job.jobId, record.attempt, { endedAt, costUsd: attemptCost });
+    await deps.store.updateAttempt(job.jobId, record.attempt, {
+      outcome: "succeeded",
+      endedAt,
+      costUsd: attemptCost,
+    });
   } else {
     endedAt = record.endedAt;
     attemptCost = record.costUsd ?? attemptCostUsd(record, endedAt);
@@ -293,12 +296,8 @@ async function finishSucceeded(
     `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256}); ` +
     `instance ${record.instanceId} destroyed; cost $${costUsd.toFixed(4)} ` +
     `($${record.hourlyUsd.toFixed(4)}/h × ${hours.toFixed(4)} h for attempt ${record.attempt})`;
-  const next = await moveTo(
-    deps,
-    job,
-    "artifact_collected",
-    reason,
-    {
+  const next = await moveTo(deps, job, "artifact_collected", reason, {
+    details: {
       attempt: record.attempt,
       artifact,
       costUsd,
@@ -307,8 +306,9 @@ async function finishSucceeded(
       billedFromMs: billedFrom,
       billedUntilMs: endedAt,
     },
-    attemptCost,
-  );
+    artifact,
+    addSpentUsd: attemptCost,
+  });
   if (!next) return { jobId: job.jobId, action: "skipped", reason: "job moved on", state: job.state };
   await notifyJobEnded(deps, next, artifact);
   return {
@@ -316,7 +316,7 @@ async function finishSucceeded(
     action: "succeeded",
     state: next.state,
     artifact,
-    costUsd: next.spentUsd,
+    costUsd: next.costUsd ?? next.spentUsd,
     reason,
   };
 }
@@ -332,7 +332,13 @@ async function failRun(
 }
 
 function done(job: JobRecord, reason: string): CompletionResult {
-  return { jobId: job.jobId, action: "failed", reason, state: job.state, costUsd: job.spentUsd };
+  return {
+    jobId: job.jobId,
+    action: "failed",
+    reason,
+    state: job.state,
+    costUsd: job.costUsd ?? job.spentUsd,
+  };
 }
 
 /** Applies an event; a concurrent winner is fine (null: the job is no longer where we thought). */
@@ -341,16 +347,10 @@ async function moveTo(
   job: JobRecord,
   type: "training_finished" | "artifact_collected",
   reason: string,
-  details: Record<string, unknown>,
-  addSpentUsd?: number,
+  options: TransitionOptions,
 ): Promise<JobRecord | null> {
   try {
-    return await applyEvent(
-      deps,
-      job,
-      { type, reason },
-      { details, ...(addSpentUsd ? { addSpentUsd } : {}) },
-    );
+    return await applyEvent(deps, job, { type, reason }, options);
   } catch (error) {
     if (!(error instanceof VersionConflictError)) throw error;
     deps.logger.info("job moved on during the completion check", { jobId: job.jobId, event: type });

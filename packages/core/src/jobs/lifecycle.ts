@@ -5,7 +5,7 @@
 import type { EventPublisher } from "../events";
 import { type Logger, redactObject, redactSecrets } from "../observability";
 import type { JobRecord, JobStore, TransitionOptions } from "../store";
-import type { JobEvent } from "./state-machine";
+import { isTerminal, type JobEvent } from "./state-machine";
 
 export interface LifecycleDeps {
   store: JobStore;
@@ -45,6 +45,9 @@ export async function applyEvent(
         reason: event.reason,
         attempt: next.attempt,
         spentUsd: next.spentUsd,
+        ...(isTerminal(next.state)
+          ? { costUsd: next.costUsd ?? next.spentUsd, artifact: next.artifact }
+          : {}),
       },
     });
   } catch (error) {

@@ -48,6 +48,9 @@ import {
 import { JOBS_TABLE } from "./table-definition";
 
 type Item = Record<string, NativeAttributeValue>;
+type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]
+>[number];
 
 export interface DynamoJobStoreOptions {
   client: DynamoDBDocumentClient;
@@ -103,6 +106,20 @@ export class DynamoJobStore implements JobStore {
     };
   }
 
+  private timelinePut(jobId: string, entry: NewTimelineEntry): TransactItem {
+    return { Put: { TableName: this.table, Item: this.timelineItem(jobId, entry) } };
+  }
+
+  /** Runs a transaction; a failed condition becomes `onConflict()`'s error (the caller's meaning of it). */
+  private async transact(items: TransactItem[], onConflict: () => Error): Promise<void> {
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      if (isConditionFailure(error)) throw onConflict();
+      throw error;
+    }
+  }
+
   async createJob(input: NewJob): Promise<{ job: JobRecord; created: boolean }> {
     const now = this.clock.now();
     const job: JobRecord = {
@@ -120,8 +137,11 @@ export class DynamoJobStore implements JobStore {
       attempt: 0,
       spentUsd: 0,
       reason: "submitted",
+      costUsd: null,
+      artifact: null,
+      endedAt: null,
     };
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]> = [
+    const items: TransactItem[] = [
       {
         Put: {
           TableName: this.table,
@@ -129,17 +149,7 @@ export class DynamoJobStore implements JobStore {
           ConditionExpression: "attribute_not_exists(pk)",
         },
       },
-      {
-        Put: {
-          TableName: this.table,
-          Item: this.timelineItem(job.jobId, {
-            at: now,
-            kind: "transition",
-            to: "queued",
-            reason: "submitted",
-          }),
-        },
-      },
+      this.timelinePut(job.jobId, { at: now, kind: "transition", to: "queued", reason: "submitted" }),
     ];
     const key = job.idempotencyKey;
     if (key) {
@@ -209,58 +219,54 @@ export class DynamoJobStore implements JobStore {
     };
     let update =
       "SET #state = :to, version = :next, updatedAt = :now, reason = :reason, spentUsd = spentUsd + :spent";
-    if (isTerminal(to)) {
+    const terminal = isTerminal(to);
+    const artifact = to === "succeeded" ? (options.artifact ?? null) : null;
+    if (terminal) {
+      // The job's result is written by the same conditional write that ends it.
+      update += ", costUsd = spentUsd + :spent, endedAt = :now, artifact = :artifact";
       update += ", expiresAt = :ttl REMOVE gsi1pk, gsi1sk";
       values[":ttl"] = this.expiresAt(this.retentionS);
+      values[":artifact"] = artifact;
     } else {
       const index = stateIndexKeys(to, job.createdAt, jobId);
       update += ", gsi1pk = :gpk, gsi1sk = :gsk";
       values[":gpk"] = index.gsi1pk;
       values[":gsk"] = index.gsi1sk;
     }
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: jobKey(jobId),
-                UpdateExpression: update,
-                ConditionExpression: "version = :expected",
-                ExpressionAttributeNames: { "#state": "state" },
-                ExpressionAttributeValues: values,
-              },
-            },
-            {
-              Put: {
-                TableName: this.table,
-                Item: this.timelineItem(jobId, {
-                  at: now,
-                  version: expectedVersion + 1,
-                  kind: "transition",
-                  event: event.type,
-                  from: job.state,
-                  to,
-                  reason: event.reason,
-                  details: options.details ?? {},
-                }),
-              },
-            },
-          ],
+    await this.transact(
+      [
+        {
+          Update: {
+            TableName: this.table,
+            Key: jobKey(jobId),
+            UpdateExpression: update,
+            ConditionExpression: "version = :expected",
+            ExpressionAttributeNames: { "#state": "state" },
+            ExpressionAttributeValues: values,
+          },
+        },
+        this.timelinePut(jobId, {
+          at: now,
+          version: expectedVersion + 1,
+          kind: "transition",
+          event: event.type,
+          from: job.state,
+          to,
+          reason: event.reason,
+          details: options.details ?? {},
         }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) throw new VersionConflictError(jobId, expectedVersion);
-      throw error;
-    }
+      ],
+      () => new VersionConflictError(jobId, expectedVersion),
+    );
+    const spentUsd = job.spentUsd + addSpent;
     return {
       ...job,
       state: to,
       version: expectedVersion + 1,
       updatedAt: now,
       reason: event.reason,
-      spentUsd: job.spentUsd + addSpent,
+      spentUsd,
+      ...(terminal ? { costUsd: spentUsd, endedAt: now, artifact } : {}),
     };
   }
 
@@ -277,54 +283,43 @@ export class DynamoJobStore implements JobStore {
       outcome: "pending",
       startedAt: now,
     });
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: {
-                  ...attemptKey(jobId, attempt.attempt),
-                  ...record,
-                  expiresAt: this.expiresAt(this.retentionS),
-                },
-                ConditionExpression: "attribute_not_exists(pk)",
-              },
+    await this.transact(
+      [
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              ...attemptKey(jobId, attempt.attempt),
+              ...record,
+              expiresAt: this.expiresAt(this.retentionS),
             },
-            {
-              Update: {
-                TableName: this.table,
-                Key: jobKey(jobId),
-                UpdateExpression: "SET attempt = :n, version = :next, updatedAt = :now",
-                ConditionExpression: "version = :expected",
-                ExpressionAttributeValues: {
-                  ":n": attempt.attempt,
-                  ":next": expectedVersion + 1,
-                  ":now": now,
-                  ":expected": expectedVersion,
-                },
-              },
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        {
+          Update: {
+            TableName: this.table,
+            Key: jobKey(jobId),
+            UpdateExpression: "SET attempt = :n, version = :next, updatedAt = :now",
+            ConditionExpression: "version = :expected",
+            ExpressionAttributeValues: {
+              ":n": attempt.attempt,
+              ":next": expectedVersion + 1,
+              ":now": now,
+              ":expected": expectedVersion,
             },
-            {
-              Put: {
-                TableName: this.table,
-                Item: this.timelineItem(jobId, {
-                  at: now,
-                  version: expectedVersion + 1,
-                  kind: "attempt",
-                  reason: `attempt ${attempt.attempt}: renting offer ${attempt.offerId} on machine ${attempt.machineId ?? "?"} at $${attempt.hourlyUsd.toFixed(3)}/h`,
-                  details: { ...attempt },
-                }),
-              },
-            },
-          ],
+          },
+        },
+        this.timelinePut(jobId, {
+          at: now,
+          version: expectedVersion + 1,
+          kind: "attempt",
+          reason: `attempt ${attempt.attempt}: renting offer ${attempt.offerId} on machine ${attempt.machineId ?? "?"} at $${attempt.hourlyUsd.toFixed(3)}/h`,
+          details: { ...attempt },
         }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) throw new VersionConflictError(jobId, expectedVersion);
-      throw error;
-    }
+      ],
+      () => new VersionConflictError(jobId, expectedVersion),
+    );
     return { ...job, attempt: attempt.attempt, version: expectedVersion + 1, updatedAt: now };
   }
 

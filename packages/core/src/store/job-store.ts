@@ -6,6 +6,7 @@
 import type { JobRequest } from "../jobs/request";
 import type { JobEvent } from "../jobs/state-machine";
 import type {
+  Artifact,
   AttemptPatch,
   AttemptRecord,
   HostFailure,
@@ -27,6 +28,8 @@ export interface TransitionOptions {
   /** Added to the job's spentUsd in the same write. */
   addSpentUsd?: number;
   details?: Record<string, unknown>;
+  /** The collected LoRA, recorded on the job by a final `artifact_collected` transition. */
+  artifact?: Artifact;
 }
 
 export interface JobStore {

@@ -6,6 +6,15 @@ import { z } from "zod";
 import { JobRequestSchema } from "../jobs/request";
 import { JobEventTypeSchema, JobStateSchema } from "../jobs/state-machine";
 
+/** The trained LoRA as stored in S3, with the size and sha256 verified on upload. */
+export const ArtifactSchema = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+});
+export type Artifact = z.infer<typeof ArtifactSchema>;
+
 export const JobRecordSchema = z.object({
   jobId: z.string(),
   state: JobStateSchema,
@@ -24,6 +33,13 @@ export const JobRecordSchema = z.object({
   spentUsd: z.number().nonnegative(),
   /** The reason given with the latest transition; for a failed job, why it failed. */
   reason: z.string().nullable(),
+  /** Set by the final transition (and kept current if an attempt is priced after it): what the
+   * job cost in all, every rented instance included. Null while the job is active. */
+  costUsd: z.number().nonnegative().nullable().default(null),
+  /** The collected LoRA of a succeeded job; null otherwise. */
+  artifact: ArtifactSchema.nullable().default(null),
+  /** When the job reached its terminal state. */
+  endedAt: z.number().nullable().default(null),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
@@ -33,6 +49,8 @@ export const AttemptOutcomeSchema = z.enum([
   /** An instance is rented for this attempt. */
   "rented",
   "ready",
+  /** Training finished, the artifact is stored and the instance destroyed. */
+  "succeeded",
   /** The offer was gone or the create did not rent; nothing to clean up. */
   "not_rented",
   /** The instance failed or timed out and was destroyed. */

@@ -148,6 +148,41 @@ describe("DynamoJobStore", () => {
     expect(Item?.spentUsd).toBeCloseTo(0.25);
   });
 
+  it("writes the result with the final transition: cost, artifact and end time in the same write", async () => {
+    const artifact = {
+      bucket: "b",
+      key: "artifacts/j1/j1.safetensors",
+      bytes: 4104,
+      sha256: "ab".repeat(32),
+    };
+    await store.createJob(newJob("j1"));
+    const started = await store.transition("j1", 0, { type: "provision_started", reason: "go" });
+    expect(started).toMatchObject({ costUsd: null, artifact: null, endedAt: null });
+    now += 1000;
+    await store.transition("j1", 1, { type: "fail", reason: "x" }, { addSpentUsd: 0.5, artifact });
+    // A failed job keeps no artifact, even if one is offered.
+    expect(await store.getJob("j1")).toMatchObject({
+      state: "failed",
+      costUsd: 0.5,
+      artifact: null,
+      endedAt: now,
+    });
+
+    await store.createJob(newJob("j2"));
+    let job = await store.transition("j2", 0, { type: "provision_started", reason: "go" });
+    const path = ["instance_created", "instance_ready", "training_started", "training_finished"] as const;
+    for (const type of path) job = await store.transition("j2", job.version, { type, reason: type });
+    expect(job).toMatchObject({ state: "collecting", costUsd: null, artifact: null, endedAt: null });
+    const done = await store.transition(
+      "j2",
+      job.version,
+      { type: "artifact_collected", reason: "stored" },
+      { addSpentUsd: 1.25, artifact },
+    );
+    expect(done).toMatchObject({ state: "succeeded", spentUsd: 1.25, costUsd: 1.25, artifact, endedAt: now });
+    expect(await store.getJob("j2")).toEqual(done);
+  });
+
   it("records an attempt before create, once per number and version, then its one instance", async () => {
     await store.createJob(newJob("j1"));
     await store.transition("j1", 0, { type: "provision_started", reason: "go" });
