@@ -28,7 +28,9 @@ import { type Logger, silentLogger } from "../../packages/core/src/observability
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
+import { jobPaths } from "../../packages/core/src/training";
 import { localCredentials } from "./dynamodb";
+import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
 import { startScenario } from "./provision-harness";
 import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
@@ -258,6 +260,7 @@ export interface SshdJob {
   destroyed: number[];
   queue: InMemoryJobQueue;
   workspaceRoot: string;
+  /** Waits for the job's training run (if any) to end, then removes its workspace. */
   cleanup(): Promise<void>;
 }
 
@@ -331,6 +334,11 @@ export async function seedPushingJobOnSshd(
     destroyed,
     queue,
     workspaceRoot: workspace,
-    cleanup: () => rm(workspace, { recursive: true, force: true }),
+    async cleanup() {
+      // A run still finishing writes into the workspace: let it end before removing it.
+      const pid = Number((await readFile(jobPaths(jobId, workspace).pidPath, "utf8").catch(() => "")).trim());
+      if (pid > 0) await untilProcessExits(pid);
+      await rm(workspace, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+    },
   };
 }
