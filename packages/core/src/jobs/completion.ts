@@ -22,10 +22,11 @@ import {
   VersionConflictError,
 } from "../store";
 import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
+import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { errorText } from "./provision-deps";
-import { attemptCostUsd, runningLimitExceeded } from "./push-billing";
+import { runningLimitExceeded } from "./push-billing";
 import {
   type CompletionDeps,
   type CompletionSettings,
@@ -275,28 +276,18 @@ async function finishSucceeded(
   artifact: StoredArtifact,
 ): Promise<CompletionResult> {
   await deps.vast.terminateInstance(record.instanceId as number);
-  let attemptCost: number;
-  let endedAt: number;
-  if (record.endedAt === null) {
-    endedAt = deps.clock.now();
-    attemptCost = attemptCostUsd(record, endedAt);
-    await deps.store.updateAttempt(job.jobId, record.attempt, {
-      outcome: "succeeded",
-      endedAt,
-      costUsd: attemptCost,
-    });
-  } else {
-    endedAt = record.endedAt;
-    attemptCost = record.costUsd ?? attemptCostUsd(record, endedAt);
-  }
-  const costUsd = job.spentUsd + attemptCost;
+  // A resumed check finds the attempt already ended and charged: its first price stands.
+  const charged = await chargeAttempt(deps, job, record, { outcome: "succeeded", endedAt: deps.clock.now() });
+  const endedAt = charged.attempt.endedAt ?? deps.clock.now();
+  const attemptCost = charged.costUsd;
+  const costUsd = charged.job.spentUsd;
   const billedFrom = record.rentedAt ?? record.startedAt;
   const hours = (endedAt - billedFrom) / 3_600_000;
   const reason =
     `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256}); ` +
     `instance ${record.instanceId} destroyed; cost $${costUsd.toFixed(4)} ` +
     `($${record.hourlyUsd.toFixed(4)}/h × ${hours.toFixed(4)} h for attempt ${record.attempt})`;
-  const next = await moveTo(deps, job, "artifact_collected", reason, {
+  const next = await moveTo(deps, charged.job, "artifact_collected", reason, {
     details: {
       attempt: record.attempt,
       artifact,
@@ -307,7 +298,6 @@ async function finishSucceeded(
       billedUntilMs: endedAt,
     },
     artifact,
-    addSpentUsd: attemptCost,
   });
   if (!next) return { jobId: job.jobId, action: "skipped", reason: "job moved on", state: job.state };
   await notifyJobEnded(deps, next, artifact);

@@ -1,3 +1,4 @@
+export * from "./attempt-charge";
 export * from "./completion";
 export * from "./completion-notifier";
 export * from "./lifecycle";

@@ -7,12 +7,13 @@
  */
 import { redactSecrets } from "../observability";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { errorText } from "./provision-deps";
-import { attemptCostUsd } from "./push-billing";
 import type { PushDeps } from "./push-deps";
+import { isTerminal } from "./state-machine";
 
 export interface EndAttemptOptions {
   /** Why, for a person: it becomes the job's reason when the job fails. */
@@ -33,16 +34,16 @@ export interface EndedAttempt {
 
 export async function endFailedAttempt(
   deps: PushDeps,
-  job: JobRecord,
+  jobBefore: JobRecord,
   record: AttemptRecord,
   options: EndAttemptOptions,
 ): Promise<EndedAttempt> {
   const redact = (text: string) => redactSecrets(text, deps.secrets ?? []);
   const reason = redact(options.reason);
   if (options.diagnostics) {
-    await deps.store.appendTimeline(job.jobId, {
+    await deps.store.appendTimeline(jobBefore.jobId, {
       at: deps.clock.now(),
-      version: job.version,
+      version: jobBefore.version,
       kind: "diagnostics",
       reason: `attempt ${record.attempt}: ${reason}`,
       details: JSON.parse(redact(JSON.stringify({ attempt: record.attempt, ...options.diagnostics }))),
@@ -50,19 +51,12 @@ export async function endFailedAttempt(
   }
   if (record.instanceId !== null) await deps.vast.terminateInstance(record.instanceId);
   const now = deps.clock.now();
-  let costUsd: number;
-  if (record.endedAt === null) {
-    costUsd = attemptCostUsd(record, now);
-    await deps.store.updateAttempt(job.jobId, record.attempt, {
-      outcome: "failed",
-      endedAt: now,
-      costUsd,
-      failureReason: reason,
-    });
-  } else {
-    // A retry after a crash: the attempt was priced when it ended; price it once.
-    costUsd = record.costUsd ?? attemptCostUsd(record, record.endedAt);
-  }
+  // Priced and charged once: a retry after a crash finds the attempt ended and charges nothing.
+  const { job, costUsd } = await chargeAttempt(deps, jobBefore, record, {
+    outcome: "failed",
+    endedAt: now,
+    failureReason: reason,
+  });
   if (options.hostFailure && record.machineId !== null) {
     await deps.store.recordHostFailure({
       machineId: record.machineId,
@@ -73,17 +67,18 @@ export async function endFailedAttempt(
     });
   }
 
+  if (isTerminal(job.state)) return { job, costUsd, retried: false };
   try {
     if (options.retryElsewhere && job.state === "pushing") {
       const attempts = await deps.store.listAttempts(job.jobId);
       const rentals = attempts.filter((a) => a.instanceId !== null).length;
-      const limit = limitExceeded({ ...job, spentUsd: job.spentUsd + costUsd }, now);
+      const limit = limitExceeded(job, now);
       if (rentals < job.request.maxAttempts && !limit) {
         const next = await applyEvent(
           deps,
           job,
           { type: "attempt_failed", reason: `attempt ${record.attempt} abandoned: ${reason}` },
-          { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId: record.instanceId } },
+          { details: { attempt: record.attempt, instanceId: record.instanceId } },
         );
         await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
         return { job: next, costUsd, retried: true };
@@ -91,7 +86,7 @@ export async function endFailedAttempt(
       const why = limit
         ? `${reason}; no further attempt: ${limit}`
         : `${reason} (attempt ${record.attempt} of ${job.request.maxAttempts})`;
-      const next = await applyEvent(deps, job, { type: "fail", reason: why }, { addSpentUsd: costUsd });
+      const next = await applyEvent(deps, job, { type: "fail", reason: why });
       await notifyJobEnded(deps, next);
       return { job: next, costUsd, retried: false };
     }
@@ -99,7 +94,7 @@ export async function endFailedAttempt(
       deps,
       job,
       { type: "fail", reason },
-      { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId: record.instanceId } },
+      { details: { attempt: record.attempt, instanceId: record.instanceId } },
     );
     await notifyJobEnded(deps, next);
     return { job: next, costUsd, retried: false };

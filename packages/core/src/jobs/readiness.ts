@@ -11,6 +11,7 @@
 import type { ReadinessMessage } from "../queue";
 import type { AttemptRecord, JobRecord } from "../store";
 import type { InstanceState, VastInstance } from "../vast/model";
+import { chargeAttempt } from "./attempt-charge";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { giveUpReason } from "./provision";
@@ -81,6 +82,11 @@ export async function checkReadiness(
 
   const record = await deps.store.getAttempt(jobId, attempt);
   if (!record || record.instanceId === null) return;
+  if (record.endedAt !== null) {
+    // A delivery destroyed and charged the attempt, then crashed before moving the job on.
+    await moveOn(deps, job, record, record.failureReason ?? "the attempt ended");
+    return;
+  }
   const instance = await deps.vast.getInstanceStatus(record.instanceId);
   let probeError: string | null = null;
 
@@ -208,11 +214,9 @@ async function abandonAttempt(
     },
   });
   await deps.vast.terminateInstance(instanceId);
-  const costUsd = (record.hourlyUsd * Math.max(0, now - (record.rentedAt ?? record.startedAt))) / 3_600_000;
-  await deps.store.updateAttempt(job.jobId, record.attempt, {
+  const charged = await chargeAttempt(deps, job, record, {
     outcome: "failed",
     endedAt: now,
-    costUsd,
     failureReason: redact(reason),
   });
   if (record.machineId !== null) {
@@ -224,22 +228,29 @@ async function abandonAttempt(
       reason: redact(reason),
     });
   }
+  await moveOn(deps, charged.job, record, reason);
+}
+
+/** After an abandoned (destroyed and charged) attempt: the next attempt, or the end of the job. */
+async function moveOn(deps: ProvisionDeps, job: JobRecord, record: AttemptRecord, reason: string) {
+  // A cancel that won the race ended the job; the attempt's cost is on its final bill.
+  if (isTerminal(job.state)) return;
+  const redact = redactFor(deps);
   const attempts = await deps.store.listAttempts(job.jobId);
   const rentals = attempts.filter((a) => a.instanceId !== null).length;
-  const spent = { ...job, spentUsd: job.spentUsd + costUsd };
-  const limit = limitExceeded(spent, now);
+  const limit = limitExceeded(job, deps.clock.now());
   if (rentals >= job.request.maxAttempts || limit) {
     const why = limit
       ? `Stopped after attempt ${record.attempt} (${redact(reason)}): ${limit}.`
       : giveUpReason(job, attempts);
-    await applyEvent(deps, job, { type: "fail", reason: why }, { addSpentUsd: costUsd });
+    await applyEvent(deps, job, { type: "fail", reason: why });
     return;
   }
   await applyEvent(
     deps,
     job,
     { type: "attempt_failed", reason: redact(`attempt ${record.attempt} abandoned: ${reason}`) },
-    { addSpentUsd: costUsd, details: { attempt: record.attempt, instanceId } },
+    { details: { attempt: record.attempt, instanceId: record.instanceId } },
   );
   await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
 }
@@ -256,11 +267,10 @@ async function releaseInstanceOfEndedJob(
   const record = await deps.store.getAttempt(job.jobId, attempt);
   if (!record || record.instanceId === null || record.endedAt !== null) return;
   await deps.vast.terminateInstance(record.instanceId);
-  const now = deps.clock.now();
-  await deps.store.updateAttempt(job.jobId, attempt, {
+  // The job has ended, but the instance billed until now: its cost joins the job's final cost.
+  await chargeAttempt(deps, job, record, {
     outcome: "failed",
-    endedAt: now,
-    costUsd: (record.hourlyUsd * Math.max(0, now - (record.rentedAt ?? record.startedAt))) / 3_600_000,
+    endedAt: deps.clock.now(),
     failureReason: `the job ended (${job.state}) while the instance was booting`,
   });
 }

@@ -17,7 +17,7 @@ import {
 import { type Clock, systemClock } from "../clock";
 import { isTerminal, type JobEvent, nextState } from "../jobs/state-machine";
 import { IdempotencyConflictError, JobNotFoundError, VersionConflictError } from "./errors";
-import type { JobStore, NewJob, TransitionOptions } from "./job-store";
+import type { AttemptEnd, EndedAttemptResult, JobStore, NewJob, TransitionOptions } from "./job-store";
 import {
   attemptKey,
   hostFailureIndexKeys,
@@ -68,9 +68,14 @@ const DAY_S = 86_400;
 function isConditionFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === "ConditionalCheckFailedException") return true;
-  if (error.name !== "TransactionCanceledException") return false;
+  return failedConditions(error).length > 0;
+}
+
+/** Indexes of the transaction items whose condition failed. */
+function failedConditions(error: Error): number[] {
+  if (error.name !== "TransactionCanceledException") return [];
   const reasons = (error as Error & { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((r) => r.Code === "ConditionalCheckFailed");
+  return reasons.flatMap((r, i) => (r.Code === "ConditionalCheckFailed" ? [i] : []));
 }
 
 function stripKeys(item: Item): Item {
@@ -111,11 +116,11 @@ export class DynamoJobStore implements JobStore {
   }
 
   /** Runs a transaction; a failed condition becomes `onConflict()`'s error (the caller's meaning of it). */
-  private async transact(items: TransactItem[], onConflict: () => Error): Promise<void> {
+  private async transact(items: TransactItem[], onConflict: (error: Error) => Error): Promise<void> {
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (isConditionFailure(error)) throw onConflict();
+      if (isConditionFailure(error)) throw onConflict(error as Error);
       throw error;
     }
   }
@@ -267,6 +272,91 @@ export class DynamoJobStore implements JobStore {
       reason: event.reason,
       spentUsd,
       ...(terminal ? { costUsd: spentUsd, endedAt: now, artifact } : {}),
+    };
+  }
+
+  async endAttempt(
+    jobId: string,
+    expectedVersion: number,
+    attempt: number,
+    end: AttemptEnd,
+  ): Promise<EndedAttemptResult> {
+    const job = await this.requireJob(jobId, expectedVersion);
+    const current = await this.getAttempt(jobId, attempt);
+    if (!current) throw new JobNotFoundError(jobId);
+    if (current.endedAt !== null) return { job, attempt: current, charged: false };
+    const now = this.clock.now();
+    const terminal = isTerminal(job.state);
+    const ended: AttemptRecord = {
+      ...current,
+      outcome: end.outcome,
+      endedAt: end.endedAt,
+      costUsd: end.costUsd,
+      failureReason: end.failureReason ?? current.failureReason,
+    };
+    try {
+      await this.transact(
+        [
+          {
+            Update: {
+              TableName: this.table,
+              Key: attemptKey(jobId, attempt),
+              UpdateExpression: "SET outcome = :o, endedAt = :e, costUsd = :c, failureReason = :r",
+              // Ended once: a redelivery finds endedAt set and charges nothing.
+              ConditionExpression: "attribute_exists(pk) AND endedAt = :null",
+              ExpressionAttributeValues: {
+                ":o": ended.outcome,
+                ":e": ended.endedAt,
+                ":c": ended.costUsd,
+                ":r": ended.failureReason,
+                ":null": null,
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: this.table,
+              Key: jobKey(jobId),
+              UpdateExpression: `SET spentUsd = spentUsd + :c, version = :next, updatedAt = :now${terminal ? ", costUsd = spentUsd + :c" : ""}`,
+              ConditionExpression: "version = :expected",
+              ExpressionAttributeValues: {
+                ":c": end.costUsd,
+                ":next": expectedVersion + 1,
+                ":now": now,
+                ":expected": expectedVersion,
+              },
+            },
+          },
+          this.timelinePut(jobId, {
+            at: now,
+            version: expectedVersion + 1,
+            kind: "attempt",
+            reason: `attempt ${attempt} ended (${end.outcome}): $${end.costUsd.toFixed(4)} charged`,
+            details: { attempt, outcome: end.outcome, costUsd: end.costUsd, endedAt: end.endedAt },
+          }),
+        ],
+        (error) =>
+          failedConditions(error).includes(1) || !failedConditions(error).includes(0)
+            ? new VersionConflictError(jobId, expectedVersion)
+            : new AttemptAlreadyEnded(),
+      );
+    } catch (error) {
+      if (!(error instanceof AttemptAlreadyEnded)) throw error;
+      // A concurrent writer ended it first (and charged it).
+      const latest = (await this.getJob(jobId)) ?? job;
+      return { job: latest, attempt: (await this.getAttempt(jobId, attempt)) ?? current, charged: false };
+    }
+    const spentUsd = job.spentUsd + end.costUsd;
+    return {
+      job: {
+        ...job,
+        spentUsd,
+        version: expectedVersion + 1,
+        updatedAt: now,
+        ...(terminal ? { costUsd: spentUsd } : {}),
+      },
+      attempt: ended,
+      charged: true,
     };
   }
 
@@ -590,3 +680,6 @@ export class DynamoJobStore implements JobStore {
     }
   }
 }
+
+/** Internal signal: the attempt had already ended when the charge was written. */
+class AttemptAlreadyEnded extends Error {}

@@ -7,6 +7,7 @@ import type { JobRequest } from "../jobs/request";
 import type { JobEvent } from "../jobs/state-machine";
 import type {
   Artifact,
+  AttemptOutcome,
   AttemptPatch,
   AttemptRecord,
   HostFailure,
@@ -32,6 +33,21 @@ export interface TransitionOptions {
   artifact?: Artifact;
 }
 
+/** How an attempt ended: it is priced, and its cost is charged to the job, exactly once. */
+export interface AttemptEnd {
+  outcome: Extract<AttemptOutcome, "failed" | "succeeded">;
+  endedAt: number;
+  costUsd: number;
+  failureReason?: string;
+}
+
+export interface EndedAttemptResult {
+  job: JobRecord;
+  attempt: AttemptRecord;
+  /** False when the attempt had already ended (a redelivery): nothing was written or charged. */
+  charged: boolean;
+}
+
 export interface JobStore {
   /** Stores a new job atomically with its idempotency record; an existing key with the same body
    * returns the existing job (`created: false`); a different body throws IdempotencyConflictError. */
@@ -52,6 +68,16 @@ export interface JobStore {
    * the same id, refused for a different one (an attempt holds at most one instance). */
   recordInstanceId(jobId: string, attempt: number, instanceId: number): Promise<AttemptRecord>;
   updateAttempt(jobId: string, attempt: number, patch: AttemptPatch): Promise<AttemptRecord>;
+  /** Ends an attempt that has not ended yet and adds its cost to the job's spentUsd (and, for a job
+   * that already ended, to its final costUsd) in one write conditional on `expectedVersion`; an
+   * attempt that already ended is left as it is (`charged: false`). VersionConflictError when the
+   * job moved on. */
+  endAttempt(
+    jobId: string,
+    expectedVersion: number,
+    attempt: number,
+    end: AttemptEnd,
+  ): Promise<EndedAttemptResult>;
   /** Pins the SSH host key on first contact; returns the fingerprint now pinned (which may be an
    * earlier one, if another writer pinned first). */
   pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string>;

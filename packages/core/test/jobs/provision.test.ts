@@ -354,6 +354,71 @@ describe("checkReadiness", () => {
     expect(vast.instances.size).toBe(0);
   });
 
+  it("charges the instance of a job that ended while booting to the job's final cost, once", async () => {
+    const jobId = await submit();
+    const { job, attempt } = await provisionAndBoot(jobId);
+    now += 20 * 60_000;
+    const cancelled = await store.transition(jobId, job?.version ?? -1, { type: "cancel", reason: "user" });
+    expect(cancelled.costUsd).toBe(0);
+    const message = { type: "readiness" as const, jobId, attempt: 1, check: 0 };
+    await checkReadiness(deps, message, { messageId: "m-ended" });
+    const cost = (0.31 * 20) / 60;
+    expect((await store.getAttempt(jobId, 1))?.costUsd).toBeCloseTo(cost, 6);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "cancelled" });
+    expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
+    expect((await store.getJob(jobId))?.costUsd).toBeCloseTo(cost, 6);
+    // Redelivered (same message, and another one later): nothing is charged twice.
+    now += 5 * 60_000;
+    await checkReadiness(deps, message, { messageId: "m-ended" });
+    await checkReadiness(deps, { ...message, check: 1 }, { messageId: "m-ended-2" });
+    expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
+    expect((await store.getJob(jobId))?.costUsd).toBeCloseTo(cost, 6);
+    expect(vast.count("destroy")).toBe(1);
+    expect(attempt?.instanceId).not.toBeNull();
+  });
+
+  it("a boot timeout interrupted after its charge is finished by the redelivery without charging again", async () => {
+    const jobId = await submit({ bootTimeoutMinutes: 15 });
+    await provisionAndBoot(jobId);
+    queue.drain();
+    now += 15 * 60_000;
+    const transition = store.transition.bind(store);
+    store.transition = async () => {
+      throw new Error("lambda timed out");
+    };
+    const message = { type: "readiness" as const, jobId, attempt: 1, check: 3 };
+    await expect(checkReadiness(deps, message, { messageId: "m-crash" })).rejects.toThrow("lambda timed out");
+    store.transition = transition;
+    const cost = (0.31 * 15) / 60;
+    expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "booting" });
+    now += 60_000;
+    await checkReadiness(deps, message, { messageId: "m-crash" });
+    const job = await store.getJob(jobId);
+    expect(job).toMatchObject({ state: "provisioning" });
+    expect(job?.spentUsd).toBeCloseTo(cost, 6);
+    expect((await store.getAttempt(jobId, 1))?.failureReason).toMatch(/did not become ready within 15 min/);
+    expect(queue.drain().map((s) => s.message)).toEqual([{ type: "provision", jobId }]);
+  });
+
+  it("a cancel racing a boot timeout keeps the abandoned instance's cost on the final bill", async () => {
+    const jobId = await submit({ bootTimeoutMinutes: 15 });
+    await provisionAndBoot(jobId);
+    now += 15 * 60_000;
+    // The cancel lands between the destroy and the books.
+    const terminate = vast.terminateInstance.bind(vast);
+    vast.terminateInstance = async (id: number) => {
+      await terminate(id);
+      const current = await store.getJob(jobId);
+      await store.transition(jobId, current?.version ?? -1, { type: "cancel", reason: "user" });
+    };
+    await readiness(jobId, 1, 3);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("cancelled");
+    expect(job?.spentUsd).toBeCloseTo((0.31 * 15) / 60, 6);
+    expect(job?.costUsd).toBeCloseTo((0.31 * 15) / 60, 6);
+  });
+
   it("keeps secrets out of failure reasons, the timeline and events", async () => {
     const secret = "sekret-api-key-123";
     vast.offers = [offer(1)];

@@ -183,6 +183,39 @@ describe("DynamoJobStore", () => {
     expect(await store.getJob("j2")).toEqual(done);
   });
 
+  it("ends an attempt and charges the job once, in one write conditional on the version", async () => {
+    await store.createJob(newJob("j1"));
+    let job = await store.transition("j1", 0, { type: "provision_started", reason: "go" });
+    const attempt = { attempt: 1, offerId: 1, machineId: 2, hourlyUsd: 0.6, gpuName: null, label: "l" };
+    job = await store.recordAttemptStarted("j1", job.version, attempt);
+    await store.recordInstanceId("j1", 1, 99);
+    const end = { outcome: "failed" as const, endedAt: now, costUsd: 0.3, failureReason: "boot timeout" };
+    await expect(store.endAttempt("j1", job.version + 1, 1, end)).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
+    const first = await store.endAttempt("j1", job.version, 1, end);
+    expect(first.charged).toBe(true);
+    expect(first.job).toMatchObject({ spentUsd: 0.3, version: job.version + 1, costUsd: null });
+    expect(first.attempt).toMatchObject({ outcome: "failed", endedAt: now, costUsd: 0.3 });
+    expect(await store.getJob("j1")).toEqual(first.job);
+    // A redelivery (even with a later price) charges nothing and keeps the first price.
+    const again = await store.endAttempt("j1", first.job.version, 1, { ...end, costUsd: 0.9 });
+    expect(again).toMatchObject({ charged: false, job: first.job, attempt: { costUsd: 0.3 } });
+    expect((await store.getJob("j1"))?.spentUsd).toBeCloseTo(0.3);
+
+    // Charged after the job ended: its final cost follows.
+    const cancelled = await store.transition("j1", first.job.version, { type: "cancel", reason: "user" });
+    expect(cancelled.costUsd).toBeCloseTo(0.3);
+    await store.createJob(newJob("j3"));
+    let other = await store.transition("j3", 0, { type: "provision_started", reason: "go" });
+    other = await store.recordAttemptStarted("j3", other.version, attempt);
+    other = await store.transition("j3", other.version, { type: "cancel", reason: "user" });
+    expect(other.costUsd).toBe(0);
+    const late = await store.endAttempt("j3", other.version, 1, { ...end, costUsd: 0.2 });
+    expect(late.job).toMatchObject({ state: "cancelled", spentUsd: 0.2, costUsd: 0.2 });
+    expect(await store.getJob("j3")).toMatchObject({ spentUsd: 0.2, costUsd: 0.2 });
+  });
+
   it("records an attempt before create, once per number and version, then its one instance", async () => {
     await store.createJob(newJob("j1"));
     await store.transition("j1", 0, { type: "provision_started", reason: "go" });
