@@ -4,6 +4,7 @@
  * credentials or a changed host key are not going to improve by waiting.
  */
 import { z } from "zod";
+import { backoffDelayMs } from "../retry";
 
 export const SshRetryPolicySchema = z.object({
   attempts: z.number().int().min(1).max(100),
@@ -41,12 +42,11 @@ export function isRetryableConnectError(error: unknown): boolean {
   return false;
 }
 
-/** Exponential backoff with full jitter drawn from `random` (injected for determinism). */
+/** Exponential backoff; at least half the cap is waited, since sshd needs time to come up anyway. */
 export function backoffDelay(
   policy: SshRetryPolicy,
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffDelayMs(attempt, policy, random, { minShare: 0.5 });
 }

@@ -13,22 +13,5 @@ export const RetryPolicySchema = z.object({
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
 export type RetryOptions = z.input<typeof RetryPolicySchema>;
 
-/** Delay before retry number `retry` (1 = the first retry). `random` returns [0, 1). */
-export function backoffDelayMs(retry: number, policy: RetryPolicy, random: () => number): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
-  const r = random();
-  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0.5;
-  return Math.floor(cap * unit);
-}
-
-/** A small seedable PRNG (mulberry32) for deterministic jitter in tests and simulations. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The Vast client uses full jitter, the shared default.
+export { backoffDelayMs, seededRandom } from "../retry";

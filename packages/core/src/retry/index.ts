@@ -1,0 +1,1 @@
+export { type BackoffPolicy, backoffDelayMs, type JitterOptions, seededRandom } from "./backoff";
