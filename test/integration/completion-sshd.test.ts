@@ -20,6 +20,7 @@ import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { type LocalSqs, startLocalSqs } from "../support/fauxqs";
 import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
+import { pollUntil } from "../support/poll";
 import {
   ARTIFACT_BUCKET,
   ensureBuckets,
@@ -81,13 +82,17 @@ async function training(triggerWord: string, heartbeatIntervalSeconds = 1): Prom
 }
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const seen: { value?: T } = {};
+  const value = await pollUntil(
+    async () => {
+      seen.value = await fn();
+      return ok(seen.value) ? seen.value : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+  if (value === undefined) throw new Error(`timed out: ${JSON.stringify(seen.value)}`);
+  return value;
 }
 
 const progressNotes = async (jobId: string) =>

@@ -3,6 +3,7 @@
  * sshd), so a test's cleanup does not delete folders the process is still writing into.
  */
 import { readFile } from "node:fs/promises";
+import { pollUntil } from "./poll";
 
 /** Alive and not a zombie (a zombie has finished; only its parent has yet to reap it). */
 async function isRunning(pid: number): Promise<boolean> {
@@ -18,6 +19,5 @@ async function isRunning(pid: number): Promise<boolean> {
 
 /** Resolves once `pid` has ended, or after `timeoutMs` (cleanup goes on either way). */
 export async function untilProcessExits(pid: number, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && (await isRunning(pid))) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(async () => ((await isRunning(pid)) ? undefined : true), timeoutMs, 20);
 }

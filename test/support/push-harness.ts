@@ -30,6 +30,7 @@ import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
 import { localCredentials } from "./dynamodb";
+import { pollUntil } from "./poll";
 import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
 import { startScenario } from "./provision-harness";
@@ -224,16 +225,16 @@ export async function untilTrainingExited(
   const rootDir = s.base.sim.admin.instance(instanceId)?.rootDir;
   if (!rootDir) throw new Error(`no instance ${instanceId}`);
   const exitCode = join(rootDir, "jobs", jobId, "exit_code");
-  const deadline = Date.now() + timeoutMs;
-  while (
-    !(await access(exitCode).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline) throw new Error(`the run of ${jobId} wrote no exit code in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const written = await pollUntil(
+    () =>
+      access(exitCode).then(
+        () => true,
+        () => undefined,
+      ),
+    timeoutMs,
+    20,
+  );
+  if (!written) throw new Error(`the run of ${jobId} wrote no exit code in ${timeoutMs} ms`);
 }
 
 /** Polls the completion check (real seconds: the training stand-in runs in real time). */
@@ -244,14 +245,18 @@ export async function untilJob(
   done: (job: JobRecord) => boolean,
   timeoutMs = 20_000,
 ): Promise<JobRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await step();
-    const job = await store.getJob(jobId);
-    if (job && done(job)) return job;
-    if (Date.now() > deadline) throw new Error(`timed out; job is ${job?.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const seen: { job: JobRecord | null } = { job: null };
+  const job = await pollUntil(
+    async () => {
+      await step();
+      seen.job = await store.getJob(jobId);
+      return seen.job && done(seen.job) ? seen.job : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+  if (!job) throw new Error(`timed out; job is ${seen.job?.state}`);
+  return job;
 }
 
 export interface SshdJob {

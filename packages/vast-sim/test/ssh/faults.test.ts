@@ -8,7 +8,8 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runProcess, sftpBatch, startTestInstance, type TestInstance, waitFor } from "./support";
+import { pollUntil } from "../../../../test/support/poll";
+import { runProcess, sftpBatch, startTestInstance, type TestInstance } from "./support";
 
 let t: TestInstance;
 
@@ -66,7 +67,7 @@ describe("SSH faults", () => {
     expect(t.faults.dropAfterBytes).toBeNull();
 
     const path = join(t.rootDir, "dropped.bin");
-    const size = await waitFor(async () => {
+    const size = await pollUntil(async () => {
       const s = await stat(path).catch(() => null);
       return s && s.size === limit ? s.size : undefined;
     });
@@ -119,12 +120,12 @@ describe("SSH faults", () => {
         resolve();
       });
     });
-    const pid = await waitFor(() => readFile(join(t.rootDir, "vanish.pid"), "utf8").catch(() => undefined));
+    const pid = await pollUntil(() => readFile(join(t.rootDir, "vanish.pid"), "utf8").catch(() => undefined));
     expect(pid).toBeDefined();
     client.destroy();
 
     // The sleep (pid inside the instance) is gone within the grace period.
-    const gone = await waitFor(async () => {
+    const gone = await pollUntil(async () => {
       const r = await t.exec(`kill -0 ${pid?.trim()} 2>/dev/null && echo alive || echo gone`);
       return r.stdout.trim() === "gone" ? true : undefined;
     }, 5_000);
@@ -166,11 +167,11 @@ describe("SSH faults", () => {
         resolve();
       });
     });
-    expect(await waitFor(async () => ((await sleeping()) ? true : undefined))).toBe(true);
+    expect(await pollUntil(async () => ((await sleeping()) ? true : undefined))).toBe(true);
     const started = Date.now();
     await other.cleanup();
     await closed;
     expect(Date.now() - started).toBeLessThan(3_000);
-    expect(await waitFor(async () => ((await sleeping()) ? undefined : true))).toBe(true);
+    expect(await pollUntil(async () => ((await sleeping()) ? undefined : true))).toBe(true);
   });
 });

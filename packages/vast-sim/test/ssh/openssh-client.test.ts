@@ -7,16 +7,9 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pollUntil } from "../../../../test/support/poll";
 import { RUN_PY } from "../../src/ssh/shims";
-import {
-  clientOptions,
-  runProcess,
-  sftpBatch,
-  ssh,
-  startTestInstance,
-  type TestInstance,
-  waitFor,
-} from "./support";
+import { clientOptions, runProcess, sftpBatch, ssh, startTestInstance, type TestInstance } from "./support";
 
 let t: TestInstance;
 
@@ -161,7 +154,9 @@ describe("instance SSH server with the OpenSSH client", () => {
       "nohup bash -c 'sleep 0.3; echo late > /workspace/late.txt' > /dev/null 2>&1 &",
     );
     expect(result.code).toBe(0);
-    const content = await waitFor(() => readFile(join(t.rootDir, "late.txt"), "utf8").catch(() => undefined));
+    const content = await pollUntil(() =>
+      readFile(join(t.rootDir, "late.txt"), "utf8").catch(() => undefined),
+    );
     expect(content).toBe("late\n");
   });
 

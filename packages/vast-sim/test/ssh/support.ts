@@ -163,16 +163,3 @@ export async function sftpBatch(t: TestInstance, batch: string): Promise<Process
   const target = `root@${t.server.host}`;
   return runProcess("sftp", ["-P", String(t.server.port), "-b", batchFile, ...clientOptions(t.key), target]);
 }
-
-/** Polls `check` until it returns a value or the time is up. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 3_000,
-): Promise<T | undefined> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined || Date.now() > until) return value;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

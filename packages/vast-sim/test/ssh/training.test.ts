@@ -5,9 +5,10 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pollUntil } from "../../../../test/support/poll";
 import { prepareInstanceFolder, setTrainingBehaviour } from "../../src/ssh";
 import { RUN_PY } from "../../src/ssh/shims";
-import { startTestInstance, type TestInstance, waitFor } from "./support";
+import { startTestInstance, type TestInstance } from "./support";
 
 let t: TestInstance;
 
@@ -114,7 +115,9 @@ describe("training stand-in", () => {
         "echo $? > /workspace/train.exit' > /dev/null 2>&1 &",
     );
     expect(start.code).toBe(0);
-    const exit = await waitFor(() => readFile(join(t.rootDir, "train.exit"), "utf8").catch(() => undefined));
+    const exit = await pollUntil(() =>
+      readFile(join(t.rootDir, "train.exit"), "utf8").catch(() => undefined),
+    );
     expect(exit?.trim()).toBe("0");
     expect(await readFile(join(t.rootDir, "train.log"), "utf8")).toContain("| 300/300 [");
     expect(
