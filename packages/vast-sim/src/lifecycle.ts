@@ -95,6 +95,18 @@ export function catchUp(
 
 export function stop(inst: SimInstance, nowMs: number, snapshot: ViewSnapshot, reason = "stop requested") {
   if (inst.actual === "stopped" && inst.intended === "stopped") return;
+  toStopped(inst, nowMs, inst.statusMsg, reason, snapshot);
+  inst.faults.offlineFrom = null;
+}
+
+/** Stopped by the renter or by the host: no GPU billing, nothing scheduled. */
+function toStopped(
+  inst: SimInstance,
+  nowMs: number,
+  statusMsg: SimInstance["statusMsg"],
+  reason: string,
+  snapshot: ViewSnapshot,
+) {
   recordTransition(
     inst,
     nowMs,
@@ -103,13 +115,12 @@ export function stop(inst: SimInstance, nowMs: number, snapshot: ViewSnapshot, r
       intended_status: "stopped",
       cur_state: "stopped",
       next: "stopped",
-      status_msg: inst.statusMsg,
+      status_msg: statusMsg,
     },
     reason,
     snapshot,
   );
   inst.nextAtMs = null;
-  inst.faults.offlineFrom = null;
 }
 
 /** Vast calls the restart "scheduling"; here it goes straight to loading for `loadingSeconds`. */
@@ -149,20 +160,7 @@ export function reboot(inst: SimInstance, nowMs: number, delays: LifecycleDelays
 }
 
 export function outbid(inst: SimInstance, nowMs: number, snapshot: ViewSnapshot) {
-  recordTransition(
-    inst,
-    nowMs,
-    {
-      actual: "stopped",
-      intended_status: "stopped",
-      cur_state: "stopped",
-      next: "stopped",
-      status_msg: "Instance was outbid",
-    },
-    "outbid",
-    snapshot,
-  );
-  inst.nextAtMs = null;
+  toStopped(inst, nowMs, "Instance was outbid", "outbid", snapshot);
 }
 
 export function setOffline(inst: SimInstance, nowMs: number, offline: boolean, snapshot: ViewSnapshot) {
