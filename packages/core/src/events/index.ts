@@ -1,3 +1,4 @@
 export * from "./eventbridge-publisher";
 export * from "./in-memory-publisher";
 export * from "./job-events";
+export * from "./publish";

@@ -12,7 +12,6 @@
  * the timeline, so a crash between collect and destroy neither re-collects nor leaks).
  */
 import { randomUUID } from "node:crypto";
-import { redactSecrets } from "../observability";
 import { SshHostKeyMismatchError, type SshSession } from "../ssh";
 import {
   type Artifact,
@@ -25,13 +24,14 @@ import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } fro
 import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
-import { errorText } from "./provision-deps";
+import { errorText, redactFor } from "./provision-deps";
 import { runningLimitExceeded } from "./push-billing";
 import {
   type CompletionDeps,
   type CompletionSettings,
   completionSettingsOf,
   pushSettingsOf,
+  sshTargetOf,
 } from "./push-deps";
 import { endFailedAttempt } from "./push-teardown";
 import type { JobState } from "./state-machine";
@@ -137,11 +137,7 @@ async function checkUnderLease(
 
   let session: SshSession;
   try {
-    session = await deps.ssh({
-      host: record.sshHost,
-      port: record.sshPort,
-      expectedHostKey: record.hostKeyFingerprint ?? undefined,
-    });
+    session = await deps.ssh(sshTargetOf(record));
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
       return await failRun(deps, job, record, {
@@ -465,7 +461,7 @@ export async function checkTrainingJobs(
           results.push(await checkJobTraining(deps, job.jobId));
         } catch (error) {
           // One job's failure (S3 down, a store error) must not stop the sweep; the next one retries.
-          const reason = redactSecrets(errorText(error), deps.secrets ?? []);
+          const reason = redactFor(deps)(errorText(error));
           deps.logger.error("training check failed", { jobId: job.jobId, error: reason });
           results.push({ jobId: job.jobId, action: "error", reason, state: job.state });
         }

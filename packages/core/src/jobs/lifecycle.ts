@@ -1,8 +1,8 @@
 /**
  * Applying a state-machine event to a stored job: the conditional write, then the
- * "Job State Changed" event. A failed publish is logged, not fatal — the store is the truth.
+ * "Job State Changed" event (published best effort: the store is the truth).
  */
-import type { EventPublisher } from "../events";
+import { type EventPublisher, publishBestEffort } from "../events";
 import { type Logger, redactObject, redactSecrets } from "../observability";
 import type { JobRecord, JobStore, TransitionOptions } from "../store";
 import { isTerminal, type JobEvent } from "./state-machine";
@@ -35,26 +35,17 @@ export async function applyEvent(
     event: event.type,
     reason: event.reason,
   });
-  try {
-    await deps.events.publish({
-      detailType: "Job State Changed",
-      detail: {
-        jobId: job.jobId,
-        from: job.state,
-        to: next.state,
-        reason: event.reason,
-        attempt: next.attempt,
-        spentUsd: next.spentUsd,
-        ...(isTerminal(next.state)
-          ? { costUsd: next.costUsd ?? next.spentUsd, artifact: next.artifact }
-          : {}),
-      },
-    });
-  } catch (error) {
-    deps.logger.warn("job event not published", {
+  await publishBestEffort(deps, {
+    detailType: "Job State Changed",
+    detail: {
       jobId: job.jobId,
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
+      from: job.state,
+      to: next.state,
+      reason: event.reason,
+      attempt: next.attempt,
+      spentUsd: next.spentUsd,
+      ...(isTerminal(next.state) ? { costUsd: next.costUsd ?? next.spentUsd, artifact: next.artifact } : {}),
+    },
+  });
   return next;
 }

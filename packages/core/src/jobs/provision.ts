@@ -14,6 +14,7 @@ import { formatInstanceLabel, isVastAIError, type VastOffer } from "../vast";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
+import { offerConstraintsOf } from "./request";
 import { isTerminal } from "./state-machine";
 
 /** Another pass holds the job; the message should be retried later. */
@@ -118,12 +119,8 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
   let offers: VastOffer[];
   try {
     offers = await deps.vast.searchOffers({
-      gpuType: request.gpuType,
-      region: request.region,
-      maxHourlyUsd: request.maxHourlyUsd,
-      numGpus: request.numGpus,
-      minVramGb: request.minVramGb,
-      minReliability: request.minReliability,
+      ...offerConstraintsOf(request),
+      // The instance's disk must fit the requested size, whatever the stated minimum.
       minDiskGb: Math.max(request.minDiskGb ?? 0, request.diskGb),
       excludeMachineIds: [...excluded],
       limit: settings.searchLimit,

@@ -11,7 +11,7 @@ import type { EventPublisher } from "../events";
 import type { Logger } from "../observability";
 import type { JobQueue } from "../queue";
 import type { SshSession } from "../ssh";
-import type { JobStore } from "../store";
+import type { AttemptRecord, JobStore } from "../store";
 import type { Notifier } from "./completion-notifier";
 import type { VastPort } from "./ports";
 
@@ -24,6 +24,18 @@ export interface SshConnectTarget {
 
 /** Opens a session to an instance with the orchestrator's key (retries and timeouts built in). */
 export type SshConnector = (target: SshConnectTarget) => Promise<SshSession>;
+
+/** Where the attempt's instance answers SSH, with the host key pinned at readiness. */
+export function sshTargetOf(record: AttemptRecord): SshConnectTarget {
+  if (!record.sshHost || record.sshPort === null) {
+    throw new Error(`attempt ${record.attempt} of job ${record.jobId} has no SSH endpoint recorded`);
+  }
+  return {
+    host: record.sshHost,
+    port: record.sshPort,
+    expectedHostKey: record.hostKeyFingerprint ?? undefined,
+  };
+}
 
 export interface PushSettings {
   /** How long one push may hold the job: longer than the push Lambda's timeout (15 min). */

@@ -5,13 +5,12 @@
  * Destroy comes before any state change, so a crash part-way is finished by the retry and never
  * leaves a billing instance behind a terminal job.
  */
-import { redactSecrets } from "../observability";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
-import { errorText } from "./provision-deps";
+import { errorText, redactFor } from "./provision-deps";
 import type { PushDeps } from "./push-deps";
 import { isTerminal } from "./state-machine";
 
@@ -38,7 +37,7 @@ export async function endFailedAttempt(
   record: AttemptRecord,
   options: EndAttemptOptions,
 ): Promise<EndedAttempt> {
-  const redact = (text: string) => redactSecrets(text, deps.secrets ?? []);
+  const redact = redactFor(deps);
   const reason = redact(options.reason);
   if (options.diagnostics) {
     await deps.store.appendTimeline(jobBefore.jobId, {

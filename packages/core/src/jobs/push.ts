@@ -32,7 +32,7 @@ import {
   isListingSource,
   precheckDataset,
 } from "./push-dataset-check";
-import { type PushDeps, type PushSettings, pushSettingsOf } from "./push-deps";
+import { type PushDeps, type PushSettings, pushSettingsOf, sshTargetOf } from "./push-deps";
 import { endFailedAttempt } from "./push-teardown";
 
 /** Another handler is pushing this job right now; retry the message later. */
@@ -148,11 +148,7 @@ async function pushUnderLease(
 
   let session: SshSession;
   try {
-    session = await deps.ssh({
-      host: record.sshHost,
-      port: record.sshPort,
-      expectedHostKey: record.hostKeyFingerprint ?? undefined,
-    });
+    session = await deps.ssh(sshTargetOf(record));
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
       const ended = await endFailedAttempt(deps, job, record, {

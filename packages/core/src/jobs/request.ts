@@ -70,6 +70,12 @@ export const JobRequestSchema = z
 export type JobRequestInput = z.input<typeof JobRequestSchema>;
 export type JobRequest = z.output<typeof JobRequestSchema>;
 
+/** The offer constraints a request sets, as the Vast offer search takes them. */
+export function offerConstraintsOf(request: JobRequest) {
+  const { gpuType, region, maxHourlyUsd, numGpus, minVramGb, minReliability, minDiskGb } = request;
+  return { gpuType, region, maxHourlyUsd, numGpus, minVramGb, minReliability, minDiskGb };
+}
+
 /** A readable one-line summary of zod issues: `maxHourlyUsd: must be greater than 0; ...`. */
 export function formatIssues(error: z.ZodError): string {
   return error.issues

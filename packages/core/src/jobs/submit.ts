@@ -4,12 +4,12 @@
  * Invalid input changes nothing: it is refused before any write.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { EventPublisher } from "../events";
+import { type EventPublisher, publishBestEffort } from "../events";
 import type { Logger } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
 import { isVastAIError, resolveOfferRequest } from "../vast";
-import { formatIssues, type JobRequest, JobRequestSchema } from "./request";
+import { formatIssues, type JobRequest, JobRequestSchema, offerConstraintsOf } from "./request";
 import type { JobState } from "./state-machine";
 
 export interface SubmitDeps {
@@ -66,15 +66,7 @@ export function validateJobRequest(body: unknown, options: { allowLocalDataset?:
   }
   try {
     // The Vast offer-query builder knows the GPU aliases and region groups.
-    resolveOfferRequest({
-      gpuType: request.gpuType,
-      region: request.region,
-      maxHourlyUsd: request.maxHourlyUsd,
-      numGpus: request.numGpus,
-      minVramGb: request.minVramGb,
-      minReliability: request.minReliability,
-      minDiskGb: request.minDiskGb,
-    });
+    resolveOfferRequest(offerConstraintsOf(request));
   } catch (error) {
     if (isVastAIError(error)) throw new JobValidationError(error.message);
     throw error;
@@ -91,23 +83,16 @@ export async function submitJob(deps: SubmitDeps, body: unknown): Promise<Submit
   if (created || job.state === "queued") await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
   if (created) {
     deps.logger.info("job submitted", { jobId: job.jobId, gpuType: request.gpuType });
-    try {
-      await deps.events.publish({
-        detailType: "Job Submitted",
-        detail: {
-          jobId: job.jobId,
-          status: job.state,
-          gpuType: request.gpuType,
-          maxHourlyUsd: request.maxHourlyUsd,
-          budgetUsd: request.budgetUsd,
-        },
-      });
-    } catch (error) {
-      deps.logger.warn("job event not published", {
+    await publishBestEffort(deps, {
+      detailType: "Job Submitted",
+      detail: {
         jobId: job.jobId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
+        status: job.state,
+        gpuType: request.gpuType,
+        maxHourlyUsd: request.maxHourlyUsd,
+        budgetUsd: request.budgetUsd,
+      },
+    });
   }
   return { jobId: job.jobId, status: job.state, created };
 }
