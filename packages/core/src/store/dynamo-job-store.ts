@@ -115,6 +115,31 @@ export class DynamoJobStore implements JobStore {
     return { Put: { TableName: this.table, Item: this.timelineItem(jobId, entry) } };
   }
 
+  /** The job item's part of a transaction: bumps the version it is conditional on, stamps updatedAt. */
+  private jobUpdate(
+    jobId: string,
+    expectedVersion: number,
+    now: number,
+    change: { set: string[]; remove?: string[]; values: Item; names?: Record<string, string> },
+  ): TransactItem {
+    const remove = change.remove?.length ? ` REMOVE ${change.remove.join(", ")}` : "";
+    return {
+      Update: {
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: `SET ${["version = :next", "updatedAt = :now", ...change.set].join(", ")}${remove}`,
+        ConditionExpression: "version = :expected",
+        ...(change.names ? { ExpressionAttributeNames: change.names } : {}),
+        ExpressionAttributeValues: {
+          ...change.values,
+          ":expected": expectedVersion,
+          ":next": expectedVersion + 1,
+          ":now": now,
+        },
+      },
+    };
+  }
+
   /** Runs a transaction; a failed condition becomes `onConflict()`'s error (the caller's meaning of it). */
   private async transact(items: TransactItem[], onConflict: (error: Error) => Error): Promise<void> {
     try {
@@ -214,42 +239,26 @@ export class DynamoJobStore implements JobStore {
     const to = nextState(job.state, event.type);
     const now = this.clock.now();
     const addSpent = options.addSpentUsd ?? 0;
-    const values: Item = {
-      ":expected": expectedVersion,
-      ":next": expectedVersion + 1,
-      ":to": to,
-      ":now": now,
-      ":reason": event.reason,
-      ":spent": addSpent,
-    };
-    let update =
-      "SET #state = :to, version = :next, updatedAt = :now, reason = :reason, spentUsd = spentUsd + :spent";
+    const values: Item = { ":to": to, ":reason": event.reason, ":spent": addSpent };
+    const set = ["#state = :to", "reason = :reason", "spentUsd = spentUsd + :spent"];
+    const remove: string[] = [];
     const terminal = isTerminal(to);
     const artifact = to === "succeeded" ? (options.artifact ?? null) : null;
     if (terminal) {
       // The job's result is written by the same conditional write that ends it.
-      update += ", costUsd = spentUsd + :spent, endedAt = :now, artifact = :artifact";
-      update += ", expiresAt = :ttl REMOVE gsi1pk, gsi1sk";
+      set.push("costUsd = spentUsd + :spent", "endedAt = :now", "artifact = :artifact", "expiresAt = :ttl");
+      remove.push("gsi1pk", "gsi1sk");
       values[":ttl"] = this.expiresAt(this.retentionS);
       values[":artifact"] = artifact;
     } else {
       const index = stateIndexKeys(to, job.createdAt, jobId);
-      update += ", gsi1pk = :gpk, gsi1sk = :gsk";
+      set.push("gsi1pk = :gpk", "gsi1sk = :gsk");
       values[":gpk"] = index.gsi1pk;
       values[":gsk"] = index.gsi1sk;
     }
     await this.transact(
       [
-        {
-          Update: {
-            TableName: this.table,
-            Key: jobKey(jobId),
-            UpdateExpression: update,
-            ConditionExpression: "version = :expected",
-            ExpressionAttributeNames: { "#state": "state" },
-            ExpressionAttributeValues: values,
-          },
-        },
+        this.jobUpdate(jobId, expectedVersion, now, { set, remove, values, names: { "#state": "state" } }),
         this.timelinePut(jobId, {
           at: now,
           version: expectedVersion + 1,
@@ -313,20 +322,11 @@ export class DynamoJobStore implements JobStore {
               },
             },
           },
-          {
-            Update: {
-              TableName: this.table,
-              Key: jobKey(jobId),
-              UpdateExpression: `SET spentUsd = spentUsd + :c, version = :next, updatedAt = :now${terminal ? ", costUsd = spentUsd + :c" : ""}`,
-              ConditionExpression: "version = :expected",
-              ExpressionAttributeValues: {
-                ":c": end.costUsd,
-                ":next": expectedVersion + 1,
-                ":now": now,
-                ":expected": expectedVersion,
-              },
-            },
-          },
+          this.jobUpdate(jobId, expectedVersion, now, {
+            // A job that already ended keeps its final cost complete.
+            set: ["spentUsd = spentUsd + :c", ...(terminal ? ["costUsd = spentUsd + :c"] : [])],
+            values: { ":c": end.costUsd },
+          }),
           this.timelinePut(jobId, {
             at: now,
             version: expectedVersion + 1,
@@ -386,20 +386,10 @@ export class DynamoJobStore implements JobStore {
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },
-        {
-          Update: {
-            TableName: this.table,
-            Key: jobKey(jobId),
-            UpdateExpression: "SET attempt = :n, version = :next, updatedAt = :now",
-            ConditionExpression: "version = :expected",
-            ExpressionAttributeValues: {
-              ":n": attempt.attempt,
-              ":next": expectedVersion + 1,
-              ":now": now,
-              ":expected": expectedVersion,
-            },
-          },
-        },
+        this.jobUpdate(jobId, expectedVersion, now, {
+          set: ["attempt = :n"],
+          values: { ":n": attempt.attempt },
+        }),
         this.timelinePut(jobId, {
           at: now,
           version: expectedVersion + 1,
