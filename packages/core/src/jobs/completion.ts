@@ -70,29 +70,16 @@ export function artifactKey(jobId: string, name: string = jobId): string {
 
 export async function checkJobTraining(deps: CompletionDeps, jobId: string): Promise<CompletionResult> {
   const first = await deps.store.getJob(jobId);
-  if (!first || (first.state !== "training" && first.state !== "collecting")) {
-    return {
-      jobId,
-      action: "skipped",
-      reason: first ? `job is ${first.state}` : "job not found",
-      state: first?.state,
-    };
-  }
+  if (!isCheckable(first)) return notCheckable(jobId, first);
   const settings = completionSettingsOf(deps);
   const owner = `completion:${randomUUID()}`;
   if (!(await deps.store.acquireLease(jobId, COMPLETION_LEASE, owner, settings.leaseMs))) {
     return { jobId, action: "busy", reason: "another check holds the job", state: first.state };
   }
   try {
+    // Read again under the lease: another check may have finished the job meanwhile.
     const job = await deps.store.getJob(jobId);
-    if (!job || (job.state !== "training" && job.state !== "collecting")) {
-      return {
-        jobId,
-        action: "skipped",
-        reason: job ? `job is ${job.state}` : "job not found",
-        state: job?.state,
-      };
-    }
+    if (!isCheckable(job)) return notCheckable(jobId, job);
     const record = await deps.store.getAttempt(jobId, job.attempt);
     if (!record || record.instanceId === null) {
       // Nothing rented to destroy: the record is inconsistent, so end the job rather than poll forever.
@@ -105,6 +92,19 @@ export async function checkJobTraining(deps: CompletionDeps, jobId: string): Pro
   } finally {
     await deps.store.releaseLease(jobId, COMPLETION_LEASE, owner);
   }
+}
+
+function isCheckable(job: JobRecord | null): job is JobRecord {
+  return job !== null && (job.state === "training" || job.state === "collecting");
+}
+
+function notCheckable(jobId: string, job: JobRecord | null): CompletionResult {
+  return {
+    jobId,
+    action: "skipped",
+    reason: job ? `job is ${job.state}` : "job not found",
+    state: job?.state,
+  };
 }
 
 async function checkUnderLease(
