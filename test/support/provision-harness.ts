@@ -107,7 +107,7 @@ export interface ScenarioOptions {
 }
 
 export interface RunOptions {
-  /** Simulated seconds added after each round. */
+  /** Simulated seconds added after each round (default 10: an instance boots in 25 s, three rounds). */
   advanceSeconds?: number;
   maxRounds?: number;
   /** Consumers each batch is delivered to (default: one handler). */
@@ -224,7 +224,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
         const job = await store.getJob(jobId);
         if (job && until(job)) return job;
         await pump(runOptions.handlers);
-        sim.admin.advance(runOptions.advanceSeconds ?? 5);
+        sim.admin.advance(runOptions.advanceSeconds ?? 10);
       }
       const job = await store.getJob(jobId);
       throw new Error(
