@@ -10,7 +10,7 @@ import { datasetReaderFor } from "../dataset";
 import { type CompletionDeps, HttpNotifier, type SshConnector } from "../jobs";
 import { connectSsh } from "../ssh";
 import { createProvisionDependencies } from "./provision-dependencies";
-import { ConfigError } from "./runtime-config";
+import { parseEnv } from "./runtime-config";
 import { loadSecrets } from "./secrets";
 
 export const PushConfigSchema = z.object({
@@ -25,12 +25,7 @@ export const PushConfigSchema = z.object({
 export type PushConfig = z.infer<typeof PushConfigSchema>;
 
 export function loadPushConfig(env: Record<string, string | undefined> = process.env): PushConfig {
-  const parsed = PushConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const names = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
-    throw new ConfigError(`missing or invalid environment: ${names}`);
-  }
-  return parsed.data;
+  return parseEnv(PushConfigSchema, env);
 }
 
 export async function createPushDependencies(

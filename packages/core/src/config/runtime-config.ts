@@ -27,7 +27,15 @@ export class ConfigError extends Error {
 }
 
 export function loadRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
-  const parsed = RuntimeConfigSchema.safeParse(env);
+  return parseEnv(RuntimeConfigSchema, env);
+}
+
+/** Reads a handler's environment through its schema; the error names the variables, never their values. */
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): z.output<T> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const names = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
     throw new ConfigError(`missing or invalid environment: ${names}`);
