@@ -28,6 +28,7 @@ import {
   untilTrainingExited,
   uploadDataset,
 } from "../support/push-harness";
+import { statesVisited } from "../support/timeline";
 
 const scenarios = useScenarios(startPushScenario);
 let local: string;
@@ -115,7 +116,7 @@ describe("completion check on simulator instances", () => {
     expect(job).toMatchObject({ costUsd: job.spentUsd, artifact, endedAt: expect.any(Number) });
 
     const timeline = await s.store.getTimeline(jobId);
-    expect(timeline.filter((t) => t.kind === "transition").map((t) => t.to)).toEqual([
+    expect(await statesVisited(s.store, jobId)).toEqual([
       "queued",
       "provisioning",
       "booting",

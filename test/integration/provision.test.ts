@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
+import { statesVisited } from "../support/timeline";
 
 const scenarios = useScenarios(startScenario);
 
@@ -25,8 +26,7 @@ describe("provision handler (happy path)", () => {
     expect(rented.actualStatus).toBe("running");
     expect(s.pushMessages()).toEqual([{ type: "push", jobId, attempt: 1 }]);
 
-    const states = (await s.store.getTimeline(jobId)).filter((t) => t.kind === "transition").map((t) => t.to);
-    expect(states).toEqual(["queued", "provisioning", "booting", "pushing"]);
+    expect(await statesVisited(s.store, jobId)).toEqual(["queued", "provisioning", "booting", "pushing"]);
     const report = await expectInvariantsHold(s);
     expect(report.alive).toBe(1);
   });

@@ -19,6 +19,7 @@ import {
   startPushScenario,
   uploadDataset,
 } from "../support/push-harness";
+import { statesVisited } from "../support/timeline";
 
 const scenarios = useScenarios(startPushScenario);
 let local: string;
@@ -61,10 +62,6 @@ async function expectDatasetIntact(s: PushScenario, instanceId: number, jobId: s
   expect(siblings.filter((n) => n.startsWith(".dataset."))).toEqual([]);
 }
 
-async function transitions(s: PushScenario, jobId: string) {
-  return (await s.store.getTimeline(jobId)).filter((t) => t.kind === "transition").map((t) => t.to);
-}
-
 async function notes(s: PushScenario, jobId: string, kind: string) {
   return (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === kind);
 }
@@ -80,7 +77,13 @@ describe("push handler on simulator instances", () => {
     expect(job?.state).toBe("training");
     await expectDatasetIntact(s, instanceId, jobId);
     expect(await readPid(s, instanceId, jobId)).toBeGreaterThan(0);
-    expect(await transitions(s, jobId)).toEqual(["queued", "provisioning", "booting", "pushing", "training"]);
+    expect(await statesVisited(s.store, jobId)).toEqual([
+      "queued",
+      "provisioning",
+      "booting",
+      "pushing",
+      "training",
+    ]);
 
     const [pushed] = await notes(s, jobId, "dataset_pushed");
     expect(pushed?.details).toMatchObject({ attempt: 1, files: expected.length, images: 24, captions: 24 });
@@ -147,7 +150,7 @@ describe("push handler on simulator instances", () => {
     expect((await s.store.getJob(jobId))?.state).toBe("training");
     const pushed = await notes(s, jobId, "dataset_pushed");
     expect(pushed).toHaveLength(1);
-    expect((await transitions(s, jobId)).filter((t) => t === "training")).toHaveLength(1);
+    expect((await statesVisited(s.store, jobId)).filter((t) => t === "training")).toHaveLength(1);
     // One dataset's worth of bytes (plus the config), not two.
     const bytes = s.base.sim.admin.instance(instanceId)?.bytesReceived ?? 0;
     expect(bytes).toBeLessThan(1.5 * Number(pushed[0]?.details.bytes));
