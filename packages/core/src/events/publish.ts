@@ -2,7 +2,7 @@
  * Publishing a lifecycle event after the store has recorded the change: the store is the truth,
  * so a failed publish is logged and the command still succeeds.
  */
-import type { Logger } from "../observability";
+import { errorText, type Logger } from "../observability";
 import type { EventPublisher, JobLifecycleEvent } from "./job-events";
 
 export async function publishBestEffort(
@@ -15,7 +15,7 @@ export async function publishBestEffort(
     deps.logger.warn("job event not published", {
       jobId: event.detail.jobId,
       detailType: event.detailType,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorText(error),
     });
   }
 }

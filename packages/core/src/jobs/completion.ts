@@ -12,6 +12,7 @@
  * the timeline, so a crash between collect and destroy neither re-collects nor leaks).
  */
 import { randomUUID } from "node:crypto";
+import { errorText } from "../observability";
 import { SshHostKeyMismatchError, type SshSession } from "../ssh";
 import {
   type Artifact,
@@ -24,7 +25,7 @@ import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } fro
 import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
-import { errorText, redactFor } from "./provision-deps";
+import { redactFor } from "./provision-deps";
 import { runningLimitExceeded } from "./push-billing";
 import {
   type CompletionDeps,

@@ -61,7 +61,3 @@ export function settingsOf(deps: ProvisionDeps): ProvisionSettings {
 export function redactFor(deps: Pick<ProvisionDeps, "secrets">): (text: string) => string {
   return (text) => redactSecrets(text, deps.secrets ?? []);
 }
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -5,12 +5,14 @@
  * Destroy comes before any state change, so a crash part-way is finished by the retry and never
  * leaves a billing instance behind a terminal job.
  */
+
+import { errorText } from "../observability";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { chargeAttempt } from "./attempt-charge";
 import { notifyJobEnded } from "./completion-notifier";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
-import { errorText, redactFor } from "./provision-deps";
+import { redactFor } from "./provision-deps";
 import type { PushDeps } from "./push-deps";
 import { isTerminal } from "./state-machine";
 

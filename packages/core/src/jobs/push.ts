@@ -18,12 +18,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { UnsafeDatasetEntryError } from "../dataset";
+import { errorText } from "../observability";
 import { type PushMessage, PushMessageSchema } from "../queue";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { pushAndLaunch } from "../training";
 import { applyEvent } from "./lifecycle";
-import { errorText } from "./provision-deps";
 import { MalformedMessageError } from "./provision-queue";
 import { runningLimitExceeded } from "./push-billing";
 import {

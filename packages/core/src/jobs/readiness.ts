@@ -8,6 +8,8 @@
  * neither doubles the chain of checks nor repeats the work; a redelivery of the same message
  * may finish what a crashed delivery began.
  */
+
+import { errorText } from "../observability";
 import type { ReadinessMessage } from "../queue";
 import type { AttemptRecord, JobRecord } from "../store";
 import type { InstanceState, VastInstance } from "../vast/model";
@@ -15,7 +17,7 @@ import { chargeAttempt } from "./attempt-charge";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
 import { giveUpReason } from "./provision";
-import { errorText, type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
+import { type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
 import { isTerminal } from "./state-machine";
 
 /** States an instance being booted for us must never be in. `stopped` is never wanted here. */

@@ -1,3 +1,4 @@
+export { errorText } from "./error-text";
 export {
   createRecordingLogger,
   type LogAttributes,

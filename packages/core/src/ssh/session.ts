@@ -11,7 +11,7 @@ import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client, type ClientChannel, type SFTPWrapper } from "ssh2";
 import { type Clock, systemClock } from "../clock";
-import { type Logger, redactSecrets, silentLogger } from "../observability";
+import { errorText, type Logger, redactSecrets, silentLogger } from "../observability";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError } from "./errors";
 import { sshFingerprint } from "./fingerprint";
 import { backoffDelay, defaultSshRetry, isRetryableConnectError, type SshRetryPolicy } from "./retry";
@@ -117,8 +117,9 @@ export async function connectSsh(options: ConnectSshOptions): Promise<SshSession
 }
 
 function safeMessage(error: unknown, privateKey: string | Buffer): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return redactSecrets(text, [typeof privateKey === "string" ? privateKey : privateKey.toString("utf8")]);
+  return redactSecrets(errorText(error), [
+    typeof privateKey === "string" ? privateKey : privateKey.toString("utf8"),
+  ]);
 }
 
 function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fingerprint: string }> {

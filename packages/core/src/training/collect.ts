@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { PassThrough, Transform } from "node:stream";
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { type Logger, silentLogger } from "../observability";
+import { errorText, type Logger, silentLogger } from "../observability";
 import { type SshSession, shellCommand } from "../ssh";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "./paths";
 
@@ -100,7 +100,7 @@ export async function collectArtifact(
   } catch (error) {
     stream.destroy();
     throw new ArtifactError(
-      `artifact upload to s3://${options.bucket}/${options.key} failed: ${error instanceof Error ? error.message : String(error)}`,
+      `artifact upload to s3://${options.bucket}/${options.key} failed: ${errorText(error)}`,
     );
   }
   const localHash = hash.digest("hex");
