@@ -227,8 +227,10 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
         sim.admin.advance(runOptions.advanceSeconds ?? 10);
       }
       const job = await store.getJob(jobId);
+      // The last timeline entries say why (a probe failing, an instance state), for the failure message.
+      const recent = (await store.getTimeline(jobId)).slice(-3).map((t) => `${t.kind}: ${t.reason}`);
       throw new Error(
-        `condition not reached after ${maxRounds} rounds; job is ${JSON.stringify(job?.state)}`,
+        `condition not reached after ${maxRounds} rounds; job is ${JSON.stringify(job?.state)}; last: ${recent.join(" | ")}`,
       );
     },
     pushMessages() {
