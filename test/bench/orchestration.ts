@@ -1,0 +1,572 @@
+/**
+ * Orchestration overhead and cost efficiency (DESIGN.md §7), end to end through the real core
+ * handlers. Run:
+ *   npm exec -- tsx test/bench/orchestration.ts [--jobs 5] [--seed 7] [--training 20]
+ *     [--schedules default,2] [--poll-ms 1000] [--time-scale 1]
+ *
+ * Each job gets its own "deployment" — a simulator (seeded; its loading phase drawn from the seed,
+ * so boot times differ), a jobs table on DynamoDB Local, provision and push queues on fauxqs with
+ * real `DelaySeconds`, its own Vast client (production rate limits and retries, as one Lambda
+ * container would have) — and all jobs run at once. Consumers long-poll the queues as the event
+ * source mapping does and feed `functions/provision.ts` and `functions/push-dataset.ts`; the
+ * completion check (`checkJobTraining`) is called every `--poll-ms` as the scheduled poller would.
+ * Every schedule named in `--schedules` (readiness backoff in seconds, `default` = the production
+ * setting) runs the same seeded jobs, so they compare like for like.
+ *
+ * 1. Overhead = (submit → `training`) − boot (simulator history, create → running) − dataset push
+ *    (the push step's own `durationMs`), split into: submit → instance created, running → the
+ *    readiness check that noticed it (the backoff wait), that check's probe and transition, the
+ *    push message's hop, and the push handler's own work besides the transfer.
+ * 2. Cost: the simulator ledger per instance against the ideal (training seconds × dph_total),
+ *    and the job's recorded `costUsd` against the ledger.
+ *
+ * Exits non-zero when a job does not reach `training` and then `succeeded`, or a money invariant
+ * breaks. Not part of `npm test`. Sim-clock times are converted to real time by the time scale.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import ssh2 from "ssh2";
+import { createProvisionHandler } from "../../functions/provision";
+import { createPushHandler } from "../../functions/push-dataset";
+import { type Clock, systemClock } from "../../packages/core/src/clock";
+import { datasetReaderFor } from "../../packages/core/src/dataset";
+import { InMemoryEventPublisher } from "../../packages/core/src/events";
+import {
+  type CompletionDeps,
+  checkJobTraining,
+  DEFAULT_PROVISION_SETTINGS,
+  type ProvisionDeps,
+  vastPortFromService,
+} from "../../packages/core/src/jobs";
+import { submitJob } from "../../packages/core/src/jobs/submit";
+import { silentLogger } from "../../packages/core/src/observability";
+import { SqsJobQueue } from "../../packages/core/src/queue";
+import { seededRandom } from "../../packages/core/src/retry";
+import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
+import { DynamoJobStore, type JobRecord, type TimelineEntry } from "../../packages/core/src/store";
+import { VastAIService } from "../../packages/core/src/vast";
+import { writeDataset } from "../../packages/core/test/dataset/fixtures";
+import { startVastSim, type VastSim } from "../../packages/vast-sim/src/index";
+import { checkMoneyInvariants } from "../support/invariants";
+import { sampleJobRequestInput } from "../support/job-request";
+import { type Infra, startInfra } from "../support/provision-harness";
+import { ARTIFACT_BUCKET, DATASET_BUCKET, s3For, uploadDataset } from "../support/push-harness";
+import { toSqsRecord } from "../support/sqs-pump";
+
+// ---------- options ----------
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+const JOBS = Number(arg("jobs", "5"));
+const SEED = Number(arg("seed", "7"));
+const TRAINING_SECONDS = Number(arg("training", "20"));
+const POLL_MS = Number(arg("poll-ms", "1000"));
+const TIME_SCALE = Number(arg("time-scale", "1"));
+const PROVISIONING_SECONDS = 5;
+/** Loading phase per job, simulated seconds: drawn from the seed in [10, 30]. */
+const LOADING_RANGE = [10, 30] as const;
+const SCHEDULES = arg("schedules", "default,2")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean)
+  .map((s) => ({
+    name:
+      s === "default"
+        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}]`
+        : `[${s}]`,
+    backoff:
+      s === "default"
+        ? DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds
+        : s.split("/").map((n) => Number(n)),
+  }));
+/** Wall-clock limit per job (the whole bench should stay within ~2 minutes). */
+const JOB_TIMEOUT_MS = 150_000;
+
+// ---------- SQS consumer (the event source mapping, long-polling) ----------
+
+interface Invocation {
+  queue: "provision" | "push";
+  jobId: string;
+  type: string;
+  check: number | null;
+  start: number;
+  end: number;
+  failed: boolean;
+}
+
+type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+function startConsumer(
+  infra: Infra,
+  queueUrl: string,
+  name: Invocation["queue"],
+  handler: Handler,
+  log: Invocation[],
+) {
+  let running = true;
+  const arn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split("/").pop()}`;
+  const deliver = async (message: Message) => {
+    const record = toSqsRecord(message, arn);
+    const body = JSON.parse(record.body) as { jobId: string; type: string; check?: number };
+    const start = Date.now();
+    const response = await handler({ Records: [record] });
+    const failed = response.batchItemFailures.length > 0;
+    log.push({
+      queue: name,
+      jobId: body.jobId,
+      type: body.type,
+      check: body.check ?? null,
+      start,
+      end: Date.now(),
+      failed,
+    });
+    // A failure stays invisible for the queue's visibility timeout, as with SQS and Lambda.
+    if (!failed) {
+      await infra.sqs.client.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle }),
+      );
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      const out = await infra.sqs.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 30,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      // Lambda runs a batch's records through one invocation; here each record is its own
+      // invocation so the timing log is per message (batches of one are the norm per job).
+      await Promise.all((out.Messages ?? []).map(deliver));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
+// ---------- one job, one deployment ----------
+
+interface JobRun {
+  schedule: string;
+  index: number;
+  jobId: string;
+  ok: boolean;
+  error: string | null;
+  submitAt: number;
+  createdAt: number;
+  runningAt: number;
+  readyAt: number;
+  noticeStart: number;
+  /** Start of the first provision handler invocation (the `provision` message's SQS hop ends). */
+  provisionStart: number;
+  pushStart: number;
+  trainingAt: number;
+  bootMs: number;
+  pushMs: number;
+  readinessChecks: number;
+  failedInvocations: number;
+  job: JobRecord | null;
+  ledger: {
+    totalMicros: number;
+    gpuMicros: number;
+    storageMicros: number;
+    bandwidthMicros: number;
+    runningSeconds: number;
+    storageSeconds: number;
+    gpuDph: number;
+    storageDph: number;
+  } | null;
+  hourlyUsd: number;
+  trainingSeconds: number;
+  violations: string[];
+}
+
+async function until<T>(
+  what: string,
+  deadline: number,
+  probe: () => Promise<T | undefined>,
+  everyMs: number,
+): Promise<T> {
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function runJob(
+  infra: Infra,
+  schedule: { name: string; backoff: readonly number[] },
+  index: number,
+): Promise<JobRun> {
+  const random = seededRandom(SEED * 1000 + index);
+  const loadingSeconds = LOADING_RANGE[0] + Math.round(random() * (LOADING_RANGE[1] - LOADING_RANGE[0]));
+  const sim: VastSim = await startVastSim({
+    seed: SEED + index,
+    timeScale: TIME_SCALE,
+    ssh: true,
+    delays: { provisioningSeconds: PROVISIONING_SECONDS, loadingSeconds },
+  });
+  // Sim ms ↔ real ms (no `advance` is ever called, so the mapping is linear).
+  const real0 = Date.now();
+  const sim0 = sim.admin.now();
+  const realOf = (simMs: number) => real0 + (simMs - sim0) / TIME_SCALE;
+
+  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "orchestrator@bench" });
+  const clock: Clock = { now: () => sim.admin.now(), sleep: systemClock.sleep };
+  const store = new DynamoJobStore({
+    client: infra.dynamo.doc,
+    tableName: await infra.dynamo.createJobsTable(),
+    clock,
+  });
+  const provisionQueue = infra.sqs.createQueue("provision");
+  const pushQueue = infra.sqs.createQueue("push");
+  const queue = new SqsJobQueue({
+    client: infra.sqs.client,
+    queueUrls: { provision: provisionQueue.url, push: pushQueue.url },
+  });
+  const events = new InMemoryEventPublisher();
+  // As createProvisionDependencies builds it: production rate limits, retries and probe.
+  const service = new VastAIService({
+    apiKey: sim.apiKey,
+    baseUrl: sim.url,
+    sshPublicKey: pair.public,
+    logger: silentLogger,
+  });
+  const vast = vastPortFromService(service, pair.public);
+  const deps: ProvisionDeps = {
+    store,
+    vast,
+    queue,
+    events,
+    clock,
+    logger: silentLogger,
+    probe: (target) =>
+      probeSsh({
+        ...target,
+        username: "root",
+        privateKey: pair.private,
+        retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
+        readyTimeoutMs: 10_000,
+      }),
+    settings: { readinessBackoffSeconds: schedule.backoff },
+    secrets: [sim.apiKey],
+  };
+  const s3 = s3For(infra);
+  const pushDeps: CompletionDeps = {
+    store,
+    events,
+    vast,
+    queue,
+    clock,
+    logger: silentLogger,
+    secrets: [sim.apiKey],
+    ssh: (target) =>
+      connectSsh({
+        ...target,
+        username: "root",
+        privateKey: pair.private,
+        retry: { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 8_000 },
+        readyTimeoutMs: 10_000,
+      }),
+    datasets: (source) => datasetReaderFor(source, { s3 }),
+    s3,
+    artifactBucket: ARTIFACT_BUCKET,
+    settings: { heartbeatIntervalSeconds: 5 },
+  };
+  const log: Invocation[] = [];
+  const stopProvision = startConsumer(
+    infra,
+    provisionQueue.url,
+    "provision",
+    createProvisionHandler(deps),
+    log,
+  );
+  const stopPush = startConsumer(infra, pushQueue.url, "push", createPushHandler(pushDeps), log);
+  // The training stand-in reads its behaviour when launched: set it as soon as an instance exists
+  // (long before the push), from outside the handlers' path.
+  const configured = new Set<number>();
+  const watcher = setInterval(() => {
+    for (const inst of sim.admin.instances()) {
+      if (configured.has(inst.id) || inst.destroyedAtMs !== null) continue;
+      configured.add(inst.id);
+      sim.admin
+        .setTrainingBehaviour(inst.id, { durationSeconds: TRAINING_SECONDS })
+        .catch(() => configured.delete(inst.id));
+    }
+  }, 50);
+
+  const run: JobRun = {
+    schedule: schedule.name,
+    index,
+    jobId: "",
+    ok: false,
+    error: null,
+    submitAt: 0,
+    createdAt: 0,
+    runningAt: 0,
+    readyAt: 0,
+    noticeStart: 0,
+    provisionStart: 0,
+    pushStart: 0,
+    trainingAt: 0,
+    bootMs: 0,
+    pushMs: 0,
+    readinessChecks: 0,
+    failedInvocations: 0,
+    job: null,
+    ledger: null,
+    hourlyUsd: 0,
+    trainingSeconds: TRAINING_SECONDS,
+    violations: [],
+  };
+  const deadline = Date.now() + JOB_TIMEOUT_MS;
+  try {
+    run.submitAt = Date.now();
+    const { jobId } = await submitJob(
+      { store, queue, events, logger: silentLogger },
+      sampleJobRequestInput({
+        idempotencyKey: `bench-${randomBytes(4).toString("hex")}`,
+        dataset: { kind: "s3", bucket: DATASET_BUCKET, prefix: "bench/" },
+      }),
+    );
+    run.jobId = jobId;
+    await until(
+      "training",
+      deadline,
+      async () => {
+        const job = await store.getJob(jobId);
+        if (job && ["failed", "cancelled", "succeeded"].includes(job.state) && job.state !== "succeeded")
+          throw new Error(`job ended ${job.state}: ${job.reason}`);
+        return job &&
+          job.state !== "queued" &&
+          job.state !== "provisioning" &&
+          job.state !== "booting" &&
+          job.state !== "pushing"
+          ? job
+          : undefined;
+      },
+      100,
+    );
+    // The scheduled poller, every POLL_MS.
+    const ended = await until(
+      "completion",
+      deadline,
+      async () => {
+        await checkJobTraining(pushDeps, jobId);
+        const job = await store.getJob(jobId);
+        return job && (job.state === "succeeded" || job.state === "failed" || job.state === "cancelled")
+          ? job
+          : undefined;
+      },
+      POLL_MS,
+    );
+    if (ended.state !== "succeeded") throw new Error(`job ended ${ended.state}: ${ended.reason}`);
+    run.job = ended;
+
+    const timeline = await store.getTimeline(jobId);
+    const transitionAt = (to: string) =>
+      timeline.find((t: TimelineEntry) => t.kind === "transition" && t.to === to)?.at;
+    const attempt = await store.getAttempt(jobId, ended.attempt);
+    const inst = attempt?.instanceId ? sim.admin.instance(attempt.instanceId) : null;
+    if (!attempt || !inst) throw new Error("no instance recorded for the job");
+    const running = inst.history.find((h) => h.actual_status === "running");
+    const readyAtSim = transitionAt("pushing");
+    const trainingAtSim = transitionAt("training");
+    const pushed = timeline.find((t) => t.details.kind === "dataset_pushed");
+    if (!running || readyAtSim === undefined || trainingAtSim === undefined || !pushed)
+      throw new Error("the timeline or instance history lacks a step");
+    run.createdAt = realOf(inst.createdAtMs);
+    run.runningAt = realOf(running.atMs);
+    run.bootMs = (running.atMs - inst.createdAtMs) / TIME_SCALE;
+    run.readyAt = realOf(readyAtSim);
+    run.trainingAt = realOf(trainingAtSim);
+    run.pushMs = Number(pushed.details.durationMs) / TIME_SCALE;
+    const checks = log.filter((l) => l.type === "readiness");
+    run.readinessChecks = checks.length;
+    run.noticeStart = Math.max(...checks.filter((c) => c.start <= run.readyAt).map((c) => c.start));
+    run.provisionStart = Math.min(...log.filter((l) => l.type === "provision").map((l) => l.start));
+    run.pushStart = Math.min(...log.filter((l) => l.queue === "push").map((l) => l.start));
+    run.failedInvocations = log.filter((l) => l.failed).length;
+    run.ledger = inst.ledger;
+    run.hourlyUsd = attempt.hourlyUsd;
+    run.violations = (await checkMoneyInvariants(sim, store)).violations;
+    run.ok = run.violations.length === 0;
+    if (!run.ok) run.error = run.violations.join("; ");
+  } catch (error) {
+    run.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    clearInterval(watcher);
+    await Promise.all([stopProvision(), stopPush()]);
+    s3.destroy();
+    await sim.close();
+  }
+  return run;
+}
+
+// ---------- report ----------
+
+const s = (ms: number) => (ms / 1000).toFixed(2);
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const stats = (xs: number[]) =>
+  `median ${s(median(xs))} s, min ${s(Math.min(...xs))} s, max ${s(Math.max(...xs))} s`;
+
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  return rows.map((r) => r.map((v, c) => String(v).padStart(widths[c]!)).join("  ")).join("\n");
+}
+
+function report(runs: JobRun[]) {
+  for (const schedule of SCHEDULES) {
+    const mine = runs.filter((r) => r.schedule === schedule.name && r.ok);
+    if (mine.length === 0) continue;
+    console.log(`\n== readiness backoff ${schedule.name} s ==`);
+    const rows: (string | number)[][] = [
+      [
+        "job",
+        "total",
+        "boot",
+        "push",
+        "OVERHEAD",
+        "→handler",
+        "submit→create",
+        "run→noticed",
+        "probe+ready",
+        "push hop",
+        "push work",
+        "checks",
+      ],
+    ];
+    const overheads: number[] = [];
+    const lags: number[] = [];
+    const work: number[] = [];
+    for (const r of mine) {
+      const total = r.trainingAt - r.submitAt;
+      const overhead = total - r.bootMs - r.pushMs;
+      const lag = Math.max(0, r.noticeStart - r.runningAt);
+      const handlerWork = overhead - lag;
+      overheads.push(overhead);
+      lags.push(lag);
+      work.push(handlerWork);
+      rows.push([
+        r.index,
+        s(total),
+        s(r.bootMs),
+        s(r.pushMs),
+        s(overhead),
+        s(r.provisionStart - r.submitAt),
+        s(r.createdAt - r.submitAt),
+        s(lag),
+        s(r.readyAt - Math.max(r.noticeStart, r.runningAt)),
+        s(r.pushStart - r.readyAt),
+        s(r.trainingAt - r.pushStart - r.pushMs),
+        r.readinessChecks,
+      ]);
+    }
+    console.log(table(rows));
+    console.log(`overhead: ${stats(overheads)}`);
+    console.log(`  of which waiting for the readiness backoff: ${stats(lags)}`);
+    console.log(`  of which handler work and queue hops: ${stats(work)}`);
+
+    const costRows: (string | number)[][] = [
+      [
+        "job",
+        "$/h",
+        "train s",
+        "running s",
+        "excess s",
+        "billed $",
+        "ideal $",
+        "billed/ideal",
+        "gpu/stor/bw $",
+        "job costUsd",
+        "cost/billed",
+      ],
+    ];
+    const ratios: number[] = [];
+    const costRatios: number[] = [];
+    const excess: number[] = [];
+    const ideals: number[] = [];
+    for (const r of mine) {
+      const l = r.ledger!;
+      const dph = l.gpuDph + l.storageDph;
+      const billed = l.totalMicros / 1e6;
+      const ideal = (r.trainingSeconds * dph) / 3600;
+      const cost = r.job?.costUsd ?? 0;
+      ratios.push(billed / ideal);
+      costRatios.push(cost / billed);
+      excess.push(l.runningSeconds - r.trainingSeconds);
+      ideals.push(ideal);
+      costRows.push([
+        r.index,
+        dph.toFixed(4),
+        r.trainingSeconds,
+        l.runningSeconds.toFixed(1),
+        (l.runningSeconds - r.trainingSeconds).toFixed(1),
+        billed.toFixed(6),
+        ideal.toFixed(6),
+        (billed / ideal).toFixed(2),
+        `${(l.gpuMicros / 1e6).toFixed(5)}/${(l.storageMicros / 1e6).toFixed(5)}/${(l.bandwidthMicros / 1e6).toFixed(6)}`,
+        cost.toFixed(6),
+        (cost / billed).toFixed(2),
+      ]);
+    }
+    console.log(table(costRows));
+    console.log(
+      `billed/ideal: median ${median(ratios).toFixed(2)}; job costUsd/billed: median ${median(costRatios).toFixed(2)}; ` +
+        `GPU seconds billed beyond training: median ${median(excess).toFixed(1)} s`,
+    );
+    console.log(
+      `  a 1-minute poller instead of --poll-ms ${POLL_MS} would add ~${(30 - POLL_MS / 2000).toFixed(1)} s of running ` +
+        `time per job on average (completion noticed up to a minute late): median ideal ${(median(ideals) * 1e6).toFixed(0)} µ$ ` +
+        `→ +${(median(mine.map((r) => ((30 - POLL_MS / 2000) * (r.ledger!.gpuDph + r.ledger!.storageDph)) / 3600)) * 1e6).toFixed(0)} µ$`,
+    );
+  }
+}
+
+// ---------- main ----------
+
+const started = Date.now();
+const infra = await startInfra();
+const datasetDir = await mkdtemp(join(tmpdir(), "bench-orch-"));
+let exitCode = 0;
+try {
+  await writeDataset(datasetDir, { pairs: 12, seed: SEED, minBytes: 2_000, maxBytes: 8_000 });
+  await uploadDataset(infra, "bench/", datasetDir);
+  console.log(
+    `orchestration bench: ${JOBS} jobs × ${SCHEDULES.length} schedule(s), seed ${SEED}, time scale ${TIME_SCALE}, ` +
+      `boot ${PROVISIONING_SECONDS}+[${LOADING_RANGE.join("..")}] sim s, training ${TRAINING_SECONDS} sim s, completion poll ${POLL_MS} ms, ` +
+      `12 image+caption pairs from fauxqs S3 (infra up in ${s(Date.now() - started)} s)`,
+  );
+  const runs = await Promise.all(
+    SCHEDULES.flatMap((schedule) => Array.from({ length: JOBS }, (_, i) => runJob(infra, schedule, i))),
+  );
+  report(runs);
+  const bad = runs.filter((r) => !r.ok);
+  for (const r of bad) console.error(`FAILED ${r.schedule} job ${r.index} (${r.jobId}): ${r.error}`);
+  const failedDeliveries = runs.reduce((n, r) => n + r.failedInvocations, 0);
+  if (failedDeliveries > 0)
+    console.log(`note: ${failedDeliveries} handler deliveries reported a failure (retried by SQS)`);
+  if (bad.length > 0) exitCode = 1;
+} finally {
+  await rm(datasetDir, { recursive: true, force: true });
+  await infra.stop();
+}
+console.log(`\nbench wall time ${s(Date.now() - started)} s`);
+process.exit(exitCode);
