@@ -86,7 +86,7 @@ const SCHEDULES = arg("schedules", "default,2")
         : s.split("/").map((n) => Number(n)),
   }));
 /** Wall-clock limit per job (the whole bench should stay within ~2 minutes). */
-const JOB_TIMEOUT_MS = 150_000;
+const JOB_TIMEOUT_MS = 100_000;
 
 // ---------- SQS consumer (the event source mapping, long-polling) ----------
 
@@ -114,18 +114,20 @@ function startConsumer(
   const deliver = async (message: Message) => {
     const record = toSqsRecord(message, arn);
     const body = JSON.parse(record.body) as { jobId: string; type: string; check?: number };
-    const start = Date.now();
-    const response = await handler({ Records: [record] });
-    const failed = response.batchItemFailures.length > 0;
-    log.push({
+    const entry: Invocation = {
       queue: name,
       jobId: body.jobId,
       type: body.type,
       check: body.check ?? null,
-      start,
-      end: Date.now(),
-      failed,
-    });
+      start: Date.now(),
+      end: 0,
+      failed: false,
+    };
+    log.push(entry);
+    const response = await handler({ Records: [record] });
+    const failed = response.batchItemFailures.length > 0;
+    entry.end = Date.now();
+    entry.failed = failed;
     // A failure stays invisible for the queue's visibility timeout, as with SQS and Lambda.
     if (!failed) {
       await infra.sqs.client.send(
@@ -151,7 +153,8 @@ function startConsumer(
   })();
   return async () => {
     running = false;
-    await loop;
+    // A handler that never returns must not hang the bench (it is reported as in flight).
+    await Promise.race([loop, new Promise((r) => setTimeout(r, 3_000))]);
   };
 }
 
@@ -407,6 +410,18 @@ async function runJob(
     if (!run.ok) run.error = run.violations.join("; ");
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
+    // Where it stopped: the job's state, its last timeline entries, the deliveries that failed.
+    if (run.jobId) {
+      const job = await store.getJob(run.jobId).catch(() => null);
+      const last = (await store.getTimeline(run.jobId).catch(() => []))
+        .slice(-3)
+        .map((t) => `${t.kind}${t.to ? `→${t.to}` : ""}: ${t.reason}`);
+      const failures = log.filter((l) => l.failed).map((l) => `${l.queue}/${l.type}`);
+      const inFlight = log.filter((l) => l.end === 0).map((l) => `${l.queue}/${l.type}`);
+      run.error +=
+        `; job ${job?.state ?? "?"}; last: ${last.join(" | ")}; ${log.length} deliveries, ` +
+        `failed: [${failures.join(", ")}], never returned: [${inFlight.join(", ")}]`;
+    }
   } finally {
     clearInterval(watcher);
     await Promise.all([stopProvision(), stopPush()]);
@@ -542,6 +557,16 @@ function report(runs: JobRun[]) {
 
 // ---------- main ----------
 
+/**
+ * Errors nothing in core listened for (an `error` event on a stream after its consumer finished):
+ * they would crash a Lambda invocation, so they are counted and fail the bench, but the other
+ * jobs still finish and are measured.
+ */
+const uncaught: string[] = [];
+process.on("uncaughtException", (error) => {
+  uncaught.push(error.stack ?? String(error));
+});
+
 const started = Date.now();
 const infra = await startInfra();
 const datasetDir = await mkdtemp(join(tmpdir(), "bench-orch-"));
@@ -564,6 +589,11 @@ try {
   if (failedDeliveries > 0)
     console.log(`note: ${failedDeliveries} handler deliveries reported a failure (retried by SQS)`);
   if (bad.length > 0) exitCode = 1;
+  if (uncaught.length > 0) {
+    console.error(`\n${uncaught.length} uncaught error(s) from the code under test (a Lambda would crash):`);
+    for (const stack of uncaught) console.error(stack.split("\n").slice(0, 6).join("\n"));
+    exitCode = exitCode || 2;
+  }
 } finally {
   await rm(datasetDir, { recursive: true, force: true });
   await infra.stop();
