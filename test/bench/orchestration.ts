@@ -41,6 +41,7 @@ import {
   type CompletionDeps,
   checkJobTraining,
   DEFAULT_PROVISION_SETTINGS,
+  isTerminal,
   type ProvisionDeps,
   vastPortFromService,
 } from "../../packages/core/src/jobs";
@@ -417,15 +418,9 @@ async function runJob(
       deadline,
       async () => {
         const job = await observer.getJob(jobId);
-        if (job && ["failed", "cancelled", "succeeded"].includes(job.state) && job.state !== "succeeded")
+        if (job && isTerminal(job.state) && job.state !== "succeeded")
           throw new Error(`job ended ${job.state}: ${job.reason}`);
-        return job &&
-          job.state !== "queued" &&
-          job.state !== "provisioning" &&
-          job.state !== "booting" &&
-          job.state !== "pushing"
-          ? job
-          : undefined;
+        return job && ["training", "collecting", "succeeded"].includes(job.state) ? job : undefined;
       },
       100,
     );
@@ -436,9 +431,7 @@ async function runJob(
       async () => {
         await checkJobTraining(pushDeps, jobId);
         const job = await observer.getJob(jobId);
-        return job && (job.state === "succeeded" || job.state === "failed" || job.state === "cancelled")
-          ? job
-          : undefined;
+        return job && isTerminal(job.state) ? job : undefined;
       },
       POLL_MS,
     );
