@@ -82,7 +82,8 @@ export async function collectArtifact(
     },
   });
   const body = new PassThrough();
-  stream.on("error", (error) => body.destroy(error));
+  const forwardError = (error: Error) => body.destroy(error);
+  stream.on("error", forwardError);
   stream.pipe(meter).pipe(body);
   try {
     await options.s3.send(
@@ -102,6 +103,13 @@ export async function collectArtifact(
     throw new ArtifactError(
       `artifact upload to s3://${options.bucket}/${options.key} failed: ${errorText(error)}`,
     );
+  } finally {
+    // Once S3 has answered, the bytes are judged by size and hash below. An error the SFTP
+    // stream raises later (ssh2's "No response from server" when the session closes with its
+    // close request pending; the session logs it) must not be forwarded to a body stream nobody
+    // listens to any more: that is an uncaught exception between collecting and destroying.
+    stream.off("error", forwardError);
+    body.on("error", () => {});
   }
   const localHash = hash.digest("hex");
   const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: options.key }));
