@@ -82,8 +82,9 @@ const SCHEDULES = arg("schedules", "default,2")
   .map((s) => ({
     name:
       s === "default"
-        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}]`
+        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}], ${DEFAULT_PROVISION_SETTINGS.readinessNearReadySeconds} s once loading`
         : `[${s}]`,
+    custom: s !== "default",
     backoff:
       s === "default"
         ? DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds
@@ -250,7 +251,7 @@ async function until<T>(
 
 async function runJob(
   infra: Infra,
-  schedule: { name: string; backoff: readonly number[] },
+  schedule: { name: string; backoff: readonly number[]; custom: boolean },
   index: number,
 ): Promise<JobRun> {
   const random = seededRandom(SEED * 1000 + index);
@@ -328,7 +329,10 @@ async function runJob(
         retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
         readyTimeoutMs: 10_000,
       }),
-    settings: { readinessBackoffSeconds: schedule.backoff },
+    // A custom schedule is steady: it also sets the delay once the instance is loading or running.
+    settings: schedule.custom
+      ? { readinessBackoffSeconds: schedule.backoff, readinessNearReadySeconds: schedule.backoff.at(-1) ?? 3 }
+      : { readinessBackoffSeconds: schedule.backoff },
     secrets: [sim.apiKey],
   };
   const s3 = s3For(infra);

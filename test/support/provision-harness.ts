@@ -191,6 +191,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     logger: silentLogger,
     settings: {
       readinessBackoffSeconds: [0],
+      readinessNearReadySeconds: 0,
       retryPassDelaySeconds: 0,
       leaseMs: 60_000,
       ...options.settings,

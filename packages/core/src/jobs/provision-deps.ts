@@ -14,8 +14,11 @@ export interface ProvisionSettings {
   maxOfferTries: number;
   /** A machine that failed within this window is not rented again. */
   hostFailureWindowMs: number;
-  /** Delays between readiness checks; the last value repeats. */
+  /** Delays between readiness checks while Vast has not started the instance yet; the last value repeats. */
   readinessBackoffSeconds: readonly number[];
+  /** Delay between checks once the instance is loading or running but not yet reachable: it is
+   * close to ready, and every second it runs unnoticed is billed (measured in test/bench/orchestration.ts). */
+  readinessNearReadySeconds: number;
   /** How long one provisioning pass may hold the job (longer than the Lambda timeout). */
   leaseMs: number;
   /** Lines of the instance log kept in the timeline when an attempt fails. */
@@ -33,6 +36,7 @@ export const DEFAULT_PROVISION_SETTINGS: ProvisionSettings = {
   maxOfferTries: 5,
   hostFailureWindowMs: 24 * 3_600_000,
   readinessBackoffSeconds: [5, 10, 20, 30],
+  readinessNearReadySeconds: 3,
   leaseMs: 120_000,
   logTailLines: 50,
   searchLimit: 64,

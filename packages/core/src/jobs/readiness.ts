@@ -152,9 +152,14 @@ export async function checkReadiness(
     );
     return;
   }
+  const nearReady = instance.state === "loading" || instance.state === "running";
   await deps.queue.enqueue(
     { type: "readiness", jobId, attempt, check: check + 1 },
-    { delaySeconds: delayFor(settings.readinessBackoffSeconds, check + 1) },
+    {
+      delaySeconds: nearReady
+        ? settings.readinessNearReadySeconds
+        : delayFor(settings.readinessBackoffSeconds, check + 1),
+    },
   );
 }
 

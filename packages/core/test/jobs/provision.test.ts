@@ -232,23 +232,30 @@ describe("provisionJob", () => {
 });
 
 describe("checkReadiness", () => {
-  it("re-checks with backoff while loading, then pins the host key and hands over to push", async () => {
+  it("re-checks with backoff until Vast starts the instance, every few seconds once it loads, then hands over to push", async () => {
     const jobId = await submit();
     const { attempt } = await provisionAndBoot(jobId);
     const id = attempt?.instanceId as number;
     queue.drain();
+    vast.setState(id, { state: "provisioning" });
     await readiness(jobId, 1, 0);
     await readiness(jobId, 1, 1);
     expect(queue.drain().map((s) => [s.message, s.delaySeconds])).toEqual([
       [{ type: "readiness", jobId, attempt: 1, check: 1 }, 10],
       [{ type: "readiness", jobId, attempt: 1, check: 2 }, 20],
     ]);
+    // Loading, or running without SSH yet: close to ready, so the short delay.
+    vast.setState(id, { state: "loading" });
+    await readiness(jobId, 1, 2);
     vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
     probe.failing = true;
-    await readiness(jobId, 1, 2);
-    expect(queue.drain()[0]?.message).toMatchObject({ type: "readiness", check: 3 });
-    probe.failing = false;
     await readiness(jobId, 1, 3);
+    expect(queue.drain().map((s) => [s.message, s.delaySeconds])).toEqual([
+      [{ type: "readiness", jobId, attempt: 1, check: 3 }, 3],
+      [{ type: "readiness", jobId, attempt: 1, check: 4 }, 3],
+    ]);
+    probe.failing = false;
+    await readiness(jobId, 1, 4);
     expect(queue.drain()).toEqual([
       { queue: "push", message: { type: "push", jobId, attempt: 1 }, delaySeconds: 0 },
     ]);
