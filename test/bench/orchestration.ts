@@ -82,7 +82,7 @@ const SCHEDULES = arg("schedules", "default,2")
   .map((s) => ({
     name:
       s === "default"
-        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}], ${DEFAULT_PROVISION_SETTINGS.readinessNearReadySeconds} s once loading`
+        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}], then ${DEFAULT_PROVISION_SETTINGS.readinessNearReadySeconds}`
         : `[${s}]`,
     custom: s !== "default",
     backoff:
