@@ -31,7 +31,6 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import ssh2 from "ssh2";
 import { createProvisionHandler } from "../../functions/provision";
 import { createPushHandler } from "../../functions/push-dataset";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
@@ -60,6 +59,7 @@ import { sampleJobRequestInput } from "../support/job-request";
 import { type Infra, startInfra } from "../support/provision-harness";
 import { ARTIFACT_BUCKET, DATASET_BUCKET, s3For, uploadDataset } from "../support/push-harness";
 import { toSqsRecord } from "../support/sqs-pump";
+import { generateTestKeyPair } from "../support/ssh-keys";
 
 // ---------- options ----------
 
@@ -267,7 +267,7 @@ async function runJob(
   const sim0 = sim.admin.now();
   const realOf = (simMs: number) => real0 + (simMs - sim0) / TIME_SCALE;
 
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "orchestrator@bench" });
+  const pair = generateTestKeyPair("orchestrator@bench");
   const clock: Clock = { now: () => sim.admin.now(), sleep: systemClock.sleep };
   // Clients of this job's own, so their calls can be timed (same endpoints as the shared ones).
   const calls: Call[] = [];

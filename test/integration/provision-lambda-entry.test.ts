@@ -3,7 +3,6 @@
  * as in AWS (config, secrets from the environment, Powertools Logger), against DynamoDB Local,
  * fauxqs and the simulator — and its log output checked for secrets.
  */
-import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import { submitJob } from "../../packages/core/src/jobs/submit";
@@ -15,6 +14,7 @@ import { checkMoneyInvariants } from "../support/invariants";
 import { sampleJobRequestInput } from "../support/job-request";
 import { type Infra, startInfra } from "../support/provision-harness";
 import { pumpOnce } from "../support/sqs-pump";
+import { generateTestKeyPair } from "../support/ssh-keys";
 
 let infra: Infra;
 let sim: VastSim;
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe("functions/provision.ts handler", () => {
   it("builds its dependencies from the environment, rents, and never logs a secret", async () => {
-    const pair = ssh2.utils.generateKeyPairSync("ed25519");
+    const pair = generateTestKeyPair();
     const tableName = await infra.dynamo.createJobsTable();
     const provision = infra.sqs.createQueue("provision");
     const push = infra.sqs.createQueue("push");

@@ -3,7 +3,6 @@
  * them), and the handler's partial batch responses — a malformed record fails alone, a stale one
  * succeeds without work, a throwing one is reported for retry.
  */
-import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { createPushHandler } from "../../functions/push-dataset";
 import { systemClock } from "../../packages/core/src/clock";
@@ -14,8 +13,9 @@ import { silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import type { JobStore } from "../../packages/core/src/store";
 import { toSqsRecord } from "../support/sqs-pump";
+import { generateTestKeyPair } from "../support/ssh-keys";
 
-const pair = ssh2.utils.generateKeyPairSync("ed25519");
+const pair = generateTestKeyPair();
 const env = {
   TABLE_NAME: "jobs",
   PROVISION_QUEUE_URL: "http://127.0.0.1:1/000000000000/provision",

@@ -6,7 +6,6 @@
  * timeout takes milliseconds.
  */
 import { randomBytes } from "node:crypto";
-import ssh2 from "ssh2";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
@@ -31,6 +30,7 @@ import { type LocalSqs, startLocalSqs } from "./fauxqs";
 import { checkMoneyInvariants, type InvariantReport } from "./invariants";
 import { sampleJobRequestInput } from "./job-request";
 import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
+import { generateTestKeyPair } from "./ssh-keys";
 
 export interface Infra {
   dynamo: LocalDynamo;
@@ -137,7 +137,7 @@ export interface Scenario {
 
 export async function startScenario(infra: Infra, options: ScenarioOptions = {}): Promise<Scenario> {
   const sim = await startVastSim({ seed: options.seed ?? 1, timeScale: 0, ssh: true, ...options.sim });
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "orchestrator@test" });
+  const pair = generateTestKeyPair("orchestrator@test");
   const clock: Clock = { now: () => sim.admin.now(), sleep: systemClock.sleep };
   const store = new DynamoJobStore({
     client: infra.dynamo.doc,

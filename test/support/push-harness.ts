@@ -10,7 +10,6 @@ import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
-import ssh2 from "ssh2";
 import { createPushHandler, type PushHandler } from "../../functions/push-dataset";
 import type { Clock } from "../../packages/core/src/clock";
 import { datasetReaderFor } from "../../packages/core/src/dataset";
@@ -35,6 +34,7 @@ import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
 import { startScenario } from "./provision-harness";
 import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
+import { generateTestKeyPair } from "./ssh-keys";
 import type { TestSshd } from "./sshd";
 
 export const ARTIFACT_BUCKET = "artifacts";
@@ -158,7 +158,7 @@ export async function startPushScenario(
   await ensureBuckets(s3);
   // The orchestrator's key in this harness is private to the provision harness; the push step
   // uses its own key, attached to each instance the way a late-added Vast key is.
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "push@test" });
+  const pair = generateTestKeyPair("push@test");
   const ssh: SshConnector = (target) =>
     connectSsh({
       ...target,

@@ -1,8 +1,9 @@
 /** A minimal ssh2 client for tests: connect to a simulated instance, run a command, push bytes. */
 import ssh2 from "ssh2";
+import { generateTestKeyPair } from "../../../test/support/ssh-keys";
 
 export function newKeyPair(): { privateKey: string; publicKey: string } {
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "test@vast-sim" });
+  const pair = generateTestKeyPair("test@vast-sim");
   return { privateKey: pair.private, publicKey: pair.public.trim() };
 }
 

@@ -1,10 +1,10 @@
 import "aws-sdk-client-mock-vitest/extend";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
-import ssh2 from "ssh2";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   ConfigError,
@@ -115,9 +115,14 @@ describe("loadRuntimeConfig", () => {
 });
 
 describe("publicKeyFromPrivate", () => {
-  it("derives the OpenSSH public key line Vast injects, and never echoes a bad key", () => {
-    const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "x" });
-    expect(publicKeyFromPrivate(pair.private)).toBe(pair.public.split(" ").slice(0, 2).join(" "));
+  it("derives the OpenSSH public key line Vast injects, and never echoes a bad key", async () => {
+    // ssh-keygen writes the pair: an independent reference (ssh2's own generator is not one; see
+    // test/support/ssh-keys.ts).
+    const dir = await mkdtemp(join(tmpdir(), "vr-key-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f", join(dir, "id")]);
+    const privateKey = await readFile(join(dir, "id"), "utf8");
+    const publicLine = await readFile(join(dir, "id.pub"), "utf8");
+    expect(publicKeyFromPrivate(privateKey)).toBe(publicLine.split(" ").slice(0, 2).join(" "));
     const bad =
       "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-secret-material\n-----END OPENSSH PRIVATE KEY-----";
     expect(() => publicKeyFromPrivate(bad)).toThrow("the SSH private key cannot be parsed");
