@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { offer } from "../../../../test/support/fake-vast";
 import {
   buildOfferQuery,
   resolveGpuNames,
@@ -7,7 +8,6 @@ import {
   selectOffers,
   VAST_GPU_NAMES,
   VastAIError,
-  type VastOffer,
 } from "../../src/vast";
 
 describe("GPU aliases", () => {
@@ -148,26 +148,6 @@ describe("buildOfferQuery", () => {
   });
 });
 
-const offer = (over: Partial<VastOffer>): VastOffer => ({
-  id: 1,
-  machineId: 100,
-  hostId: 1,
-  gpuName: "RTX 4090",
-  numGpus: 1,
-  gpuRamGb: 24,
-  hourlyUsd: 0.5,
-  reliability: 0.99,
-  countryCode: "US",
-  geolocation: "Texas, US",
-  diskGb: 200,
-  inetDownMbps: 500,
-  inetUpMbps: 500,
-  cudaMaxGood: 12.4,
-  verified: true,
-  directPortCount: 10,
-  ...over,
-});
-
 describe("selectOffers (re-check, exclude, rank)", () => {
   const resolved = resolveOfferRequest({
     gpuType: "4090",
@@ -183,30 +163,30 @@ describe("selectOffers (re-check, exclude, rank)", () => {
 
   it("drops every offer that violates a hard constraint", () => {
     const bad = [
-      offer({ id: 2, gpuName: "RTX 3090" }),
-      offer({ id: 3, numGpus: 2 }),
-      offer({ id: 4, hourlyUsd: 0.61 }),
-      offer({ id: 5, countryCode: "DE" }),
-      offer({ id: 6, countryCode: null }),
-      offer({ id: 7, verified: false }),
-      offer({ id: 8, gpuRamGb: 16 }),
-      offer({ id: 9, reliability: 0.9 }),
-      offer({ id: 10, diskGb: 50 }),
-      offer({ id: 11, inetDownMbps: 10 }),
-      offer({ id: 12, cudaMaxGood: 11.8 }),
-      offer({ id: 13, cudaMaxGood: null }),
-      offer({ id: 14, machineId: 666 }),
+      offer(2, { gpuName: "RTX 3090" }),
+      offer(3, { numGpus: 2 }),
+      offer(4, { hourlyUsd: 0.61 }),
+      offer(5, { countryCode: "DE" }),
+      offer(6, { countryCode: null }),
+      offer(7, { verified: false }),
+      offer(8, { gpuRamGb: 16 }),
+      offer(9, { reliability: 0.9 }),
+      offer(10, { diskGb: 50 }),
+      offer(11, { inetDownMbps: 10 }),
+      offer(12, { cudaMaxGood: 11.8 }),
+      offer(13, { cudaMaxGood: null }),
+      offer(14, { machineId: 666 }),
     ];
-    expect(selectOffers([...bad, offer({ id: 1 })], resolved).map((o) => o.id)).toEqual([1]);
+    expect(selectOffers([...bad, offer(1)], resolved).map((o) => o.id)).toEqual([1]);
   });
 
   it("sorts by price, ties by higher reliability, and drops duplicate ids", () => {
     const offers = [
-      offer({ id: 1, hourlyUsd: 0.5, reliability: 0.96 }),
-      offer({ id: 2, hourlyUsd: 0.3 }),
-      offer({ id: 3, hourlyUsd: 0.5, reliability: 0.999 }),
-      offer({ id: 2, hourlyUsd: 0.1 }),
-      offer({ id: 4, hourlyUsd: 0.6, countryCode: "CA" }),
+      offer(1, { hourlyUsd: 0.5, reliability: 0.96 }),
+      offer(2, { hourlyUsd: 0.3 }),
+      offer(3, { hourlyUsd: 0.5, reliability: 0.999 }),
+      offer(2, { hourlyUsd: 0.1 }),
+      offer(4, { hourlyUsd: 0.6, countryCode: "CA" }),
     ];
     expect(selectOffers(offers, resolved).map((o) => o.id)).toEqual([2, 3, 1, 4]);
   });
@@ -214,10 +194,10 @@ describe("selectOffers (re-check, exclude, rank)", () => {
   it("matches GPU names regardless of spacing and respects the limit", () => {
     const limited = resolveOfferRequest({ gpuType: "A100", maxHourlyUsd: 5, limit: 2, verifiedOnly: false });
     const offers = [
-      offer({ id: 1, gpuName: "A100 SXM4", hourlyUsd: 2 }),
-      offer({ id: 2, gpuName: "a100  pcie", hourlyUsd: 1, verified: false }),
-      offer({ id: 3, gpuName: "A100X", hourlyUsd: 3 }),
-      offer({ id: 4, gpuName: "H100 SXM", hourlyUsd: 0.5 }),
+      offer(1, { gpuName: "A100 SXM4", hourlyUsd: 2 }),
+      offer(2, { gpuName: "a100  pcie", hourlyUsd: 1, verified: false }),
+      offer(3, { gpuName: "A100X", hourlyUsd: 3 }),
+      offer(4, { gpuName: "H100 SXM", hourlyUsd: 0.5 }),
     ];
     expect(selectOffers(offers, limited).map((o) => o.id)).toEqual([2, 1]);
   });
