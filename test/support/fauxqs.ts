@@ -1,8 +1,9 @@
 /**
  * fauxqs (SQS + S3 emulator) in-process on a free port, with an SQS client pointed at it and
- * a helper to create uniquely named queues. Call `stop()` in afterAll.
+ * a helper to create uniquely named queues, and an S3 client for its S3 side. Call `stop()` in afterAll.
  */
 import { randomBytes } from "node:crypto";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { localCredentials } from "./dynamodb";
@@ -36,4 +37,9 @@ export async function startLocalSqs(): Promise<LocalSqs> {
       await server.stop();
     },
   };
+}
+
+/** An S3 client for fauxqs's S3 emulation (path-style, local credentials). */
+export function localS3Client(endpoint: string): S3Client {
+  return new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: localCredentials });
 }

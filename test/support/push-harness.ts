@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { createPushHandler, type PushHandler } from "../../functions/push-dataset";
 import type { Clock } from "../../packages/core/src/clock";
@@ -28,7 +28,7 @@ import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
-import { localCredentials } from "./dynamodb";
+import { localS3Client } from "./fauxqs";
 import { pollUntil } from "./poll";
 import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
@@ -41,12 +41,7 @@ export const ARTIFACT_BUCKET = "artifacts";
 export const DATASET_BUCKET = "datasets";
 
 export function s3For(infra: Infra): S3Client {
-  return new S3Client({
-    endpoint: infra.sqs.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: localCredentials,
-  });
+  return localS3Client(infra.sqs.endpoint);
 }
 
 export async function ensureBuckets(s3: S3Client): Promise<void> {

@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localS3Client } from "../../../../test/support/fauxqs";
 import { startSshd, type TestSshd } from "../../../../test/support/sshd";
 import { datasetReaderFor, pushDataset, UnsafeDatasetEntryError } from "../../src/dataset";
 import { connectSsh, type SshSession } from "../../src/ssh";
@@ -46,12 +47,7 @@ describe("pushing from S3 and HTTPS sources into a real sshd", () => {
   beforeAll(async () => {
     [sshd, fauxqs] = await Promise.all([startSshd(), startFauxqs({ port: 0, logger: false })]);
     session = await connectSsh({ ...sshd, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } });
-    s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${fauxqs.port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
+    s3 = localS3Client(`http://127.0.0.1:${fauxqs.port}`);
     await s3.send(new CreateBucketCommand({ Bucket: "datasets" }));
     for (const [name, data] of files) {
       await s3.send(new PutObjectCommand({ Bucket: "datasets", Key: `job/${name}`, Body: data }));

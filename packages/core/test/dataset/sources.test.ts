@@ -5,10 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localS3Client } from "../../../../test/support/fauxqs";
 import {
   type DatasetEntry,
   type DatasetReader,
@@ -58,12 +59,7 @@ describe("S3 prefix source (fauxqs)", () => {
 
   beforeAll(async () => {
     server = await startFauxqs({ port: 0, logger: false });
-    s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${server.port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
+    s3 = localS3Client(`http://127.0.0.1:${server.port}`);
     await s3.send(new CreateBucketCommand({ Bucket: "datasets" }));
     // Several ListObjectsV2 pages (page size 25 below) to exercise pagination.
     for (let i = 0; i < 110; i++) {

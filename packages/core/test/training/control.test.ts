@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localS3Client } from "../../../../test/support/fauxqs";
 import { startSshd, type TestSshd } from "../../../../test/support/sshd";
 import { localDatasetReader, pushDataset } from "../../src/dataset";
 import { connectSsh, type SshSession, shellCommand } from "../../src/ssh";
@@ -36,12 +37,7 @@ describe("remote training control against a real sshd", () => {
     ws = sshd.workspaceRoot;
     await installFakeToolkit(ws);
     session = await connectSsh({ ...sshd, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } });
-    s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${fauxqs.port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
+    s3 = localS3Client(`http://127.0.0.1:${fauxqs.port}`);
     await s3.send(new CreateBucketCommand({ Bucket: "artifacts" }));
     local = await mkdtemp(join(tmpdir(), "training-test-"));
     await writeDataset(local, { pairs: 20, seed: 3 });
