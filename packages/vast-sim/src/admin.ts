@@ -1,7 +1,7 @@
 /**
  * The simulator's control surface (the in-process `admin` object; the same operations are served
  * under `/_sim/`): every instance ever created with its state history and ledger, the total
- * ledger, faults, the clock, training behaviour, reset.
+ * ledger, faults, the clock, training behaviour, Vast API call counts, reset.
  */
 import { z } from "zod";
 import {
@@ -15,6 +15,7 @@ import type { HistoryEntry } from "./instance";
 import { renderInstance } from "./instance-view";
 import { type InstanceLedger, type LedgerAmounts, totalLedger } from "./ledger";
 import type { SimOffer } from "./marketplace";
+import type { RequestCounts } from "./request-counts";
 import type { SimState } from "./state";
 
 export const TrainingBehaviourSchema = z.object({
@@ -50,7 +51,10 @@ export interface AdminInstance {
 export interface SimAdmin {
   /** Simulated epoch ms. */
   now(): number;
-  /** Moves simulated time forward (lifecycle transitions due by then happen, stamped when due). */
+  /**
+   * Moves simulated time forward: lifecycle transitions and late creates due by then happen,
+   * stamped when they were due.
+   */
   advance(seconds: number): void;
   instances(): AdminInstance[];
   instance(id: number): AdminInstance | null;
@@ -63,11 +67,16 @@ export interface SimAdmin {
   clearFaults(): void;
   setFaultProfile(profile: RandomFaultProfileInput | null): void;
   setTrainingBehaviour(instanceId: number, behaviour: TrainingBehaviourInput): Promise<void>;
+  /** Vast API calls served since start (or the last reset), faulted and refused ones included. */
+  requestCounts(): RequestCounts;
+  resetRequestCounts(): void;
+  /** Back to the seed's world: no instances, faults, pending late creates or request counts. */
   reset(): Promise<void>;
 }
 
 export function createAdmin(state: SimState): SimAdmin {
   const describe = (id: number): AdminInstance | null => {
+    state.materialiseDue();
     const inst = state.instances.get(id);
     if (!inst) return null;
     state.refresh(inst);
@@ -98,15 +107,27 @@ export function createAdmin(state: SimState): SimAdmin {
       state.clock.advance(seconds);
       state.refreshAll();
     },
-    instances: () => [...state.instances.keys()].map((id) => describe(id)!),
+    instances: () => {
+      state.materialiseDue();
+      return [...state.instances.keys()].map((id) => describe(id)!);
+    },
     instance: describe,
     ledger: () => {
+      state.materialiseDue();
       const instances = [...state.instances.values()].map((i) => state.ledgerOf(i));
       return { total: totalLedger(instances), instances };
     },
-    offers: () => state.market.all().map((o) => ({ ...o })),
+    offers: () => {
+      state.materialiseDue();
+      return state.market.all().map((o) => ({ ...o }));
+    },
     addFault: async (input) => {
       const spec = FaultSpecSchema.parse(input);
+      if (spec.kind === "destroy_ignored") {
+        // Waits for a destroy call even when it names its instance (which must exist).
+        if (spec.instanceId !== undefined) state.liveOrThrow(spec.instanceId);
+        return { id: state.faults.add(spec).id, applied: false };
+      }
       if ("instanceId" in spec && spec.instanceId !== undefined) {
         await state.applyToInstance({ ...spec, instanceId: spec.instanceId });
         return { id: null, applied: true };
@@ -128,6 +149,8 @@ export function createAdmin(state: SimState): SimAdmin {
         ...(b.failMessage !== undefined ? { failMessage: b.failMessage } : {}),
       });
     },
+    requestCounts: () => state.requests.snapshot(),
+    resetRequestCounts: () => state.requests.reset(),
     reset: () => state.reset(),
   };
 }

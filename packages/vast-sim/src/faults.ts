@@ -1,8 +1,9 @@
 /**
  * Fault injection. Faults are set at runtime (admin API / `admin.addFault`) or drawn from a
  * seeded random profile. Endpoint faults (errors, latency, 429s) hit the next N calls to an
- * endpoint; create faults hit the next N creates (optionally of one offer); instance faults
- * target one instance, or the next instance created when no `instanceId` is given.
+ * endpoint; create faults hit the next N creates (optionally of one offer); destroy faults hit
+ * the next N destroys (optionally of one instance); instance faults target one instance, or the
+ * next instance created when no `instanceId` is given.
  */
 import { z } from "zod";
 import { type Endpoint, EndpointTargetSchema } from "./endpoints";
@@ -40,6 +41,19 @@ export const FaultSpecSchema = z.discriminatedUnion("kind", [
     status: z.number().int().min(400).max(599).default(500),
     times,
   }),
+  /**
+   * An ambiguous create that completes after the client gave up on it: the call answers a 5xx
+   * and creates nothing, then the instance appears `delaySeconds` (simulated) later.
+   */
+  z.object({
+    kind: z.literal("late_create"),
+    status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(504),
+    delaySeconds: z.number().nonnegative().default(30),
+    offerId: z.number().int().optional(),
+    times,
+  }),
+  /** Destroy answers success but the instance lives on (listed, billing): clients must verify. */
+  z.object({ kind: z.literal("destroy_ignored"), instanceId: z.number().int().optional(), times }),
   z.object({ kind: z.literal("stuck_loading"), instanceId: z.number().int().optional() }),
   z.object({
     kind: z.literal("fatal"),
@@ -81,6 +95,9 @@ export const RandomFaultProfileSchema = z.object({
   /** Per create. */
   offerVanish: z.number().min(0).max(1).default(0),
   createErrorAfterCreate: z.number().min(0).max(1).default(0),
+  /** Per create: a 504, and the instance appears after a delay drawn uniformly in lateCreateSeconds. */
+  lateCreate: z.number().min(0).max(1).default(0),
+  lateCreateSeconds: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([10, 60]),
   /** Per instance, decided at create. */
   stuckLoading: z.number().min(0).max(1).default(0),
   fatal: z.number().min(0).max(1).default(0),
@@ -91,6 +108,12 @@ export const RandomFaultProfileSchema = z.object({
 });
 export type RandomFaultProfile = z.infer<typeof RandomFaultProfileSchema>;
 export type RandomFaultProfileInput = z.input<typeof RandomFaultProfileSchema>;
+
+/** A create Vast accepted but answered with an error, carried out `delaySeconds` later. */
+export interface LateCreate {
+  status: number;
+  delaySeconds: number;
+}
 
 export const FATAL_MESSAGES = {
   created:
@@ -223,6 +246,30 @@ export class FaultBook {
     );
     if (hit) return hit.status;
     return this.rng?.chance(this.profile?.createErrorAfterCreate ?? 0) ? 500 : null;
+  }
+
+  /** Checked only for a create that would succeed, so a late create is always a real rental. */
+  takeLateCreate(offerId: number): LateCreate | null {
+    const hit = this.consume(
+      (s): s is Extract<FaultSpec, { kind: "late_create" }> =>
+        s.kind === "late_create" && (s.offerId === undefined || s.offerId === offerId),
+    );
+    if (hit) return { status: hit.status, delaySeconds: hit.delaySeconds };
+    const p = this.profile;
+    // No draw at probability 0: profiles without late creates keep their exact random sequence.
+    if (!p || !this.rng || p.lateCreate === 0 || !this.rng.chance(p.lateCreate)) return null;
+    const [min, max] = p.lateCreateSeconds;
+    // A gateway timeout is how a create that Vast keeps working on looks from outside.
+    return { status: 504, delaySeconds: Math.round(min + this.rng.next() * (max - min)) };
+  }
+
+  takeDestroyIgnored(instanceId: number): boolean {
+    return (
+      this.consume(
+        (s): s is Extract<FaultSpec, { kind: "destroy_ignored" }> =>
+          s.kind === "destroy_ignored" && (s.instanceId === undefined || s.instanceId === instanceId),
+      ) !== null
+    );
   }
 
   /** Instance faults waiting for the next instance created (consumed), plus random-profile draws. */

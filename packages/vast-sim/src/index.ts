@@ -8,5 +8,6 @@ export type { InstanceLedger, LedgerAmounts } from "./ledger";
 export type { LifecycleDelays } from "./lifecycle";
 export type { SimOffer } from "./marketplace";
 export { VAST_MIN_INTERVAL_SECONDS } from "./rate-limits";
+export type { RequestCounts } from "./request-counts";
 export { startVastSim, type VastSim, type VastSimOptions } from "./server";
 export { signWebhook, type WebhookTarget } from "./webhooks";

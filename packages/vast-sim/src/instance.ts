@@ -2,6 +2,10 @@
  * A rented instance as the simulator keeps it: what was asked at create, where it is in its
  * lifecycle, its state history (which the ledger bills from), its SSH endpoint and its faults.
  */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { type CreateRequest, normaliseRuntype, parseEnv } from "./create-request";
+import type { InstanceFault } from "./faults";
 import type { SimOffer } from "./marketplace";
 
 export type ActualStatus = null | "loading" | "running" | "stopped" | "created" | "exited" | "offline";
@@ -82,5 +86,69 @@ export function freshFaultState(): InstanceFaultState {
     sshRefuseUntilMs: null,
     ssh: { refuseConnections: true, dropAfterBytes: null },
     offlineFrom: null,
+  };
+}
+
+/** A create as Vast accepted it: the request, and what it took from the account at that moment. */
+export interface CreateOrder {
+  askId: number;
+  /** The offer as it was at the create call. */
+  offer: SimOffer;
+  body: CreateRequest;
+  /** The account's SSH keys at the create call: keys added later reach only new instances. */
+  accountKeys: string[];
+  /** Instance faults drawn at the create call. */
+  faults: InstanceFault[];
+}
+
+/** A new instance, created at `atMs`: provisioning starts then, and so does storage billing. */
+export function newInstance(
+  order: CreateOrder,
+  id: number,
+  atMs: number,
+  options: { provisioningSeconds: number; dataDir: string },
+): SimInstance {
+  const { body, offer } = order;
+  const isBid = body.price !== undefined && body.price !== null;
+  return {
+    id,
+    apiKey: randomBytes(32).toString("hex"),
+    offer: { ...offer },
+    isBid,
+    gpuDph: isBid ? body.price! : offer.dph_base,
+    diskGb: body.disk,
+    label: body.label ?? null,
+    image: body.image ?? `template:${body.template_hash_id}`,
+    runtype: normaliseRuntype(body.runtype),
+    env: parseEnv(body.env),
+    onstart: body.onstart ?? null,
+    args: body.args ?? (body.args_str ? [body.args_str] : null),
+    createdAtMs: atMs,
+    destroyedAtMs: null,
+    actual: null,
+    intended: "running",
+    cur: "running",
+    next: null,
+    statusMsg: null,
+    nextAtMs: atMs + options.provisioningSeconds * 1000,
+    startedAtMs: null,
+    history: [
+      {
+        atMs,
+        actual_status: null,
+        intended_status: "running",
+        cur_state: "running",
+        status_msg: null,
+        reason: "created",
+      },
+    ],
+    previousView: null,
+    accountKeys: [...order.accountKeys],
+    attachedKeys: [],
+    faults: freshFaultState(),
+    bytesReceived: 0,
+    sshPort: 0,
+    rootDir: join(options.dataDir, "instances", String(id)),
+    hostKeyFingerprint: null,
   };
 }

@@ -2,18 +2,18 @@
  * The simulated Vast world: marketplace, instances, account keys, faults, clock and the SSH
  * servers behind the instances. HTTP routes and the admin API are thin layers over this.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "@vast-rental/core";
-import { type CreateRequest, normaliseRuntype, parseEnv } from "./create-request";
+import type { CreateRequest } from "./create-request";
 import { errors, VastHttpError } from "./errors";
 import type { FaultBook, FaultSpec, InstanceFault } from "./faults";
-import { freshFaultState, type SimInstance } from "./instance";
+import { type CreateOrder, newInstance, type SimInstance } from "./instance";
 import { renderInstance } from "./instance-view";
+import { LateCreates } from "./late-creates";
 import { instanceLedger } from "./ledger";
 import * as lifecycle from "./lifecycle";
 import { Marketplace } from "./marketplace";
+import { RequestCounter } from "./request-counts";
 import type { SimClock } from "./sim-clock";
 import type { SshBackend, SshServerHandle } from "./ssh-bridge";
 
@@ -38,10 +38,18 @@ export interface StateOptions {
 
 export type InstanceEvent = { type: "outbid" | "offline" | "online" | "error"; instance: SimInstance };
 
-export interface CreateOutcome {
-  instance: SimInstance;
-  /** Set when the create must answer an error even though the instance exists. */
-  errorStatus: number | null;
+export type CreateOutcome =
+  | {
+      instance: SimInstance;
+      /** Set when the create must answer an error even though the instance exists. */
+      errorStatus: number | null;
+    }
+  /** A late create: the call answers an error, and the instance appears later. */
+  | { instance: null; errorStatus: number };
+
+function bidBelowMinimum(order: CreateOrder): boolean {
+  const { price } = order.body;
+  return price !== undefined && price !== null && price < order.offer.min_bid;
 }
 
 export class SimState {
@@ -49,6 +57,10 @@ export class SimState {
   instances = new Map<number, SimInstance>();
   accountKeys: AccountKey[] = [];
   logs = new Map<string, { instanceId: number; pending: number; text: string }>();
+  /** Vast API calls served, per endpoint. */
+  readonly requests = new RequestCounter();
+  private lateCreates = new LateCreates();
+  private settingUp = new Set<Promise<void>>();
   private servers = new Map<number, SshServerHandle>();
   private hostKeys = new Map<number, string>();
   private nextInstanceId = 0;
@@ -84,6 +96,8 @@ export class SimState {
       [...this.instances.values()].map((i) => rm(i.rootDir, { recursive: true, force: true })),
     );
     this.faults.clear();
+    this.lateCreates.clear();
+    this.requests.reset();
     this.resetWorld();
   }
 
@@ -106,6 +120,7 @@ export class SimState {
   }
 
   refreshAll(): void {
+    this.materialiseDue();
     for (const inst of this.instances.values()) this.refresh(inst);
   }
 
@@ -115,6 +130,7 @@ export class SimState {
 
   /** A live (not destroyed) instance, or null. */
   live(id: number): SimInstance | null {
+    this.materialiseDue();
     const inst = this.instances.get(id);
     if (!inst || inst.destroyedAtMs !== null) return null;
     return this.refresh(inst);
@@ -145,6 +161,7 @@ export class SimState {
   }
 
   async create(askId: number, body: CreateRequest): Promise<CreateOutcome> {
+    this.materialiseDue();
     const offer = this.market.get(askId);
     const available = offer !== undefined && !offer.rented && offer.rentable;
     if (offer && available && this.faults.takeOfferVanish(askId)) {
@@ -154,78 +171,101 @@ export class SimState {
     if (!offer || (!available && !(offer.rented && this.faults.takeDoubleRent(askId)))) {
       throw body.cancel_unavail ? errors.askGone(askId) : errors.noSuchAsk(askId);
     }
-    this.market.take(askId);
-    const now = this.clock.now();
-    const isBid = body.price !== undefined && body.price !== null;
-    const id = this.nextInstanceId;
-    this.nextInstanceId += 1 + (id % 3);
-    const inst: SimInstance = {
-      id,
-      apiKey: randomBytes(32).toString("hex"),
+    const late = this.faults.takeLateCreate(askId);
+    const order: CreateOrder = {
+      askId,
       offer: { ...offer },
-      isBid,
-      gpuDph: isBid ? body.price! : offer.dph_base,
-      diskGb: body.disk,
-      label: body.label ?? null,
-      image: body.image ?? `template:${body.template_hash_id}`,
-      runtype: normaliseRuntype(body.runtype),
-      env: parseEnv(body.env),
-      onstart: body.onstart ?? null,
-      args: body.args ?? (body.args_str ? [body.args_str] : null),
-      createdAtMs: now,
-      destroyedAtMs: null,
-      actual: null,
-      intended: "running",
-      cur: "running",
-      next: null,
-      statusMsg: null,
-      nextAtMs: now + this.options.delays.provisioningSeconds * 1000,
-      startedAtMs: null,
-      history: [
-        {
-          atMs: now,
-          actual_status: null,
-          intended_status: "running",
-          cur_state: "running",
-          status_msg: null,
-          reason: "created",
-        },
-      ],
-      previousView: null,
+      body,
       accountKeys: this.accountKeys.filter((k) => k.deleted_at === null).map((k) => k.public_key),
-      attachedKeys: [],
-      faults: freshFaultState(),
-      bytesReceived: 0,
-      sshPort: 0,
-      rootDir: join(this.options.dataDir, "instances", String(id)),
-      hostKeyFingerprint: null,
+      faults: this.faults.takeForNewInstance(),
     };
-    const instanceFaults = this.faults.takeForNewInstance();
-    for (const f of instanceFaults) this.applyInstanceFault(inst, f);
-    this.logger.info("vast-sim instance created", {
-      instanceId: id,
-      offerId: askId,
-      label: inst.label,
-      faults: instanceFaults.map((f) => f.kind),
-    });
-    this.instances.set(id, inst);
-    await mkdir(inst.rootDir, { recursive: true });
-    await this.ssh.prepareInstanceFolder(inst.rootDir);
-    await this.openSsh(inst);
-    const tooLowBid = isBid && body.price! < offer.min_bid;
-    if (body.target_state === "stopped" || tooLowBid) {
-      lifecycle.stop(inst, now, this.snapshot, tooLowBid ? "bid below min_bid" : "created stopped");
-      await this.closeSsh(inst);
+    const now = this.clock.now();
+    if (late) {
+      // The ask stays listed until the contract exists (see materialiseDue).
+      this.lateCreates.add(now + late.delaySeconds * 1000, order);
+      this.logger.info("vast-sim create accepted late", {
+        offerId: askId,
+        label: body.label ?? null,
+        status: late.status,
+        delaySeconds: late.delaySeconds,
+      });
+      return { instance: null, errorStatus: late.status };
     }
-    if (tooLowBid) {
+    this.market.take(askId);
+    const inst = this.make(order, now);
+    await this.setUp(inst);
+    if (bidBelowMinimum(order)) {
       throw new VastHttpError(400, {
         success: false,
         error: "invalid_price",
         msg: `error 400/1823: Bid price ${body.price} is below the minimum bid ${offer.min_bid}; instance created stopped.`,
-        new_contract: id,
+        new_contract: inst.id,
       });
     }
     return { instance: inst, errorStatus: this.faults.takeCreateErrorAfterCreate() };
+  }
+
+  /**
+   * Carries out every late create (`late_create` fault) whose due time has passed, stamped at
+   * that time, before anything reads the world. Folder and SSH set-up finish in the background;
+   * the API awaits `ready()` before it answers.
+   */
+  materialiseDue(): void {
+    for (const { dueAtMs, order } of this.lateCreates.takeDue(this.clock.now())) {
+      // Vast had accepted the create: if someone rented the ask meanwhile, the late instance
+      // shares the machine, as a double rent does.
+      this.market.take(order.askId);
+      const inst = this.make(order, dueAtMs);
+      this.track(inst.id, this.setUp(inst));
+    }
+  }
+
+  /** Resolves once every instance made so far has its folder and SSH server. */
+  async ready(): Promise<void> {
+    while (this.settingUp.size > 0) await Promise.all(this.settingUp);
+  }
+
+  private track(instanceId: number, work: Promise<void>): void {
+    const done: Promise<void> = work
+      .catch((err: unknown) =>
+        this.logger.error("vast-sim instance set-up failed", { instanceId, error: String(err) }),
+      )
+      .finally(() => this.settingUp.delete(done));
+    this.settingUp.add(done);
+  }
+
+  /**
+   * Records a new instance created at `atMs`, synchronously so that a late one is in place
+   * (with its stop, if it was created stopped) before any read catches its lifecycle up.
+   */
+  private make(order: CreateOrder, atMs: number): SimInstance {
+    const id = this.nextInstanceId;
+    this.nextInstanceId += 1 + (id % 3);
+    const inst = newInstance(order, id, atMs, {
+      provisioningSeconds: this.options.delays.provisioningSeconds,
+      dataDir: this.options.dataDir,
+    });
+    for (const f of order.faults) this.applyInstanceFault(inst, f);
+    this.logger.info("vast-sim instance created", {
+      instanceId: id,
+      offerId: order.askId,
+      label: inst.label,
+      faults: order.faults.map((f) => f.kind),
+    });
+    this.instances.set(id, inst);
+    const tooLowBid = bidBelowMinimum(order);
+    if (order.body.target_state === "stopped" || tooLowBid) {
+      lifecycle.stop(inst, atMs, this.snapshot, tooLowBid ? "bid below min_bid" : "created stopped");
+    }
+    return inst;
+  }
+
+  /** The instance folder and SSH server, opened even when created stopped so the port is known. */
+  private async setUp(inst: SimInstance): Promise<void> {
+    await mkdir(inst.rootDir, { recursive: true });
+    await this.ssh.prepareInstanceFolder(inst.rootDir);
+    await this.openSsh(inst);
+    if (inst.intended === "stopped") await this.closeSsh(inst);
   }
 
   private async openSsh(inst: SimInstance): Promise<void> {
@@ -334,6 +374,15 @@ export class SimState {
     lifecycle.reboot(inst, this.clock.now(), this.options.delays, this.snapshot);
   }
 
+  /** A destroy call: a `destroy_ignored` fault swallows it, though the caller still hears success. */
+  async requestDestroy(inst: SimInstance): Promise<void> {
+    if (this.faults.takeDestroyIgnored(inst.id)) {
+      this.logger.info("vast-sim destroy ignored (fault)", { instanceId: inst.id });
+      return;
+    }
+    await this.destroy(inst);
+  }
+
   async destroy(inst: SimInstance): Promise<void> {
     lifecycle.destroy(inst, this.clock.now(), this.snapshot);
     this.logger.info("vast-sim instance destroyed", { instanceId: inst.id });
@@ -370,6 +419,7 @@ export class SimState {
   }
 
   async closeAll(): Promise<void> {
+    await this.ready();
     const servers = [...this.servers.values()];
     this.servers.clear();
     await Promise.all(servers.map((s) => s.close()));

@@ -138,6 +138,19 @@ describe("create faults", () => {
   });
 });
 
+describe("late create over SSH", () => {
+  it("the late instance runs its SSH server and takes the account key", async () => {
+    await sim.admin.addFault({ kind: "late_create", delaySeconds: 20 });
+    const r = await vast.create(await cheapest(), { image: "img", disk: 10, label: "late-ssh" });
+    expect(r.status).toBe(504);
+    sim.admin.advance(20 + 15);
+    const found = await vast.list({ select_filters: { label: { eq: "late-ssh" } } });
+    const inst = (found.json.instances as { actual_status: string; ssh_port: number }[])[0]!;
+    expect(inst.actual_status).toBe("running");
+    expect((await run(inst.ssh_port, key.privateKey, "echo late")).stdout).toBe("late\n");
+  });
+});
+
 describe("instance faults", () => {
   it("stuck in loading forever", async () => {
     await sim.admin.addFault({ kind: "stuck_loading" });

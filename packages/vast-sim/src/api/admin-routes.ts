@@ -10,6 +10,7 @@
  *   PUT    /_sim/faults/profile          a RandomFaultProfile, or null to turn it off
  *   GET    /_sim/clock ; POST /_sim/clock/advance { seconds }
  *   PUT    /_sim/instances/:id/training  { durationSeconds, fail, exitCode?, failMessage? }
+ *   GET    /_sim/requests ; DELETE /_sim/requests   Vast API calls served { total, byEndpoint }
  *   POST   /_sim/reset
  */
 import type { Hono, MiddlewareHandler } from "hono";
@@ -20,6 +21,9 @@ import { idParam, jsonBody, presentedKey, type RouteDeps, type SimEnv } from "./
 export function adminRoutes(app: Hono<SimEnv>, deps: RouteDeps, admin: SimAdmin) {
   const auth: MiddlewareHandler<SimEnv> = async (c, next) => {
     if (presentedKey(c) !== deps.apiKey) throw errors.authError();
+    // Late creates that are due exist, with their SSH servers, before the admin looks.
+    deps.state.materialiseDue();
+    await deps.state.ready();
     await next();
   };
   app.use("/_sim/*", auth);
@@ -51,6 +55,11 @@ export function adminRoutes(app: Hono<SimEnv>, deps: RouteDeps, admin: SimAdmin)
   });
   app.put("/_sim/instances/:id/training", async (c) => {
     await admin.setTrainingBehaviour(idParam(c), (await jsonBody(c)) as never);
+    return c.json({ success: true });
+  });
+  app.get("/_sim/requests", (c) => c.json(admin.requestCounts()));
+  app.delete("/_sim/requests", (c) => {
+    admin.resetRequestCounts();
     return c.json({ success: true });
   });
   app.post("/_sim/reset", async (c) => {

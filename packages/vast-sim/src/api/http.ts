@@ -1,6 +1,7 @@
 /**
- * What every Vast route shares: the Hono environment, authentication (`Authorization: Bearer`
- * or `api_key=`), rate limits, endpoint faults, and turning errors into Vast's bodies.
+ * What every Vast route shares: the Hono environment, request counting, authentication
+ * (`Authorization: Bearer` or `api_key=`), rate limits, endpoint faults, and turning errors
+ * into Vast's bodies.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { ZodError } from "zod";
@@ -50,6 +51,13 @@ const GATEWAY_PAGES: Record<number, string> = {
   504: "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
 };
 
+/** A server-side failure as Vast's edge sends it: nginx's HTML page for 502/503/504, else JSON. */
+export function serverFault(c: Context, status: number): Response {
+  const page = GATEWAY_PAGES[status];
+  if (page) return c.html(page, status as 502);
+  return c.json(errors.serverError().body, status as 500);
+}
+
 function rateLimited(c: Context, threshold: string, style: "text" | "detail" | "json") {
   const text = `API requests too frequent: endpoint threshold=${threshold}`;
   if (style === "detail") return c.json({ detail: text }, 429);
@@ -67,6 +75,7 @@ export function guard(
   auth: "required" | "optional" | "instance",
 ): MiddlewareHandler<SimEnv> {
   return async (c, next) => {
+    deps.state.requests.count(endpoint);
     const key = presentedKey(c);
     const identity = identify(deps, key);
     if (identity === null) throw errors.authError();
@@ -82,12 +91,11 @@ export function guard(
     for (const fault of deps.faults.forCall(endpoint)) {
       if (fault.kind === "latency") await deps.clock.realSleep(fault.ms);
       else if (fault.kind === "rate_limit") return rateLimited(c, "1.0", fault.style);
-      else if (fault.kind === "http_error") {
-        const page = GATEWAY_PAGES[fault.status];
-        if (page) return c.html(page, fault.status as 502);
-        throw new VastHttpError(fault.status, errors.serverError().body);
-      }
+      else if (fault.kind === "http_error") return serverFault(c, fault.status);
     }
+    // Late creates that are due exist, with their SSH servers, before the route looks.
+    deps.state.materialiseDue();
+    await deps.state.ready();
     await next();
   };
 }

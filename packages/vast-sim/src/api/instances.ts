@@ -1,6 +1,7 @@
 /**
  * Instance routes: show (`{"instances":{…}}` / `{"instances":null}`), start/stop/label,
- * destroy, and the legacy v0 list that now answers 410 `deprecated_endpoint`.
+ * destroy (which a `destroy_ignored` fault can swallow), and the legacy v0 list that now
+ * answers 410 `deprecated_endpoint`.
  */
 import type { Hono } from "hono";
 import { errors } from "../errors";
@@ -38,7 +39,7 @@ export function instanceRoutes(app: Hono<SimEnv>, deps: RouteDeps) {
     const ids = numberList((await jsonBody(c)).instance_ids);
     for (const id of ids) {
       const inst = state.live(id);
-      if (inst) await state.destroy(inst);
+      if (inst) await state.requestDestroy(inst);
     }
     return c.json({ success: true });
   });
@@ -74,8 +75,7 @@ export function instanceRoutes(app: Hono<SimEnv>, deps: RouteDeps) {
   });
 
   app.delete("/api/v0/instances/:id", guard(deps, "destroy", "instance"), async (c) => {
-    const inst = state.liveOrThrow(idParam(c));
-    await state.destroy(inst);
+    await state.requestDestroy(state.liveOrThrow(idParam(c)));
     return c.json({ success: true });
   });
 }
