@@ -21,7 +21,17 @@ export interface DatasetReader {
   entries(signal?: AbortSignal): AsyncIterable<DatasetEntry>;
 }
 
-/** A source could not be read (HTTP status, missing folder, unsupported archive). */
+/**
+ * A source could not be read (HTTP status, missing folder, unsupported archive, S3 refusal).
+ * `permanent` says whether trying again can help: a 404, an access denial or a zip archive stay
+ * that way (fail the attempt at once); a 5xx, a timeout or a dropped connection may not (retry).
+ */
 export class DatasetSourceError extends Error {
   override readonly name = "DatasetSourceError";
+  readonly permanent: boolean;
+
+  constructor(message: string, options: { permanent?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.permanent = options.permanent ?? false;
+  }
 }

@@ -4,8 +4,8 @@
  * multi-gigabyte archive never sits on disk or in memory. Zip is refused: its index sits at the
  * end of the file, which defeats streaming.
  */
-import type { Agent, IncomingMessage } from "node:http";
-import { get } from "node:https";
+import { type Agent, type IncomingMessage, STATUS_CODES } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -16,13 +16,18 @@ export interface HttpsArchiveOptions {
   /** Custom agent (e.g. trusting a test CA). */
   agent?: Agent;
   maxRedirects?: number;
+  /** Socket inactivity timeout (default 30 s). */
   timeoutMs?: number;
 }
 
 export function httpsArchiveReader(url: string, options: HttpsArchiveOptions = {}): DatasetReader {
   return {
     async *entries(signal) {
-      const response = await fetchFollowing(url, options, options.maxRedirects ?? 5, signal);
+      const { response } = await requestFollowingRedirects(url, { method: "GET" }, options, signal);
+      if (response.statusCode !== 200) {
+        response.resume();
+        throw httpStatusError(`dataset download failed: HTTP ${response.statusCode}`, response, url);
+      }
       const body = await decompressIfGzip(response);
       const extract = tar.extract();
       const feeding = pipeline(body, extract).catch((error: unknown) => {
@@ -57,51 +62,115 @@ export function httpsArchiveReader(url: string, options: HttpsArchiveOptions = {
   };
 }
 
-function fetchFollowing(
+/** Statuses a later try may cure: the server failed, timed out or is rate limiting. */
+export function isTransientHttpStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** `HTTP 404 Not Found from https://host/path`, permanent unless the status is transient. */
+export function httpStatusError(what: string, response: IncomingMessage, url: string): DatasetSourceError {
+  const status = response.statusCode ?? 0;
+  const text = STATUS_CODES[status];
+  return new DatasetSourceError(`${what}${text ? ` ${text}` : ""} from ${redactQuery(url)}`, {
+    permanent: !isTransientHttpStatus(status),
+  });
+}
+
+/**
+ * Network failures that are answers, not accidents: the host name does not exist (a definite
+ * NXDOMAIN; `EAI_AGAIN`, a resolver that could not answer, stays transient), or its certificate
+ * cannot be trusted — neither heals by itself within a job's retries.
+ */
+const PERMANENT_NETWORK_CODES = new Set([
+  "ENOTFOUND",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+export interface HttpsRequestSpec {
+  method: "GET" | "HEAD";
+  headers?: Record<string, string>;
+}
+
+/**
+ * Sends the request and follows redirects (at most `maxRedirects`, https only), resolving with
+ * the first response that is not a redirect, whatever its status; the caller reads or
+ * discards its body. Failures are `DatasetSourceError`s: permanent for a non-https URL or
+ * redirect, too many redirects, an unknown host or an untrusted certificate; transient for a
+ * timeout or any other network error.
+ */
+export function requestFollowingRedirects(
   url: string,
+  spec: HttpsRequestSpec,
   options: HttpsArchiveOptions,
-  redirectsLeft: number,
   signal?: AbortSignal,
-): Promise<IncomingMessage> {
-  if (!url.startsWith("https://"))
-    return Promise.reject(new DatasetSourceError("dataset URLs must use https"));
+  redirectsLeft = options.maxRedirects ?? 5,
+): Promise<{ response: IncomingMessage; url: string }> {
+  if (!url.startsWith("https://")) {
+    return Promise.reject(
+      new DatasetSourceError(`dataset URLs must use https (${redactQuery(url)})`, { permanent: true }),
+    );
+  }
   return new Promise((resolve, reject) => {
-    const request = get(
+    const request = httpsRequest(
       url,
-      { agent: options.agent, timeout: options.timeoutMs ?? 30_000, signal },
+      {
+        method: spec.method,
+        headers: spec.headers,
+        agent: options.agent,
+        timeout: options.timeoutMs ?? 30_000,
+        signal,
+      },
       (response) => {
         const status = response.statusCode ?? 0;
         if (status >= 300 && status < 400 && response.headers.location) {
           response.resume();
-          if (redirectsLeft <= 0)
-            return reject(new DatasetSourceError("too many redirects fetching the dataset"));
+          if (redirectsLeft <= 0) {
+            return reject(
+              new DatasetSourceError(`too many redirects fetching the dataset from ${redactQuery(url)}`, {
+                permanent: true,
+              }),
+            );
+          }
           const next = new URL(response.headers.location, url).toString();
-          return resolve(fetchFollowing(next, options, redirectsLeft - 1, signal));
+          return resolve(requestFollowingRedirects(next, spec, options, signal, redirectsLeft - 1));
         }
-        if (status !== 200) {
-          response.resume();
-          // The URL may carry a presigned query string: report the origin and path only.
-          return reject(
-            new DatasetSourceError(`dataset download failed: HTTP ${status} from ${redactQuery(url)}`),
-          );
-        }
-        resolve(response);
+        resolve({ response, url });
       },
     );
-    request.on("timeout", () => request.destroy(new DatasetSourceError("dataset download timed out")));
-    request.on("error", (error) =>
+    request.on("timeout", () =>
+      request.destroy(new DatasetSourceError(`dataset download timed out (${redactQuery(url)})`)),
+    );
+    request.on("error", (error: NodeJS.ErrnoException) =>
       reject(
         error instanceof DatasetSourceError
           ? error
-          : new DatasetSourceError(`dataset download failed: ${error.message} (${redactQuery(url)})`),
+          : new DatasetSourceError(`dataset download failed: ${error.message} (${redactQuery(url)})`, {
+              permanent: error.code !== undefined && PERMANENT_NETWORK_CODES.has(error.code),
+              cause: error,
+            }),
       ),
     );
+    request.end();
   });
 }
 
-function redactQuery(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
+/** The URL without its query string and fragment: a presigned URL's signature must not reach logs. */
+export function redactQuery(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return "(an invalid URL)";
+  }
 }
 
 /** Sniffs the first bytes: gzip magic → gunzip; zip magic → refuse; otherwise plain tar. */
@@ -111,7 +180,16 @@ async function decompressIfGzip(source: Readable): Promise<Readable> {
   const head: Buffer = first.done ? Buffer.alloc(0) : (first.value as Buffer);
   if (head[0] === 0x50 && head[1] === 0x4b) {
     source.destroy();
-    throw new DatasetSourceError("zip archives are not supported; publish the dataset as .tar or .tar.gz");
+    throw new DatasetSourceError("zip archives are not supported; publish the dataset as .tar or .tar.gz", {
+      permanent: true,
+    });
+  }
+  if (looksLikeHtml(head)) {
+    source.destroy();
+    throw new DatasetSourceError(
+      "the dataset URL serves a web page, not a .tar or .tar.gz archive (a share or login page?)",
+      { permanent: true },
+    );
   }
   const rest = Readable.from(
     (async function* () {
@@ -127,4 +205,13 @@ async function decompressIfGzip(source: Readable): Promise<Readable> {
   const out = new PassThrough();
   pipeline(rest, createGunzip(), out).catch((error: unknown) => out.destroy(error as Error));
   return out;
+}
+
+/** A tar starts with a file name, gzip with 0x1f 0x8b; a web page with `<` (after a BOM or blanks). */
+function looksLikeHtml(head: Buffer): boolean {
+  const text = head
+    .subarray(0, 64)
+    .toString("latin1")
+    .replace(/^(\xef\xbb\xbf)?\s*/, "");
+  return /^<(!doctype|html|head|body|!--)/i.test(text);
 }

@@ -19,7 +19,8 @@ export function localDatasetReader(root: string): DatasetReader {
 
 async function listFolder(root: string): Promise<DatasetEntry[]> {
   const rootStat = await lstat(root).catch(() => null);
-  if (!rootStat?.isDirectory()) throw new DatasetSourceError(`dataset folder not found: ${root}`);
+  if (!rootStat?.isDirectory())
+    throw new DatasetSourceError(`dataset folder not found: ${root}`, { permanent: true });
   const out: DatasetEntry[] = [];
   const walk = async (relative: string) => {
     const dir = await opendir(join(root, relative));

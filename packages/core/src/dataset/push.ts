@@ -14,7 +14,13 @@ import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "../training/paths";
 import { CoalesceChunks } from "./coalesce";
 import type { DatasetEntry, DatasetReader } from "./entries";
 import { type PackSummary, type PushProgress, packDataset } from "./pack";
-import { readMarkerCommand, remoteExtractCommand } from "./remote-extract";
+import {
+  EXIT_MANIFEST_MISMATCH,
+  EXIT_MANIFEST_MISSING,
+  EXIT_NO_SPACE,
+  readMarkerCommand,
+  remoteExtractCommand,
+} from "./remote-extract";
 
 export type DatasetCompression = "none" | "gzip";
 
@@ -23,6 +29,11 @@ export interface PushDatasetOptions {
   workspaceRoot?: string;
   reader: DatasetReader;
   compression?: DatasetCompression;
+  /**
+   * The dataset's payload size in bytes when known beforehand (a listing source's inspection):
+   * the instance then refuses up front, as `no_space`, a dataset its free disk cannot hold.
+   */
+  announcedBytes?: number;
   onProgress?: (progress: PushProgress) => void;
   clock?: Clock;
   logger?: Logger;
@@ -34,15 +45,61 @@ export interface PushDatasetResult extends Omit<PackSummary, "manifest"> {
   durationMs: number;
 }
 
-/** The remote side refused or failed the push (extraction, verification, hash mismatch). */
+/**
+ * Why the instance did not end up with the dataset, from the remote script's exit code (never
+ * from its error text):
+ * - `no_space`: the dataset does not fit the instance's free disk space (announced size, or the
+ *   disk filled up during extraction). Permanent: a retry on this instance fails the same way.
+ * - `manifest_mismatch`: files on the instance differ from the bytes hashed while sending them.
+ *   SSH's MAC rules out the wire and the packer hashes exactly what it sends, so no source can
+ *   cause this: the host's disk or memory is corrupting data. Permanent (retry elsewhere).
+ * - `hash_mismatch`: the push exited cleanly but the instance reports another manifest hash than
+ *   the one sent: the same bad-host conclusion. Permanent.
+ * - `manifest_missing`: the stream ended before its manifest (a cut connection; a failing source
+ *   surfaces as its own error instead). Transient.
+ * - `extract_failed`: anything else — `tar` failing on a truncated stream, the remote command
+ *   killed (HUP when the connection drops), a folder that cannot be created. Transient.
+ */
+export type DatasetPushFailure =
+  | "no_space"
+  | "manifest_missing"
+  | "manifest_mismatch"
+  | "extract_failed"
+  | "hash_mismatch";
+
+const PERMANENT_PUSH_FAILURES: ReadonlySet<DatasetPushFailure> = new Set([
+  "no_space",
+  "manifest_mismatch",
+  "hash_mismatch",
+]);
+
+/** The failure an exit code of the remote extract script stands for. */
+export function pushFailureOfExitCode(exitCode: number | null): DatasetPushFailure {
+  switch (exitCode) {
+    case EXIT_NO_SPACE:
+      return "no_space";
+    case EXIT_MANIFEST_MISSING:
+      return "manifest_missing";
+    case EXIT_MANIFEST_MISMATCH:
+      return "manifest_mismatch";
+    default:
+      return "extract_failed";
+  }
+}
+
+/** The remote side refused or failed the push (disk space, extraction, verification, hash mismatch). */
 export class DatasetPushError extends Error {
   override readonly name = "DatasetPushError";
+  /** True when pushing this dataset to this instance again cannot succeed: fail the attempt now. */
+  readonly permanent: boolean;
   constructor(
     message: string,
     readonly exitCode: number | null,
     readonly stderrTail: string,
+    readonly reason: DatasetPushFailure,
   ) {
     super(message);
+    this.permanent = PERMANENT_PUSH_FAILURES.has(reason);
   }
 }
 
@@ -55,6 +112,10 @@ export async function pushDataset(
   const compression = options.compression ?? "none";
   const clock = options.clock ?? systemClock;
   const started = clock.now();
+  const { announcedBytes } = options;
+  if (announcedBytes !== undefined && !(Number.isSafeInteger(announcedBytes) && announcedBytes >= 0)) {
+    throw new RangeError(`announcedBytes must be a non-negative integer, got ${announcedBytes}`);
+  }
 
   // Listing sources check every name while producing their first entry: pull it before
   // starting anything remote, so a hostile name fails with nothing sent.
@@ -79,7 +140,7 @@ export async function pushDataset(
   source.on("error", onSourceError);
   packed.summary.catch(onSourceError);
 
-  remote = await session.execStream(remoteExtractCommand(datasetDir, compression), {
+  remote = await session.execStream(remoteExtractCommand(datasetDir, compression, announcedBytes), {
     signal: options.signal,
     maxCaptureBytes: 64 * 1024,
   });
@@ -93,21 +154,27 @@ export async function pushDataset(
     throw error;
   });
   if (sourceError !== undefined) throw sourceError;
-  const summary = await packed.summary;
   const stderrTail = result.stderr.slice(-2000);
   if (result.exitCode !== 0) {
+    // The remote side may have quit before reading everything (no space): stop packing rather
+    // than wait for a summary that a stalled stream would never deliver.
+    source.unpipe(running.stdin);
+    packed.stream.destroy();
     throw new DatasetPushError(
       `dataset push to ${datasetDir} failed (exit ${result.exitCode ?? result.signal}): ${stderrTail.trim()}`,
       result.exitCode,
       stderrTail,
+      pushFailureOfExitCode(result.exitCode),
     );
   }
+  const summary = await packed.summary;
   const remoteHash = result.stdout.trim().split("\n").pop() ?? "";
   if (remoteHash !== summary.manifestSha256) {
     throw new DatasetPushError(
       `dataset manifest hash mismatch: sent ${summary.manifestSha256}, instance has ${remoteHash}`,
       result.exitCode,
       stderrTail,
+      "hash_mismatch",
     );
   }
   const { manifest: _manifest, ...rest } = summary;

@@ -4,23 +4,68 @@
  * target, verifies the manifest there, records the manifest's hash in a marker file, and only
  * then renames the folder into place — so a dropped connection or a bad stream leaves nothing at
  * the target, and the EXIT trap removes the partial folder.
+ *
+ * A full disk gets its own exit code, decided from `df`, never from an error message: before
+ * extracting when the dataset's size is announced and does not fit the free space (with a
+ * margin), and after any failing step when the filesystem is (nearly) full.
  */
 import { shellCommand } from "../ssh";
 import { MANIFEST_NAME, MARKER_NAME } from "./entry-name";
 
 export const EXIT_MANIFEST_MISSING = 3;
 export const EXIT_MANIFEST_MISMATCH = 4;
+/** The dataset does not fit the instance's disk (announced size too large, or the disk filled up). */
+export const EXIT_NO_SPACE = 5;
+/** Free space required on top of the announced dataset size: file-system blocks, directories. */
+export const SPACE_MARGIN_PERCENT = 5;
+/** Below this much free space (or 1% of the filesystem) a failed step is blamed on a full disk. */
+const NEARLY_FULL_KIB = 64 * 1024;
 
 const EXTRACT_SCRIPT = `set -eu
-parent=$1 dir=$2 compression=$3 manifest=$4 marker=$5
-mkdir -p -- "$parent"
-# Partial folders left by an earlier, interrupted push of this job (one push at a time: leased).
-rm -rf -- "$parent"/.dataset.partial.*
-tmp=$(mktemp -d "$parent/.dataset.partial.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
+parent=$1 dir=$2 compression=$3 manifest=$4 marker=$5 announced=$6 margin=$7
+# Plain digits only (they reach shell arithmetic, which would evaluate anything else), at most 16.
+case $announced in *[!0-9]*|?????????????????*) announced= ;; esac
+case $margin in ''|*[!0-9]*|????*) margin=0 ;; esac
+# POSIX df, 1024-byte blocks: field 2 is the size, field 4 what is available to us.
+df_kib() { df -Pk -- "$parent" 2>/dev/null | tail -n 1 | tr -s ' ' | cut -d' ' -f"$1"; }
+nearly_full() {
+  avail=$(df_kib 4) size=$(df_kib 2)
+  case $avail$size in ''|*[!0-9]*) return 1 ;; esac
+  [ "$avail" -lt ${NEARLY_FULL_KIB} ] || [ $((avail * 100)) -lt "$size" ]
+}
+tmp=
+finish() {
+  status=$?
+  # Whatever step failed (tar, mktemp, the marker, mv), a full disk is the reason to report;
+  # checked before the partial folder is removed, while the space is still taken.
+  case $status in
+    0|${EXIT_MANIFEST_MISSING}|${EXIT_MANIFEST_MISMATCH}|${EXIT_NO_SPACE}) ;;
+    *) if [ "$status" -lt 128 ] && nearly_full; then
+         echo "the instance's disk is full ($(df_kib 4) KiB free on the filesystem of $parent): the dataset does not fit" >&2
+         status=${EXIT_NO_SPACE}
+       fi ;;
+  esac
+  if [ -n "$tmp" ]; then rm -rf -- "$tmp"; fi
+  exit "$status"
+}
+trap finish EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 trap 'exit 141' PIPE
+mkdir -p -- "$parent"
+# Partial folders left by an earlier, interrupted push of this job (one push at a time: leased).
+rm -rf -- "$parent"/.dataset.partial.*
+if [ -n "$announced" ]; then
+  need=$(( (announced + announced / 100 * margin) / 1024 + 1 ))
+  avail=$(df_kib 4)
+  case $avail in ''|*[!0-9]*) ;; *)
+    if [ "$avail" -lt "$need" ]; then
+      echo "not enough disk space for the dataset: it needs $need KiB ($announced bytes plus $margin%), and the filesystem of $parent has $avail KiB free" >&2
+      exit ${EXIT_NO_SPACE}
+    fi ;;
+  esac
+fi
+tmp=$(mktemp -d "$parent/.dataset.partial.XXXXXX")
 zflag=
 if [ "$compression" = gzip ]; then zflag=-z; fi
 tar -x $zflag --no-same-owner --no-overwrite-dir -C "$tmp" -f -
@@ -34,14 +79,23 @@ if [ -e "$dir" ]; then
   mv -T -- "$dir" "$old/d"
 fi
 mv -T -- "$tmp" "$dir"
-trap - EXIT
+tmp=
 if [ -n "\${old:-}" ]; then rm -rf -- "$old"; fi
 cat -- "$dir/$marker"
 `;
 
-export function remoteExtractCommand(datasetDir: string, compression: "none" | "gzip"): string {
+/**
+ * `announcedBytes`: the dataset's payload size when known (a listing source); the script then
+ * refuses up front, with `EXIT_NO_SPACE`, a dataset that does not fit the free space.
+ */
+export function remoteExtractCommand(
+  datasetDir: string,
+  compression: "none" | "gzip",
+  announcedBytes?: number,
+): string {
   const parent = datasetDir.slice(0, datasetDir.lastIndexOf("/")) || "/";
-  return shellCommand`bash -c ${EXTRACT_SCRIPT} push-dataset ${parent} ${datasetDir} ${compression} ${MANIFEST_NAME} ${MARKER_NAME}`;
+  const announced = announcedBytes === undefined ? "" : String(announcedBytes);
+  return shellCommand`bash -c ${EXTRACT_SCRIPT} push-dataset ${parent} ${datasetDir} ${compression} ${MANIFEST_NAME} ${MARKER_NAME} ${announced} ${SPACE_MARGIN_PERCENT}`;
 }
 
 export function readMarkerCommand(datasetDir: string): string {

@@ -16,13 +16,17 @@ export interface DatasetReaderDeps {
 export function datasetReaderFor(source: DatasetSource, deps: DatasetReaderDeps = {}): DatasetReader {
   switch (source.kind) {
     case "s3":
-      if (!deps.s3) throw new DatasetSourceError("an S3 client is required for s3 dataset sources");
+      if (!deps.s3) {
+        throw new DatasetSourceError("an S3 client is required for s3 dataset sources", { permanent: true });
+      }
       return s3DatasetReader(deps.s3, source.bucket, source.prefix);
     case "https":
       return httpsArchiveReader(source.url, deps.https);
     case "local":
       if (!deps.allowLocal)
-        throw new DatasetSourceError("local dataset sources are only allowed in the local stack");
+        throw new DatasetSourceError("local dataset sources are only allowed in the local stack", {
+          permanent: true,
+        });
       return localDatasetReader(source.path);
   }
 }

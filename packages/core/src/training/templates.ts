@@ -7,9 +7,35 @@
 import { stringify } from "yaml";
 import { type AiToolkitConfig, AiToolkitConfigSchema } from "./ai-toolkit-config";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "./paths";
-import { type TrainingRequest, TrainingRequestSchema } from "./request";
+import { type TrainingRequest, TrainingRequestSchema, type TrainingTemplateName } from "./request";
 
 export const FLUX_DEV_MODEL = "black-forest-labs/FLUX.1-dev";
+
+/** What a template's run puts on the instance's disk besides the dataset, in GB (10^9 bytes). */
+export interface TemplateDiskNeeds {
+  /** The base model as the trainer downloads it into its cache. */
+  modelCacheGb: number;
+  /** Checkpoints (the saves kept), sample images and the latent cache written while training. */
+  outputsReserveGb: number;
+}
+
+/**
+ * FLUX.1-dev in diffusers format, as ai-toolkit downloads it: transformer ≈ 23.8 GB, T5-XXL text
+ * encoder ≈ 9.5 GB, CLIP-L ≈ 0.25 GB, VAE ≈ 0.17 GB — ≈ 33.7 GB, rounded up. Both templates
+ * download the same weights: quantization happens in memory, at load time.
+ */
+const FLUX_DEV_CACHE_GB = 34;
+
+/** Disk needs of every template (with the dataset, they must fit the job's disk). */
+export const TRAINING_TEMPLATE_DISK: Readonly<Record<TrainingTemplateName, Readonly<TemplateDiskNeeds>>> = {
+  "flux-lora-24gb": { modelCacheGb: FLUX_DEV_CACHE_GB, outputsReserveGb: 4 },
+  "flux-lora-low-vram": { modelCacheGb: FLUX_DEV_CACHE_GB, outputsReserveGb: 4 },
+};
+
+/** The disk needs of the template a training request uses. */
+export function templateDiskNeeds(request: Pick<TrainingRequest, "template">): TemplateDiskNeeds {
+  return { ...TRAINING_TEMPLATE_DISK[request.template] };
+}
 
 /** A training request that fails validation; `message` lists every problem with its path. */
 export class TrainingParamsError extends Error {

@@ -7,6 +7,7 @@ import { startSshd, startTcpProxy, type TestSshd } from "../../../../test/suppor
 import {
   DatasetPushError,
   type DatasetReader,
+  EXIT_NO_SPACE,
   isDatasetPresent,
   localDatasetReader,
   MANIFEST_NAME,
@@ -213,5 +214,52 @@ describe("pushDataset against a real sshd", () => {
     }).catch((e) => e);
     expect(error).toBeInstanceOf(DatasetPushError);
     expect(error.exitCode).not.toBe(0);
+    expect(error.reason).toBe("extract_failed");
+    expect(error.permanent).toBe(false);
   });
+
+  it("a dataset announced larger than the free disk is refused up front as no_space, leaving nothing", async () => {
+    const started = Date.now();
+    const error = await pushDataset(session, {
+      jobId: "job-too-big",
+      workspaceRoot: sshd.workspaceRoot,
+      // ~10 MB of files behind it: the remote side quits without reading them, and the push must not wait.
+      reader: localDatasetReader(big),
+      announcedBytes: Number.MAX_SAFE_INTEGER,
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(DatasetPushError);
+    expect(error).toMatchObject({ exitCode: EXIT_NO_SPACE, reason: "no_space", permanent: true });
+    expect(error.stderrTail).toMatch(/not enough disk space for the dataset: it needs \d+ KiB/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await readdir(join(jobsDir(), "job-too-big"))).toEqual([]);
+  });
+
+  it("a dataset announced within the free disk goes through", async () => {
+    const first = await pushDataset(session, {
+      jobId: "job-announced",
+      workspaceRoot: sshd.workspaceRoot,
+      reader: localDatasetReader(big),
+    });
+    const again = await pushDataset(session, {
+      jobId: "job-announced",
+      workspaceRoot: sshd.workspaceRoot,
+      reader: localDatasetReader(big),
+      announcedBytes: first.bytes,
+    });
+    expect(again.manifestSha256).toBe(first.manifestSha256);
+  });
+
+  it.each([-1, 1.5, Number.NaN, 2 ** 53])(
+    "refuses announcedBytes %s before contacting the instance",
+    async (bad) => {
+      const error = await pushDataset(session, {
+        jobId: "job-bad-announce",
+        workspaceRoot: sshd.workspaceRoot,
+        reader: localDatasetReader(big),
+        announcedBytes: bad,
+      }).catch((e) => e);
+      expect(error).toBeInstanceOf(RangeError);
+      expect(await readdir(jobsDir())).not.toContain("job-bad-announce");
+    },
+  );
 });

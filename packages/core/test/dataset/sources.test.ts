@@ -5,10 +5,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import { startFauxqs } from "fauxqs";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localCredentials } from "../../../../test/support/dynamodb";
 import { localS3Client } from "../../../../test/support/fauxqs";
 import {
   type DatasetEntry,
@@ -29,6 +39,12 @@ async function readAll(reader: DatasetReader): Promise<Map<string, Buffer>> {
     if (entry.kind !== "file") continue;
     out.set(entry.path, await body(entry));
   }
+  return out;
+}
+
+async function listAll(iterable: AsyncIterable<DatasetEntry>): Promise<DatasetEntry[]> {
+  const out: DatasetEntry[] = [];
+  for await (const entry of iterable) out.push(entry);
   return out;
 }
 
@@ -97,6 +113,56 @@ describe("S3 prefix source (fauxqs)", () => {
     expect((await readAll(reader)).size).toBe(110);
   });
 
+  it("turns S3 refusals into permanent source errors, and leaves other failures as they are", async () => {
+    const missingBucket = await (async () => {
+      for await (const _ of s3DatasetReader(s3, "no-such-bucket", "x").entries()) return;
+    })().catch((e) => e);
+    expect(missingBucket).toBeInstanceOf(DatasetSourceError);
+    expect(missingBucket.permanent).toBe(true);
+    expect(missingBucket.message).toBe('the S3 bucket "no-such-bucket" does not exist');
+
+    // Listed, then deleted before the packer reaches it: the dataset changed under us.
+    await s3.send(new PutObjectCommand({ Bucket: "datasets", Key: "vanish/a.jpg", Body: "x" }));
+    const [entry] = await listAll(s3DatasetReader(s3, "datasets", "vanish").entries());
+    await s3.send(new DeleteObjectCommand({ Bucket: "datasets", Key: "vanish/a.jpg" }));
+    const vanished = await Promise.resolve(entry!.open()).catch((e) => e);
+    expect(vanished).toBeInstanceOf(DatasetSourceError);
+    expect(vanished.permanent).toBe(true);
+    expect(vanished.message).toMatch(/s3:\/\/datasets\/vanish\/a\.jpg was deleted/);
+
+    const client = new S3Client({ region: "us-east-1", credentials: localCredentials });
+    const mock = mockClient(client);
+    try {
+      const throttled = new S3ServiceException({
+        name: "SlowDown",
+        $fault: "server",
+        $metadata: { httpStatusCode: 503 },
+        message: "Please reduce your request rate.",
+      });
+      mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: "p/a.jpg", Size: 1 }] });
+      mock.on(GetObjectCommand).rejects(throttled);
+      const [listed] = await listAll(s3DatasetReader(client, "busy", "p").entries());
+      const error = await Promise.resolve(listed!.open()).catch((e) => e);
+      expect(error).toBeInstanceOf(S3ServiceException);
+      expect(error.name).toBe("SlowDown");
+      mock.on(ListObjectsV2Command).rejects(
+        new S3ServiceException({
+          name: "AccessDenied",
+          $fault: "client",
+          $metadata: { httpStatusCode: 403 },
+          message: "Access Denied",
+        }),
+      );
+      const denied = await listAll(s3DatasetReader(client, "locked", "p").entries()).catch((e) => e);
+      expect(denied).toBeInstanceOf(DatasetSourceError);
+      expect(denied.permanent).toBe(true);
+      expect(denied.cause).toBeInstanceOf(S3ServiceException);
+    } finally {
+      mock.restore();
+      client.destroy();
+    }
+  });
+
   it("refuses a hostile key before yielding anything", async () => {
     await s3.send(new PutObjectCommand({ Bucket: "datasets", Key: "evil/ok.png", Body: "ok" }));
     await s3.send(new PutObjectCommand({ Bucket: "datasets", Key: "evil/tab\there.png", Body: "bad" }));
@@ -158,11 +224,20 @@ describe("HTTPS archive source", () => {
       ]),
     );
     routes.set("/data.zip", Buffer.from("PK\u0003\u0004not really a zip"));
+    routes.set(
+      "/share.html",
+      Buffer.from("\n  <!DOCTYPE html><html><body>Sign in to download</body></html>"),
+    );
     server = createServer({ key: await readFile(join(dir, "key.pem")), cert }, (req, res) => {
       if (req.url === "/redirect") {
         res.writeHead(302, { location: "/data.tar.gz" }).end();
         return;
       }
+      if (req.url === "/loop") return res.writeHead(302, { location: "/loop" }).end();
+      if (req.url === "/to-http") return res.writeHead(302, { location: "http://127.0.0.1:1/x.tar" }).end();
+      if (req.url === "/hang") return;
+      const status = /^\/status\/(\d{3})$/.exec(req.url ?? "")?.[1];
+      if (status) return res.writeHead(Number(status)).end();
       const data = routes.get(req.url?.split("?")[0] ?? "");
       if (!data) return res.writeHead(404).end();
       res.writeHead(200, { "content-length": data.length }).end(data);
@@ -174,6 +249,7 @@ describe("HTTPS archive source", () => {
   });
   afterAll(async () => {
     agent?.destroy();
+    server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
     await rm(dir, { recursive: true, force: true });
   });
@@ -211,5 +287,43 @@ describe("HTTPS archive source", () => {
     expect(missing.message).not.toContain("secret123");
     expect(await first(httpsArchiveReader(`${base}/plain.tar`))).toBeInstanceOf(DatasetSourceError);
     expect(await first(httpsArchiveReader(`http://127.0.0.1:1/x.tar`))).toBeInstanceOf(DatasetSourceError);
+  });
+
+  it("marks what no retry can cure as permanent, and transport failures as transient", async () => {
+    const failure = async (reader: DatasetReader) => {
+      const error = await (async () => {
+        for await (const _ of reader.entries()) return;
+      })().catch((e) => e);
+      expect(error).toBeInstanceOf(DatasetSourceError);
+      return error as DatasetSourceError;
+    };
+    const at = (path: string, timeoutMs?: number) =>
+      httpsArchiveReader(`${base}${path}`, { agent, timeoutMs });
+    for (const path of [
+      "/data.zip",
+      "/share.html",
+      "/missing.tar",
+      "/status/403",
+      "/status/410",
+      "/loop",
+      "/to-http",
+    ]) {
+      expect((await failure(at(path))).permanent, path).toBe(true);
+    }
+    expect((await failure(at("/share.html"))).message).toMatch(/web page/);
+    expect((await failure(at("/loop"))).message).toMatch(/too many redirects/);
+    // An untrusted certificate and a plain-http URL: permanent too.
+    expect((await failure(httpsArchiveReader(`${base}/plain.tar`))).permanent).toBe(true);
+    expect((await failure(httpsArchiveReader("http://127.0.0.1:1/x.tar"))).permanent).toBe(true);
+    for (const path of ["/status/500", "/status/503", "/status/429", "/status/408"]) {
+      const error = await failure(at(path));
+      expect(error.permanent, path).toBe(false);
+      expect(error.message).toMatch(/HTTP \d{3}/);
+    }
+    const late = await failure(at("/hang", 200));
+    expect(late.permanent).toBe(false);
+    expect(late.message).toMatch(/timed out/);
+    const refused = await failure(httpsArchiveReader("https://127.0.0.1:1/x.tar", { agent }));
+    expect(refused.permanent).toBe(false);
   });
 });

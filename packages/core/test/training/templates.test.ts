@@ -5,8 +5,10 @@ import {
   FLUX_DEV_MODEL,
   parseTrainingRequest,
   renderTrainingConfig,
+  TRAINING_TEMPLATE_DISK,
   TrainingParamsError,
   TrainingTemplateNameSchema,
+  templateDiskNeeds,
 } from "../../src/training";
 
 const base = { params: { triggerWord: "sks_person" } };
@@ -117,4 +119,19 @@ describe("training templates", () => {
     expect((error as Error).message).toMatch(/^invalid training request: /);
     expect((error as Error).message).toMatch(message);
   });
+});
+
+describe("template disk needs", () => {
+  it.each(TrainingTemplateNameSchema.options)(
+    "%s declares its model cache and outputs reserve",
+    (template) => {
+      // FLUX.1-dev in diffusers format: transformer 23.8 + T5-XXL 9.5 + CLIP 0.25 + VAE 0.17 GB, rounded up.
+      expect(TRAINING_TEMPLATE_DISK[template]).toEqual({ modelCacheGb: 34, outputsReserveGb: 4 });
+      const needs = templateDiskNeeds(parseTrainingRequest({ template, params: base.params }));
+      expect(needs).toEqual(TRAINING_TEMPLATE_DISK[template]);
+      // A copy: callers cannot change the table.
+      needs.modelCacheGb = 1;
+      expect(TRAINING_TEMPLATE_DISK[template].modelCacheGb).toBe(34);
+    },
+  );
 });
