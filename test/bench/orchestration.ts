@@ -34,12 +34,11 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createProvisionHandler } from "../../functions/provision";
 import { createPushHandler } from "../../functions/push-dataset";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
-import { datasetReaderFor } from "../../packages/core/src/dataset";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import {
   type CompletionDeps,
   checkJobTraining,
-  DEFAULT_PROVISION_SETTINGS,
+  DEFAULT_JOB_SETTINGS,
   isTerminal,
   type ProvisionDeps,
   vastPortFromService,
@@ -53,11 +52,11 @@ import { DynamoJobStore, type JobRecord, type TimelineEntry } from "../../packag
 import { VastAIService } from "../../packages/core/src/vast";
 import { writeDataset } from "../../packages/core/test/dataset/fixtures";
 import { startVastSim, type VastSim } from "../../packages/vast-sim/src/index";
+import { ARTIFACT_BUCKET, DATASET_BUCKET, realDatasets, s3For, uploadDataset } from "../support/datasets";
 import { localCredentials } from "../support/dynamodb";
 import { checkMoneyInvariants } from "../support/invariants";
 import { sampleJobRequestInput } from "../support/job-request";
 import { type Infra, startInfra } from "../support/provision-harness";
-import { ARTIFACT_BUCKET, DATASET_BUCKET, s3For, uploadDataset } from "../support/push-harness";
 import { toSqsRecord } from "../support/sqs-pump";
 import { generateTestKeyPair } from "../support/ssh-keys";
 
@@ -82,12 +81,12 @@ const SCHEDULES = arg("schedules", "default,2")
   .map((s) => ({
     name:
       s === "default"
-        ? `default [${DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds.join(",")}], then ${DEFAULT_PROVISION_SETTINGS.readinessNearReadySeconds}`
+        ? `default [${DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds.join(",")}], then ${DEFAULT_JOB_SETTINGS.provision.readinessNearReadySeconds}`
         : `[${s}]`,
     custom: s !== "default",
     backoff:
       s === "default"
-        ? DEFAULT_PROVISION_SETTINGS.readinessBackoffSeconds
+        ? DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds
         : s.split("/").map((n) => Number(n)),
   }));
 /** Wall-clock limit per job (the whole bench should stay within ~2 minutes). */
@@ -314,6 +313,7 @@ async function runJob(
     },
   });
   const vast = vastPortFromService(service, pair.public);
+  const s3 = s3For(infra);
   const deps: ProvisionDeps = {
     store,
     vast,
@@ -330,12 +330,17 @@ async function runJob(
         readyTimeoutMs: 10_000,
       }),
     // A custom schedule is steady: it also sets the delay once the instance is loading or running.
-    settings: schedule.custom
-      ? { readinessBackoffSeconds: schedule.backoff, readinessNearReadySeconds: schedule.backoff.at(-1) ?? 3 }
-      : { readinessBackoffSeconds: schedule.backoff },
+    datasets: realDatasets(s3),
+    settings: {
+      provision: schedule.custom
+        ? {
+            readinessBackoffSeconds: schedule.backoff,
+            readinessNearReadySeconds: schedule.backoff.at(-1) ?? 3,
+          }
+        : { readinessBackoffSeconds: schedule.backoff },
+    },
     secrets: [sim.apiKey],
   };
-  const s3 = s3For(infra);
   const pushDeps: CompletionDeps = {
     store,
     events,
@@ -352,10 +357,10 @@ async function runJob(
         retry: { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 8_000 },
         readyTimeoutMs: 10_000,
       }),
-    datasets: (source) => datasetReaderFor(source, { s3 }),
+    datasets: realDatasets(s3),
     s3,
     artifactBucket: ARTIFACT_BUCKET,
-    settings: { heartbeatIntervalSeconds: 5 },
+    settings: { push: { heartbeatIntervalSeconds: 5 } },
   };
   const log: Invocation[] = [];
   const stopProvision = startConsumer(

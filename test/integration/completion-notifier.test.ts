@@ -45,6 +45,7 @@ const notification: JobNotification = {
     sha256: "ab".repeat(32),
   },
   costUsd: 0.1234,
+  reason: "LoRA stored",
 };
 
 describe("HttpNotifier", () => {

@@ -11,23 +11,17 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Clock } from "../../packages/core/src/clock";
 import { systemClock } from "../../packages/core/src/clock";
-import { datasetReaderFor } from "../../packages/core/src/dataset";
 import { checkJobTraining, handlePushMessage } from "../../packages/core/src/jobs";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
+import { ARTIFACT_BUCKET, ensureBuckets, realDatasets, s3For } from "../support/datasets";
 import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { type LocalSqs, startLocalSqs } from "../support/fauxqs";
 import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
 import { pollUntil } from "../support/poll";
-import {
-  ARTIFACT_BUCKET,
-  ensureBuckets,
-  type SshdJob,
-  s3For,
-  seedPushingJobOnSshd,
-} from "../support/push-harness";
+import { type SshdJob, seedPushingJobOnSshd } from "../support/push-harness";
 import { startSshd, type TestSshd } from "../support/sshd";
 
 let dynamo: LocalDynamo;
@@ -44,7 +38,7 @@ const clock: Clock = { now: () => systemClock.now() + offsetMs, sleep: systemClo
 beforeAll(async () => {
   [dynamo, fauxqs, sshd] = await Promise.all([startDynamoLocal(), startLocalSqs(), startSshd()]);
   store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
-  s3 = s3For({ dynamo, sqs: fauxqs, stop: async () => {} });
+  s3 = s3For({ sqs: fauxqs });
   await ensureBuckets(s3);
   dataset = join(sshd.workspaceRoot, "..", "dataset");
   await mkdir(dataset, { recursive: true });
@@ -68,7 +62,7 @@ async function training(triggerWord: string, heartbeatIntervalSeconds = 1): Prom
       training: { params: { triggerWord } },
       callbackUrl: "https://hooks.example.test/x",
     }),
-    datasets: (s) => datasetReaderFor(s, { allowLocal: true }),
+    datasets: realDatasets(s3),
     clock,
     s3,
     push: { heartbeatIntervalSeconds },

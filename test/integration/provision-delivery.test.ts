@@ -105,7 +105,10 @@ describe("provision handler under at-least-once delivery", () => {
   });
 
   it("readiness checks use SQS DelaySeconds with backoff (real queue, real delay)", async () => {
-    const s = await scenarios.start({ seed: 15, settings: { readinessBackoffSeconds: [1, 2] } });
+    const s = await scenarios.start({
+      seed: 15,
+      settings: { provision: { readinessBackoffSeconds: [1, 2] } },
+    });
     const jobId = await s.submit();
     await s.pump();
     expect(await s.store.getJob(jobId)).toMatchObject({ state: "booting" });

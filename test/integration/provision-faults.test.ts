@@ -61,7 +61,7 @@ describe("provision handler under Vast faults", () => {
     await s.sim.admin.addFault({ kind: "fatal", status: "created", instanceId: second });
     const job = await s.run(jobId, (j) => j.state === "failed", { maxRounds: 40 });
 
-    expect(job.reason).toMatch(/^Gave up after 2 rented GPUs failed to become ready \(limit 2\)/);
+    expect(job.reason).toMatch(/^Gave up after 2 rented GPUs failed \(limit 2\)/);
     expect(job.reason).toContain("the instance failed to start: Error response from daemon");
     expect(job.reason).toContain("OCI runtime create failed");
     const instances = s.sim.admin.instances();

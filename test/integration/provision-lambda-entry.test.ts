@@ -10,6 +10,7 @@ import { silentLogger } from "../../packages/core/src/observability";
 import { SqsJobQueue } from "../../packages/core/src/queue";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { startVastSim, type VastSim } from "../../packages/vast-sim/src/index";
+import { s3For, uploadSampleDataset } from "../support/datasets";
 import { checkMoneyInvariants } from "../support/invariants";
 import { sampleJobRequestInput } from "../support/job-request";
 import { type Infra, startInfra } from "../support/provision-harness";
@@ -46,6 +47,9 @@ describe("functions/provision.ts handler", () => {
       EVENT_BUS_NAME: "vast-rental",
       DYNAMODB_ENDPOINT: infra.dynamo.endpoint,
       SQS_ENDPOINT: infra.sqs.endpoint,
+      // The dataset is checked on fauxqs's S3 before anything is rented.
+      S3_ENDPOINT: infra.sqs.endpoint,
+      ARTIFACT_BUCKET: "artifacts",
       // No EventBridge here: publishing fails, which must not fail the step.
       EVENTBRIDGE_ENDPOINT: infra.sqs.endpoint,
       VASTAI_API_KEY: sim.apiKey,
@@ -56,6 +60,9 @@ describe("functions/provision.ts handler", () => {
     });
     delete process.env.SECRET_ID;
 
+    const s3 = s3For(infra);
+    await uploadSampleDataset(s3);
+    s3.destroy();
     const store = new DynamoJobStore({ client: infra.dynamo.doc, tableName });
     const { jobId } = await submitJob(
       {

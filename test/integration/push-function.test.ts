@@ -6,12 +6,14 @@
 import { describe, expect, it } from "vitest";
 import { createPushHandler } from "../../functions/push-dataset";
 import { systemClock } from "../../packages/core/src/clock";
-import { ConfigError, createPushDependencies } from "../../packages/core/src/config";
+import { ConfigError, createJobDependencies } from "../../packages/core/src/config";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
-import { HttpNotifier, type PushDeps } from "../../packages/core/src/jobs";
+import { HttpNotifier, type PushDeps, settingsOf } from "../../packages/core/src/jobs";
 import { silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import type { JobStore } from "../../packages/core/src/store";
+import { fakeDatasets } from "../support/fake-datasets";
+import { recordingDestroys } from "../support/push-harness";
 import { toSqsRecord } from "../support/sqs-pump";
 import { generateTestKeyPair } from "../support/ssh-keys";
 
@@ -28,30 +30,50 @@ const env = {
   AWS_REGION: "us-east-1",
 };
 
-describe("createPushDependencies", () => {
-  it("builds the push and completion dependencies from the environment", async () => {
-    const deps = await createPushDependencies(env);
+describe("createJobDependencies", () => {
+  it("builds every step's dependencies from the environment", async () => {
+    const deps = await createJobDependencies(env);
     expect(deps.artifactBucket).toBe("loras");
-    expect(deps.settings).toEqual({ workspaceRoot: "/workspace" });
+    expect(settingsOf(deps)).toMatchObject({
+      push: { workspaceRoot: "/workspace" },
+      reaper: { orphanGraceMs: 600_000 },
+      dataset: { allowedBuckets: null },
+    });
     expect(deps.notifier).toBeInstanceOf(HttpNotifier);
     expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, pair.private]));
-    expect(() => deps.datasets({ kind: "local", path: "/tmp/x" })).toThrow(/only allowed in the local stack/);
-    expect(deps.datasets({ kind: "s3", bucket: "datasets", prefix: "cats/" })).toHaveProperty("entries");
-    const local = await createPushDependencies({
+    expect(() => deps.datasets.reader({ kind: "local", path: "/tmp/x" })).toThrow(
+      /only allowed in the local stack/,
+    );
+    expect(deps.datasets.reader({ kind: "s3", bucket: "datasets", prefix: "cats/" })).toHaveProperty(
+      "entries",
+    );
+    const local = await createJobDependencies({
       ...env,
       ALLOW_LOCAL_DATASETS: "true",
       WORKSPACE_ROOT: "/data",
+      ORPHAN_GRACE_SECONDS: "120",
+      DATASET_BUCKETS: " datasets, more-datasets ,",
+      DATASET_MAX_BYTES: "1000000",
     });
-    expect(local.datasets({ kind: "local", path: "/tmp/x" })).toHaveProperty("entries");
-    expect(local.settings).toEqual({ workspaceRoot: "/data" });
+    expect(local.datasets.reader({ kind: "local", path: "/tmp/x" })).toHaveProperty("entries");
+    expect(settingsOf(local)).toMatchObject({
+      push: { workspaceRoot: "/data" },
+      reaper: { orphanGraceMs: 120_000 },
+      dataset: { allowedBuckets: ["datasets", "more-datasets"], maxBytes: 1_000_000 },
+    });
   });
 
-  it("names a missing setting without echoing any secret", async () => {
+  it("names a missing or malformed setting without echoing any secret", async () => {
     const { ARTIFACT_BUCKET: _, ...missing } = env;
-    const error = await createPushDependencies(missing).catch((e: unknown) => e);
+    const error = await createJobDependencies(missing).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/ARTIFACT_BUCKET/);
     expect((error as Error).message).not.toContain(env.VASTAI_API_KEY);
+    const negative = await createJobDependencies({ ...env, ORPHAN_GRACE_SECONDS: "-5" }).catch(
+      (e: unknown) => e,
+    );
+    expect(negative).toBeInstanceOf(ConfigError);
+    expect((negative as Error).message).toMatch(/ORPHAN_GRACE_SECONDS/);
   });
 });
 
@@ -80,14 +102,12 @@ describe("push handler (Lambda shape)", () => {
     const deps: PushDeps = {
       store,
       events: new InMemoryEventPublisher(),
-      vast: { terminateInstance: async () => {} },
+      vast: recordingDestroys([]),
       queue: new InMemoryJobQueue(),
       ssh: async () => {
         throw new Error("no SSH in this test");
       },
-      datasets: () => {
-        throw new Error("no datasets in this test");
-      },
+      datasets: fakeDatasets(),
       clock: systemClock,
       logger: silentLogger,
     };

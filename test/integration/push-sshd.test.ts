@@ -13,8 +13,10 @@ import { systemClock } from "../../packages/core/src/clock";
 import { type DatasetEntry, type DatasetReader, datasetReaderFor } from "../../packages/core/src/dataset";
 import { handlePushMessage, PushInProgressError } from "../../packages/core/src/jobs";
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
+import { directDelivery } from "../../packages/core/src/queue";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
+import { datasetAccess } from "../support/datasets";
 import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
@@ -49,12 +51,12 @@ async function folder(name: string, files: Record<string, string>): Promise<stri
 
 async function seed(
   request: Partial<JobRequestInput>,
-  datasets: (s: Parameters<typeof datasetReaderFor>[0]) => DatasetReader = (s) =>
+  reader: (s: Parameters<typeof datasetReaderFor>[0]) => DatasetReader = (s) =>
     datasetReaderFor(s, { allowLocal: true }),
 ): Promise<SshdJob> {
   const job = await seedPushingJobOnSshd(store, sshd, {
     request: sampleJobRequestInput(request),
-    datasets,
+    datasets: { ...datasetAccess({ allowLocal: true }), reader },
     clock: systemClock,
     s3,
   });
@@ -107,7 +109,13 @@ describe("push handler refusals on a real sshd", () => {
     expect(calls).toEqual([
       {
         url: "https://hooks.example.test/j",
-        notification: { jobId: job.jobId, status: "failed", artifact: null, costUsd: spentUsd },
+        notification: {
+          jobId: job.jobId,
+          status: "failed",
+          artifact: null,
+          costUsd: spentUsd,
+          reason: "The dataset was refused: the dataset contains no images (jpg, jpeg, png or webp)",
+        },
       },
     ]);
   });
@@ -175,8 +183,8 @@ describe("push handler refusals on a real sshd", () => {
     expect(failed?.state).toBe("failed");
     expect(failed?.reason).toMatch(/contains no images/);
     expect(failed?.spentUsd).toBe(attempt?.costUsd);
-    // Destroy is idempotent and was simply asked again.
-    expect(job.destroyed).toEqual([await instanceOf(job), await instanceOf(job)]);
+    // The destroy was recorded before the crash: the redelivery does not ask Vast again.
+    expect(job.destroyed).toEqual([await instanceOf(job)]);
   });
 
   it("a local folder is refused where local datasets are not allowed", async () => {
@@ -195,12 +203,16 @@ describe("push handler retries on a real sshd", () => {
     const job = await seed({ dataset: { kind: "local", path } });
     await store.updateAttempt(job.jobId, 1, { sshPort: await freePort() });
     await expect(
-      handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 }, { receiveCount: 1 }),
+      handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 }, directDelivery({ receiveCount: 1 })),
     ).rejects.toThrow(/SSH to 127\.0\.0\.1:\d+ failed/);
     expect((await store.getJob(job.jobId))?.state).toBe("pushing");
     expect(job.destroyed).toEqual([]);
 
-    const last = await handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 }, { receiveCount: 3 });
+    const last = await handlePushMessage(
+      job.deps,
+      { jobId: job.jobId, attempt: 1 },
+      directDelivery({ receiveCount: 3, isLast: true }),
+    );
     expect(last.action).toBe("failed");
     await expectFailedAndDestroyed(
       job,

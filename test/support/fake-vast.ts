@@ -15,6 +15,9 @@ export function offer(id: number, overrides: Partial<VastOffer> = {}): VastOffer
     numGpus: 1,
     gpuRamGb: 24,
     hourlyUsd: 0.3 + id / 100,
+    gpuHourlyUsd: 0.29 + id / 100,
+    storageUsdPerGbMonth: 0.2,
+    inetDownUsdPerGb: 0.01,
     reliability: 0.99,
     countryCode: "US",
     geolocation: "Texas, US",
@@ -111,6 +114,13 @@ export class FakeVast implements VastPort {
   async findInstanceByLabel(label: string): Promise<VastInstance | null> {
     this.calls.push({ op: "findByLabel", arg: label });
     return [...this.instances.values()].find((i) => i.label === label) ?? null;
+  }
+
+  async listInstances(options?: { onPage?: () => void }): Promise<VastInstance[]> {
+    this.calls.push({ op: "list", arg: null });
+    const all = [...this.instances.values()];
+    for (let page = 0; page < Math.max(1, Math.ceil(all.length / 25)); page++) options?.onPage?.();
+    return all;
   }
 
   async terminateInstance(instanceId: number): Promise<unknown> {

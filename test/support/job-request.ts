@@ -10,7 +10,7 @@ export function sampleJobRequestInput(overrides: Partial<JobRequestInput> = {}):
     gpuType: "RTX 4090",
     maxHourlyUsd: 1,
     region: "US",
-    dataset: { kind: "s3", bucket: "datasets", prefix: "cats/" },
+    dataset: { kind: "s3", bucket: "datasets", prefix: "sample/" },
     training: { params: { triggerWord: "ohwx" } },
     budgetUsd: 20,
     ...overrides,

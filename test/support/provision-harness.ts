@@ -11,8 +11,8 @@ import { createProvisionHandler, type ProvisionHandler } from "../../functions/p
 import { type Clock, systemClock } from "../../packages/core/src/clock";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import {
+  type JobSettingsOverrides,
   type ProvisionDeps,
-  type ProvisionSettings,
   type SshProbe,
   type VastPort,
   vastPortFromService,
@@ -25,6 +25,7 @@ import { probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
 import { NO_RATE_LIMITS, VastAIClient, VastAIService } from "../../packages/core/src/vast";
 import { startVastSim, type VastSim, type VastSimOptions } from "../../packages/vast-sim/src/index";
+import { realDatasets, s3For, uploadSampleDataset } from "./datasets";
 import { type LocalDynamo, startDynamoLocal } from "./dynamodb";
 import { type LocalSqs, startLocalSqs } from "./fauxqs";
 import { checkMoneyInvariants, type InvariantReport } from "./invariants";
@@ -99,7 +100,7 @@ export async function expectInvariantsHold(s: Pick<Scenario, "invariants">): Pro
 export interface ScenarioOptions {
   seed?: number;
   sim?: Partial<VastSimOptions>;
-  settings?: Partial<ProvisionSettings>;
+  settings?: JobSettingsOverrides;
   /** Wraps the real Vast service (to inject crashes between side effects). */
   wrapVast?: (vast: VastPort) => VastPort;
   /** Every message the orchestrator sends is sent twice (producer-side duplicates). */
@@ -181,6 +182,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
       readyTimeoutMs: 5_000,
     });
+  const s3 = s3For(infra);
+  await uploadSampleDataset(s3);
   const deps: ProvisionDeps = {
     store,
     vast,
@@ -189,12 +192,17 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     probe,
     clock,
     logger: silentLogger,
+    datasets: realDatasets(s3),
     settings: {
-      readinessBackoffSeconds: [0],
-      readinessNearReadySeconds: 0,
-      retryPassDelaySeconds: 0,
-      leaseMs: 60_000,
       ...options.settings,
+      provision: {
+        readinessBackoffSeconds: [0],
+        readinessNearReadySeconds: 0,
+        retryPassDelaySeconds: 0,
+        ambiguousLookupDelaySeconds: 0,
+        leaseMs: 60_000,
+        ...options.settings?.provision,
+      },
     },
     secrets: [sim.apiKey],
   };
@@ -241,6 +249,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     },
     invariants: () => checkMoneyInvariants(sim, store),
     async close() {
+      s3.destroy();
       await sim.close();
     },
   };

@@ -6,20 +6,22 @@
  * S3. Also a seeded job in `pushing` on the real OpenSSH sshd, for checks that look at the disk.
  */
 import { randomBytes } from "node:crypto";
-import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { createPushHandler, type PushHandler } from "../../functions/push-dataset";
 import type { Clock } from "../../packages/core/src/clock";
-import { datasetReaderFor } from "../../packages/core/src/dataset";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import type {
   CompletionDeps,
   CompletionSettings,
+  DatasetAccess,
   Notifier,
   PushSettings,
+  ReaperDeps,
   SshConnector,
+  VastPort,
 } from "../../packages/core/src/jobs";
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { JobRequestSchema } from "../../packages/core/src/jobs/request";
@@ -28,7 +30,7 @@ import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
-import { localS3Client } from "./fauxqs";
+import { ARTIFACT_BUCKET, ensureBuckets, realDatasets, s3For } from "./datasets";
 import { pollUntil } from "./poll";
 import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
@@ -36,57 +38,6 @@ import { startScenario } from "./provision-harness";
 import { type PumpResult, pumpOnce, type SqsHandler } from "./sqs-pump";
 import { generateTestKeyPair } from "./ssh-keys";
 import type { TestSshd } from "./sshd";
-
-export const ARTIFACT_BUCKET = "artifacts";
-export const DATASET_BUCKET = "datasets";
-
-export function s3For(infra: Infra): S3Client {
-  return localS3Client(infra.sqs.endpoint);
-}
-
-export async function ensureBuckets(s3: S3Client): Promise<void> {
-  for (const Bucket of [ARTIFACT_BUCKET, DATASET_BUCKET]) {
-    await s3.send(new CreateBucketCommand({ Bucket })).catch((error: unknown) => {
-      if (!(error instanceof Error && /BucketAlready/.test(error.name))) throw error;
-    });
-  }
-}
-
-/** Uploads every file under `root` to `s3://bucket/prefix...`, keeping relative names. */
-export async function uploadFolder(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  root: string,
-): Promise<void> {
-  const walk = async (relative: string): Promise<void> => {
-    for (const entry of await readdir(join(root, relative), { withFileTypes: true })) {
-      const path = relative ? `${relative}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await walk(path);
-      else {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: `${prefix}${path}`,
-            Body: await readFile(join(root, path)),
-          }),
-        );
-      }
-    }
-  };
-  await walk("");
-}
-
-/** Uploads a local dataset folder to `s3://datasets/<prefix>` on the infra's S3, creating the buckets. */
-export async function uploadDataset(infra: Infra, prefix: string, root: string): Promise<void> {
-  const s3 = s3For(infra);
-  try {
-    await ensureBuckets(s3);
-    await uploadFolder(s3, DATASET_BUCKET, prefix, root);
-  } finally {
-    s3.destroy();
-  }
-}
 
 /** A store whose `method` throws (after doing nothing) the next `times` calls: a crash between side effects. */
 export function crashingStore<K extends keyof JobStore>(store: JobStore, method: K, times = 1): JobStore {
@@ -119,12 +70,13 @@ export interface PushScenario {
   events: InMemoryEventPublisher;
   s3: S3Client;
   pushQueueUrl: string;
-  deps: CompletionDeps;
+  /** Every step's dependencies (the reaper's): provision's, plus SSH sessions, S3 and the artifact bucket. */
+  deps: ReaperDeps;
   /** The push step's SSH private key (for secret-hygiene checks). */
   sshPrivateKey: string;
   handler: PushHandler;
   /** A push handler over other deps (e.g. a crashing store). */
-  handlerWith(overrides: Partial<CompletionDeps>): PushHandler;
+  handlerWith(overrides: Partial<ReaperDeps>): PushHandler;
   pumpPush(handlers?: SqsHandler[]): Promise<PumpResult>;
   /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`. */
   jobToPushing(
@@ -162,7 +114,7 @@ export async function startPushScenario(
       retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
       readyTimeoutMs: 5_000,
     });
-  const deps: CompletionDeps = {
+  const deps: ReaperDeps = {
     store: base.store,
     events: base.events,
     vast: base.deps.vast,
@@ -170,13 +122,17 @@ export async function startPushScenario(
     clock: base.deps.clock,
     logger: options.logger ?? silentLogger,
     secrets: base.deps.secrets,
+    probe: base.deps.probe,
     ssh,
-    datasets: (source) => datasetReaderFor(source, { s3, allowLocal: true }),
+    datasets: realDatasets(s3),
     s3,
     artifactBucket: ARTIFACT_BUCKET,
     ...(options.notifier ? { notifier: options.notifier } : {}),
-    settings: { heartbeatIntervalSeconds: 1, progressLogIntervalMs: 0, ...options.push },
-    completion: options.completion,
+    settings: {
+      ...base.deps.settings,
+      push: { heartbeatIntervalSeconds: 1, progressLogIntervalMs: 0, ...options.push },
+      completion: options.completion,
+    },
   };
   const handler = createPushHandler(deps);
   return {
@@ -276,7 +232,7 @@ export async function seedPushingJobOnSshd(
   sshd: TestSshd,
   options: {
     request: JobRequestInput;
-    datasets: CompletionDeps["datasets"];
+    datasets: DatasetAccess;
     clock: Clock;
     s3: S3Client;
     push?: Partial<PushSettings>;
@@ -308,11 +264,7 @@ export async function seedPushingJobOnSshd(
   const deps: CompletionDeps = {
     store,
     events: new InMemoryEventPublisher(),
-    vast: {
-      terminateInstance: async (id: number) => {
-        destroyed.push(id);
-      },
-    },
+    vast: recordingDestroys(destroyed),
     queue,
     clock: options.clock,
     logger: silentLogger,
@@ -326,7 +278,9 @@ export async function seedPushingJobOnSshd(
     datasets: options.datasets,
     s3: options.s3,
     artifactBucket: ARTIFACT_BUCKET,
-    settings: { workspaceRoot: workspace, python: "python3", heartbeatIntervalSeconds: 1, ...options.push },
+    settings: {
+      push: { workspaceRoot: workspace, python: "python3", heartbeatIntervalSeconds: 1, ...options.push },
+    },
   };
   return {
     jobId,
@@ -340,5 +294,45 @@ export async function seedPushingJobOnSshd(
       if (pid > 0) await untilProcessExits(pid);
       await rm(workspace, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
     },
+  };
+}
+
+/**
+ * A Vast port for jobs seeded on the real sshd (no Vast behind them): destroys are recorded, an
+ * instance once destroyed reads as gone, and anything else is a test bug.
+ */
+export function recordingDestroys(destroyed: number[]): VastPort {
+  const unexpected = (what: string) => async (): Promise<never> => {
+    throw new Error(`this test's Vast port does not ${what}`);
+  };
+  return {
+    searchOffers: unexpected("search offers"),
+    provisionInstance: unexpected("rent"),
+    findInstanceByLabel: unexpected("look labels up"),
+    listInstances: unexpected("list instances"),
+    getInstanceLogs: unexpected("read logs"),
+    authorizeSshKey: unexpected("attach keys"),
+    terminateInstance: async (id: number) => {
+      destroyed.push(id);
+    },
+    getInstanceStatus: async (id: number) => ({
+      instanceId: id,
+      state: destroyed.includes(id) ? "destroyed" : "running",
+      rawStatus: null,
+      intendedStatus: null,
+      statusMessage: null,
+      label: null,
+      machineId: null,
+      hostId: null,
+      gpuName: null,
+      numGpus: null,
+      hourlyUsd: null,
+      publicIp: null,
+      sshHost: null,
+      sshPort: null,
+      sshVia: null,
+      countryCode: null,
+      startedAtMs: null,
+    }),
   };
 }

@@ -1,6 +1,24 @@
-export * from "./provision-dependencies";
-export * from "./push-dependencies";
-export * from "./redacting-logger";
-export * from "./runtime-config";
-export * from "./secrets";
-export * from "./ssh-public-key";
+export { createJobDependencies } from "./job-dependencies";
+export {
+  loadOrchestrationConfig,
+  type OrchestrationConfig,
+  OrchestrationConfigSchema,
+  settingsFromConfig,
+} from "./orchestration-config";
+export { createServiceLogger, redactingLogger } from "./redacting-logger";
+export {
+  ConfigError,
+  loadRuntimeConfig,
+  parseEnv,
+  type RuntimeConfig,
+  RuntimeConfigSchema,
+} from "./runtime-config";
+export {
+  type LoadSecretsOptions,
+  loadSecrets,
+  type Secrets,
+  SecretsError,
+  SecretsSchema,
+  secretValues,
+} from "./secrets";
+export { publicKeyFromPrivate } from "./ssh-public-key";

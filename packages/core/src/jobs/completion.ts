@@ -9,7 +9,8 @@
  *
  * A lease (`completion`) keeps two pollers from acting on one job at once; every state change is
  * a versioned transition; `collecting` is resumable (the artifact, once stored, is remembered in
- * the timeline, so a crash between collect and destroy neither re-collects nor leaks).
+ * the timeline, so a crash between collect and destroy neither re-collects nor leaks). Every
+ * ending goes through `endAttempt`: the instance is destroyed before the job ends.
  */
 import { randomUUID } from "node:crypto";
 import { errorText } from "../observability";
@@ -21,20 +22,12 @@ import {
   type TransitionOptions,
   VersionConflictError,
 } from "../store";
-import { ArtifactError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
-import { chargeAttempt } from "./attempt-charge";
-import { notifyJobEnded } from "./completion-notifier";
+import { ArtifactMissingError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
+import { type AttemptEnding, endAttempt, finishJob, totalCost } from "./attempts";
+import { type CompletionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
-import { redactFor } from "./provision-deps";
-import { runningLimitExceeded } from "./push-billing";
-import {
-  type CompletionDeps,
-  type CompletionSettings,
-  completionSettingsOf,
-  pushSettingsOf,
-  sshTargetOf,
-} from "./push-deps";
-import { endFailedAttempt } from "./push-teardown";
+import { runningLimitExceeded } from "./limits";
+import type { CompletionSettings } from "./settings";
 import type { JobState } from "./state-machine";
 
 export type StoredArtifact = Artifact;
@@ -72,7 +65,7 @@ export function artifactKey(jobId: string, name: string = jobId): string {
 export async function checkJobTraining(deps: CompletionDeps, jobId: string): Promise<CompletionResult> {
   const first = await deps.store.getJob(jobId);
   if (!isCheckable(first)) return notCheckable(jobId, first);
-  const settings = completionSettingsOf(deps);
+  const settings = settingsOf(deps).completion;
   const owner = `completion:${randomUUID()}`;
   if (!(await deps.store.acquireLease(jobId, COMPLETION_LEASE, owner, settings.leaseMs))) {
     return { jobId, action: "busy", reason: "another check holds the job", state: first.state };
@@ -85,9 +78,7 @@ export async function checkJobTraining(deps: CompletionDeps, jobId: string): Pro
     if (!record || record.instanceId === null) {
       // Nothing rented to destroy: the record is inconsistent, so end the job rather than poll forever.
       const reason = `job ${job.state} without a reachable instance on record for attempt ${job.attempt}`;
-      const failed = await applyEvent(deps, job, { type: "fail", reason });
-      await notifyJobEnded(deps, failed);
-      return done(failed, reason);
+      return done(await finishJob(deps, job, { type: "fail", reason }), reason);
     }
     return await checkUnderLease(deps, settings, job, record);
   } finally {
@@ -118,8 +109,13 @@ async function checkUnderLease(
   const now = deps.clock.now();
   const grace = job.state === "collecting" ? settings.collectGraceMs : 0;
 
-  if (record.outcome === "failed" && record.endedAt !== null) {
-    // An earlier check destroyed the instance and crashed before failing the job: finish that.
+  if (job.state === "collecting") {
+    // Stored already: a crash between collecting and ending; finish (destroy, charge, succeed).
+    const stored = await storedArtifact(deps, jobId, record.attempt);
+    if (stored) return await finishSucceeded(deps, job, record, stored);
+  }
+  if (record.endedAt !== null || record.destroyedAt !== null) {
+    // An earlier check began ending the attempt and crashed before failing the job: finish that.
     return await failRun(deps, job, record, {
       reason: record.failureReason ?? "the training attempt failed",
     });
@@ -127,10 +123,7 @@ async function checkUnderLease(
   if (!record.sshHost || record.sshPort === null) {
     return await failRun(deps, job, record, { reason: "no SSH endpoint is recorded for the instance" });
   }
-
   if (job.state === "collecting") {
-    const stored = await storedArtifact(deps, jobId, record.attempt);
-    if (stored) return await finishSucceeded(deps, job, record, stored);
     const limit = runningLimitExceeded(job, record, now, grace);
     if (limit)
       return await failRun(deps, job, record, { reason: `Stopped while collecting the LoRA: ${limit}.` });
@@ -138,7 +131,11 @@ async function checkUnderLease(
 
   let session: SshSession;
   try {
-    session = await deps.ssh(sshTargetOf(record));
+    session = await deps.ssh({
+      host: record.sshHost,
+      port: record.sshPort,
+      expectedHostKey: record.hostKeyFingerprint ?? undefined,
+    });
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
       return await failRun(deps, job, record, {
@@ -182,7 +179,7 @@ async function inspect(
 
   const check = await checkTraining(session, {
     jobId,
-    workspaceRoot: pushSettingsOf(deps).workspaceRoot,
+    workspaceRoot: settingsOf(deps).push.workspaceRoot,
     logTailLines: settings.logTailLines,
   });
   const failWith =
@@ -238,7 +235,7 @@ async function collect(
   try {
     const collected = await collectArtifact(session, {
       jobId: job.jobId,
-      workspaceRoot: pushSettingsOf(deps).workspaceRoot,
+      workspaceRoot: settingsOf(deps).push.workspaceRoot,
       s3: deps.s3,
       bucket: deps.artifactBucket,
       key: artifactKey(job.jobId),
@@ -252,7 +249,7 @@ async function collect(
     };
   } catch (error) {
     // Only a missing file is final; transport, upload and verification errors retry on the next check.
-    if (!(error instanceof ArtifactError) || !/^no artifact for /.test(error.message)) throw error;
+    if (!(error instanceof ArtifactMissingError)) throw error;
     const reason = `Training reported success but its LoRA could not be collected: ${error.message}`;
     return () => failRun(deps, job, record, { reason });
   }
@@ -272,32 +269,44 @@ async function finishSucceeded(
   record: AttemptRecord,
   artifact: StoredArtifact,
 ): Promise<CompletionResult> {
-  await deps.vast.terminateInstance(record.instanceId as number);
-  // A resumed check finds the attempt already ended and charged: its first price stands.
-  const charged = await chargeAttempt(deps, job, record, { outcome: "succeeded", endedAt: deps.clock.now() });
-  const endedAt = charged.attempt.endedAt ?? deps.clock.now();
-  const attemptCost = charged.costUsd;
-  const costUsd = charged.job.spentUsd;
-  const billedFrom = record.rentedAt ?? record.startedAt;
-  const hours = (endedAt - billedFrom) / 3_600_000;
+  const where = `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256})`;
+  // Destroy and charge first, so the final reason can state the cost.
+  const ended = await endAttempt(
+    deps,
+    job,
+    record,
+    { outcome: "succeeded", reason: where },
+    { next: "continue" },
+  );
+  const charged = ended.job;
+  const b = charged.costBreakdown;
   const reason =
-    `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256}); ` +
-    `instance ${record.instanceId} destroyed; cost $${costUsd.toFixed(4)} ` +
-    `($${record.hourlyUsd.toFixed(4)}/h × ${hours.toFixed(4)} h for attempt ${record.attempt})`;
-  const next = await moveTo(deps, charged.job, "artifact_collected", reason, {
-    details: {
-      attempt: record.attempt,
+    `${where}; instance ${record.instanceId} destroyed; cost $${charged.spentUsd.toFixed(4)} ` +
+    `(GPU $${b.gpuUsd.toFixed(4)}, storage $${b.storageUsd.toFixed(4)}, bandwidth $${b.bandwidthUsd.toFixed(4)}; ` +
+    `attempt ${record.attempt}: $${totalCost(ended.cost).toFixed(4)})`;
+  const next = await finishJob(
+    deps,
+    charged,
+    { type: "artifact_collected", reason },
+    {
       artifact,
-      costUsd,
-      attemptCostUsd: attemptCost,
-      hourlyUsd: record.hourlyUsd,
-      billedFromMs: billedFrom,
-      billedUntilMs: endedAt,
+      details: {
+        attempt: record.attempt,
+        artifact,
+        costUsd: charged.spentUsd,
+        costBreakdown: b,
+        attemptCost: ended.cost,
+      },
     },
-    artifact,
-  });
-  if (!next) return { jobId: job.jobId, action: "skipped", reason: "job moved on", state: job.state };
-  await notifyJobEnded(deps, next, artifact);
+  );
+  if (next.state !== "succeeded") {
+    return {
+      jobId: job.jobId,
+      action: "skipped",
+      reason: `job moved on to ${next.state}`,
+      state: next.state,
+    };
+  }
   return {
     jobId: job.jobId,
     action: "succeeded",
@@ -312,10 +321,17 @@ async function failRun(
   deps: CompletionDeps,
   job: JobRecord,
   record: AttemptRecord,
-  options: { reason: string; diagnostics?: Record<string, unknown>; hostFailure?: boolean },
+  ending: Omit<AttemptEnding, "outcome">,
 ): Promise<CompletionResult> {
-  const ended = await endFailedAttempt(deps, job, record, options);
-  return done(ended.job, ended.job.reason ?? options.reason);
+  const reason = redactFor(deps)(ending.reason);
+  const ended = await endAttempt(
+    deps,
+    job,
+    record,
+    { ...ending, outcome: "failed" },
+    { next: "finish", event: { type: "fail", reason } },
+  );
+  return done(ended.job, ended.job.reason ?? reason);
 }
 
 function done(job: JobRecord, reason: string): CompletionResult {
@@ -332,7 +348,7 @@ function done(job: JobRecord, reason: string): CompletionResult {
 async function moveTo(
   deps: CompletionDeps,
   job: JobRecord,
-  type: "training_finished" | "artifact_collected",
+  type: "training_finished",
   reason: string,
   options: TransitionOptions,
 ): Promise<JobRecord | null> {
@@ -433,42 +449,4 @@ function diagnosticsOf(check: TrainingCheck): Record<string, unknown> {
     pid: check.pid,
     logTail: check.logTail.slice(-8000),
   };
-}
-
-export interface CheckTrainingJobsOptions {
-  /** Most jobs checked in this call (the poller's per-run budget). */
-  limit: number;
-  pageSize?: number;
-}
-
-/** The poller's sweep: every job in `training`, then `collecting`, oldest first, up to `limit`. */
-export async function checkTrainingJobs(
-  deps: CompletionDeps,
-  options: CheckTrainingJobsOptions,
-): Promise<CompletionResult[]> {
-  const results: CompletionResult[] = [];
-  for (const state of ["training", "collecting"] as const) {
-    let cursor: string | undefined;
-    do {
-      const remaining = options.limit - results.length;
-      if (remaining <= 0) return results;
-      const page = await deps.store.listActiveJobs(state, {
-        limit: Math.min(remaining, options.pageSize ?? 25),
-        cursor,
-      });
-      for (const job of page.jobs) {
-        if (results.length >= options.limit) return results;
-        try {
-          results.push(await checkJobTraining(deps, job.jobId));
-        } catch (error) {
-          // One job's failure (S3 down, a store error) must not stop the sweep; the next one retries.
-          const reason = redactFor(deps)(errorText(error));
-          deps.logger.error("training check failed", { jobId: job.jobId, error: reason });
-          results.push({ jobId: job.jobId, action: "error", reason, state: job.state });
-        }
-      }
-      cursor = page.cursor ?? undefined;
-    } while (cursor);
-  }
-  return results;
 }

@@ -1,19 +1,113 @@
-export * from "./attempt-charge";
-export * from "./completion";
-export * from "./completion-notifier";
-export * from "./lifecycle";
-export * from "./limits";
-export type * from "./ports";
-export * from "./provision";
-export * from "./provision-deps";
-export * from "./provision-queue";
-export * from "./push";
-export * from "./push-billing";
-export * from "./push-dataset-check";
-export * from "./push-deps";
-export * from "./push-teardown";
-export * from "./readiness";
-export * from "./request";
-export * from "./state-machine";
-export * from "./submit";
-export * from "./vast-adapter";
+/** Public face of the job lifecycle: intake, the steps, the reaper, and what they depend on. */
+export {
+  type AfterAttempt,
+  type AttemptEnding,
+  attemptCost,
+  attemptCostBound,
+  type EndedAttempt,
+  endAttempt,
+  finishJob,
+  giveUpReason,
+  rentalsSoFar,
+  storageHourlyUsd,
+  type TerminalEvent,
+  totalCost,
+} from "./attempts";
+export { cancelJob } from "./cancel";
+export {
+  artifactKey,
+  COMPLETION_LEASE,
+  type CompletionAction,
+  type CompletionResult,
+  checkJobTraining,
+  failedRunReason,
+  type StoredArtifact,
+} from "./completion";
+export { datasetPolicy, pushPolicyFor } from "./dataset-rules";
+export {
+  type CompletionDeps,
+  type DatasetAccess,
+  type JobDeps,
+  type ProvisionDeps,
+  type PushDeps,
+  type ReaperDeps,
+  redactFor,
+  settingsOf,
+} from "./deps";
+export { applyEvent, type LifecycleDeps } from "./lifecycle";
+export { limitExceeded, runningLimitExceeded } from "./limits";
+export {
+  handleProvisionQueueMessage,
+  MalformedMessageError,
+  parseProvisionQueueMessage,
+  parseQueueBody,
+} from "./messages";
+export {
+  HttpNotifier,
+  type HttpNotifierOptions,
+  type JobNotification,
+  JobNotificationSchema,
+  type Notifier,
+  notifyJobEnded,
+} from "./notifier";
+export type { SshConnector, SshProbe, VastPort } from "./ports";
+export { giveUpProvisioning, JobBusyError, PROVISION_LEASE, provisionJob } from "./provision";
+export {
+  handlePushMessage,
+  PUSH_LEASE,
+  PushInProgressError,
+  type PushOutcome,
+  parsePushQueueMessage,
+} from "./push";
+export { checkReadiness, type ReadinessContext } from "./readiness";
+export {
+  REAPER_ACTIONS,
+  REAPER_LEASE,
+  type ReaperAction,
+  type ReaperActionCounts,
+  type ReaperSummary,
+  runReaper,
+} from "./reaper";
+export {
+  formatIssues,
+  type JobRequest,
+  type JobRequestInput,
+  JobRequestSchema,
+  offerConstraintsOf,
+} from "./request";
+export {
+  type CompletionSettings,
+  type DatasetSettings,
+  DEFAULT_JOB_SETTINGS,
+  type JobSettings,
+  type JobSettingsOverrides,
+  type ProvisionSettings,
+  type PushSettings,
+  type ReaperSettings,
+  resolveSettings,
+} from "./settings";
+export {
+  ACTIVE_STATES,
+  canTransition,
+  IllegalTransitionError,
+  isTerminal,
+  type JobEvent,
+  JobEventSchema,
+  type JobEventType,
+  JobEventTypeSchema,
+  type JobState,
+  JobStateSchema,
+  nextState,
+  TERMINAL_STATES,
+} from "./state-machine";
+export { destroyStray, type StrayInstance } from "./strays";
+export {
+  JobValidationError,
+  newJobId,
+  requestHash,
+  type SubmitDeps,
+  type SubmitResult,
+  submitJob,
+  validateJobRequest,
+} from "./submit";
+export { vastPortFromService } from "./vast-adapter";

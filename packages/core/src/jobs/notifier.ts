@@ -9,11 +9,14 @@ import type { JobRecord } from "../store";
 
 export const JobNotificationSchema = z.object({
   jobId: z.string(),
-  status: z.enum(["succeeded", "failed"]),
+  status: z.enum(["succeeded", "failed", "cancelled"]),
   artifact: z
     .object({ bucket: z.string(), key: z.string(), bytes: z.number(), sha256: z.string() })
     .nullable(),
+  /** Everything the job cost, every rental included. */
   costUsd: z.number(),
+  /** Why it ended, as recorded on the job. */
+  reason: z.string().nullable(),
 });
 export type JobNotification = z.infer<typeof JobNotificationSchema>;
 
@@ -85,9 +88,15 @@ export async function notifyJobEnded(
 ): Promise<void> {
   const url = job.request.callbackUrl;
   if (!url || !deps.notifier) return;
-  if (job.state !== "succeeded" && job.state !== "failed") return;
+  if (job.state !== "succeeded" && job.state !== "failed" && job.state !== "cancelled") return;
   try {
-    await deps.notifier.notify(url, { jobId: job.jobId, status: job.state, artifact, costUsd: job.spentUsd });
+    await deps.notifier.notify(url, {
+      jobId: job.jobId,
+      status: job.state,
+      artifact,
+      costUsd: job.costUsd ?? job.spentUsd,
+      reason: job.reason,
+    });
   } catch (error) {
     deps.logger.warn("notifier threw", {
       jobId: job.jobId,

@@ -1,8 +1,9 @@
 /**
  * What the job orchestration needs from the outside world, as small ports. `VastAIService`
- * (packages/core/src/vast) satisfies `VastPort` structurally; the SSH transport supplies the
- * probe. Tests plug in the simulator-backed service or fakes.
+ * (packages/core/src/vast) satisfies `VastPort` through `vastPortFromService`; the SSH transport
+ * supplies the probe and the connector. Tests plug in the simulator-backed service or fakes.
  */
+import type { SshSession, SshTarget } from "../ssh";
 import type { SearchOffersRequest, VastInstance, VastOffer } from "../vast/model";
 
 export interface VastPort {
@@ -19,6 +20,9 @@ export interface VastPort {
   /** `state: "destroyed"` when Vast has no such instance. */
   getInstanceStatus(instanceId: number): Promise<VastInstance>;
   findInstanceByLabel(label: string): Promise<VastInstance | null>;
+  /** Every instance on the account, through the paged list call (25 per page); `onPage` is told
+   * of each page fetched. */
+  listInstances(options?: { onPage?: () => void }): Promise<VastInstance[]>;
   /** Idempotent: an instance that is already gone counts as success. */
   terminateInstance(instanceId: number): Promise<unknown>;
   getInstanceLogs(instanceId: number, tail?: number): Promise<string>;
@@ -27,12 +31,8 @@ export interface VastPort {
   authorizeSshKey(instanceId: number): Promise<void>;
 }
 
-export interface SshProbeTarget {
-  host: string;
-  port: number;
-  /** The pinned fingerprint; a different host key must fail the probe. */
-  expectedHostKey?: string;
-}
-
 /** Connects, checks that a command runs, and reports the host key; throws when unreachable. */
-export type SshProbe = (target: SshProbeTarget) => Promise<{ hostKeyFingerprint: string }>;
+export type SshProbe = (target: SshTarget) => Promise<{ hostKeyFingerprint: string }>;
+
+/** Opens a session to an instance with the orchestrator's key (retries and timeouts built in). */
+export type SshConnector = (target: SshTarget, options?: { signal?: AbortSignal }) => Promise<SshSession>;

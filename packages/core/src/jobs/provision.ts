@@ -2,20 +2,33 @@
  * The provisioning step: rent exactly one suitable GPU for the job's next attempt.
  *
  * Order of side effects (each one survives a crash before the next):
- *   attempt recorded with its unique label → create (never retried) → instance id recorded →
- *   readiness check enqueued → job moves to `booting`.
- * A redelivered message finds the pending attempt and looks its label up before renting again.
- * One pass at a time per job (a lease); every job write is conditional on the job's version.
+ *   dataset checked (once, before the first rental) → attempt recorded with its unique label →
+ *   create (never retried) → instance id recorded → readiness check enqueued → job `booting`.
+ * An attempt left open by a crash or an ambiguous create is settled by looking its label up —
+ * repeatedly, over `ambiguousCreateWindowMs`, because Vast can finish a create after answering it
+ * with a gateway error — before any other offer is rented. One pass at a time per job (a lease);
+ * every job write is conditional on the job's version.
  */
 import { randomUUID } from "node:crypto";
+import {
+  type DatasetInspection,
+  DatasetRejectedError,
+  DatasetSourceError,
+  datasetDiskShortfall,
+} from "../dataset";
+import { errorText } from "../observability";
 import { rankOffers } from "../offers";
-import type { AttemptRecord, JobRecord } from "../store";
-import { formatInstanceLabel, isVastAIError, type VastOffer } from "../vast";
+import { AttemptEndedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import { templateDiskNeeds } from "../training";
+import { formatInstanceLabel, isVastAIError, type VastInstance, type VastOffer } from "../vast";
+import { endAttempt, finishJob, giveUpReason, rentalsSoFar, storageHourlyUsd } from "./attempts";
+import { datasetPolicy } from "./dataset-rules";
+import { type ProvisionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
-import { type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
 import { offerConstraintsOf } from "./request";
 import { isTerminal } from "./state-machine";
+import { destroyStray } from "./strays";
 
 /** Another pass holds the job; the message should be retried later. */
 export class JobBusyError extends Error {
@@ -25,16 +38,18 @@ export class JobBusyError extends Error {
 /** Vast errors that no retry can fix: the job fails with the error's message. */
 const FATAL_CREATE_CODES = new Set(["auth", "insufficient_funds", "invalid_request"]);
 
+export const PROVISION_LEASE = "provision";
+
 export async function provisionJob(deps: ProvisionDeps, jobId: string): Promise<void> {
-  const settings = settingsOf(deps);
+  const settings = settingsOf(deps).provision;
   const owner = randomUUID();
-  if (!(await deps.store.acquireLease(jobId, "provision", owner, settings.leaseMs))) {
+  if (!(await deps.store.acquireLease(jobId, PROVISION_LEASE, owner, settings.leaseMs))) {
     throw new JobBusyError(`job ${jobId} is being provisioned by another worker`);
   }
   try {
     await provisionUnderLease(deps, jobId);
   } finally {
-    await deps.store.releaseLease(jobId, "provision", owner);
+    await deps.store.releaseLease(jobId, PROVISION_LEASE, owner);
   }
 }
 
@@ -53,66 +68,192 @@ async function provisionUnderLease(deps: ProvisionDeps, jobId: string): Promise<
 
   if (job.attempt > 0) {
     const current = await deps.store.getAttempt(jobId, job.attempt);
-    if (current && (current.outcome === "pending" || current.outcome === "rented")) {
-      const recovered = await recoverAttempt(deps, job, current);
-      if (recovered) return;
+    if (current && current.endedAt === null) {
+      if ((await settleOpenAttempt(deps, job, current)) !== "settled") return;
       job = (await deps.store.getJob(jobId)) ?? job;
+      if (job.state !== "provisioning") return;
     }
   }
 
+  if (job.dataset === null) {
+    const checked = await checkDatasetBeforeRenting(deps, job);
+    if (!checked) return;
+    job = checked;
+  }
   const limit = limitExceeded(job, deps.clock.now());
   if (limit) {
-    await applyEvent(deps, job, { type: "fail", reason: `Stopped before renting: ${limit}.` });
+    await finishJob(deps, job, { type: "fail", reason: `Stopped before renting: ${limit}.` });
     return;
   }
   const attempts = await deps.store.listAttempts(jobId);
-  const rentals = attempts.filter((a) => a.instanceId !== null).length;
-  if (rentals >= job.request.maxAttempts) {
-    await applyEvent(deps, job, { type: "fail", reason: giveUpReason(job, attempts) });
+  if (rentalsSoFar(attempts) >= job.request.maxAttempts) {
+    await finishJob(deps, job, { type: "fail", reason: giveUpReason(job, attempts) });
     return;
   }
   await rentNext(deps, job);
 }
 
+type Settled = "booting" | "waiting" | "settled";
+
 /**
- * The job's latest attempt has no confirmed outcome: an earlier pass crashed after recording it
- * (maybe after the create). Returns true when the attempt turned out to hold an instance.
+ * The job's latest attempt is still open: an earlier pass crashed after recording it (maybe after
+ * the create), or its create failed ambiguously. Returns `booting` when it turned out to hold an
+ * instance, `waiting` while the label is still being looked for, `settled` once it rented nothing.
  */
-async function recoverAttempt(deps: ProvisionDeps, job: JobRecord, attempt: AttemptRecord): Promise<boolean> {
-  let instanceId = attempt.instanceId;
-  if (instanceId === null) {
-    const found = await deps.vast.findInstanceByLabel(attempt.label);
-    if (found && found.state !== "destroyed") {
-      instanceId = found.instanceId;
-      deps.logger.info("adopted an instance found by label", {
-        jobId: job.jobId,
-        instanceId,
-        label: attempt.label,
-      });
-      // Before recording it: if this fails, the retry finds the instance by label again.
-      await deps.vast.authorizeSshKey(instanceId);
-      await deps.store.recordInstanceId(job.jobId, attempt.attempt, instanceId);
-    } else {
-      await deps.store.updateAttempt(job.jobId, attempt.attempt, {
-        outcome: "not_rented",
-        endedAt: deps.clock.now(),
-        failureReason: "the create call did not complete and no instance carries the attempt's label",
-      });
-      return false;
-    }
+async function settleOpenAttempt(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  attempt: AttemptRecord,
+): Promise<Settled> {
+  const settings = settingsOf(deps).provision;
+  if (attempt.instanceId !== null) {
+    // Rented and recorded; the pass crashed before moving the job on.
+    await markBooting(
+      deps,
+      job,
+      attempt.attempt,
+      attempt.instanceId,
+      "recovered after an interrupted provisioning pass",
+    );
+    return "booting";
   }
+  const found = await deps.vast.findInstanceByLabel(attempt.label);
+  if (found && found.state !== "destroyed") {
+    return (await adopt(deps, job, attempt, found)) ? "booting" : "settled";
+  }
+  const now = deps.clock.now();
+  // A crashed pass may have sent the create; it counts as ambiguous from when it was recorded.
+  const since = attempt.unresolvedSince ?? attempt.startedAt;
+  if (now - since < settings.ambiguousCreateWindowMs) {
+    await deps.store.updateAttempt(job.jobId, attempt.attempt, {
+      outcome: "unresolved",
+      unresolvedSince: since,
+      labelLookups: attempt.labelLookups + 1,
+    });
+    await deps.queue.enqueue(
+      { type: "provision", jobId: job.jobId },
+      { delaySeconds: settings.ambiguousLookupDelaySeconds },
+    );
+    return "waiting";
+  }
+  await deps.store.updateAttempt(job.jobId, attempt.attempt, {
+    outcome: "not_rented",
+    endedAt: now,
+    labelLookups: attempt.labelLookups + 1,
+    failureReason: `no instance carried the attempt's label within ${Math.round((now - since) / 1000)} s of the create (${attempt.labelLookups + 1} look-ups)`,
+  });
+  return "settled";
+}
+
+/** Takes over an instance found by the attempt's label; false when the attempt ended meanwhile. */
+async function adopt(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  attempt: AttemptRecord,
+  instance: VastInstance,
+): Promise<boolean> {
+  deps.logger.info("adopting an instance found by label", {
+    jobId: job.jobId,
+    instanceId: instance.instanceId,
+    label: attempt.label,
+  });
+  // Its create failed before our SSH key could be attached. Before recording it: if this throws,
+  // the retry finds the instance by label again (and the last delivery destroys it).
+  await deps.vast.authorizeSshKey(instance.instanceId);
+  if (!(await recordRented(deps, job, attempt, instance.instanceId))) return false;
   await markBooting(
     deps,
     job,
     attempt.attempt,
-    instanceId,
-    "recovered after an interrupted provisioning pass",
+    instance.instanceId,
+    `adopted instance ${instance.instanceId}, found by its label after an unclear create`,
   );
   return true;
 }
 
+/** Records the rented instance on the attempt; a cancel that ended the attempt first makes it a stray. */
+async function recordRented(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  attempt: Pick<AttemptRecord, "attempt" | "startedAt">,
+  instanceId: number,
+): Promise<boolean> {
+  try {
+    await deps.store.recordInstanceId(job.jobId, attempt.attempt, instanceId);
+    return true;
+  } catch (error) {
+    if (!(error instanceof AttemptEndedError)) throw error;
+    await destroyStray(deps, {
+      jobId: job.jobId,
+      attempt: attempt.attempt,
+      instanceId,
+      since: attempt.startedAt,
+      reason: "its attempt ended while the create was in flight",
+    });
+    return false;
+  }
+}
+
+/**
+ * Inspects the dataset (listing, HEAD) before anything is rented: a dataset that can never be
+ * trained on fails the job now, for free, instead of after a boot and a push. Returns the job with
+ * the summary recorded, or null when the job ended.
+ */
+async function checkDatasetBeforeRenting(deps: ProvisionDeps, job: JobRecord): Promise<JobRecord | null> {
+  const settings = settingsOf(deps).dataset;
+  const refuse = async (why: string) => {
+    await finishJob(deps, job, {
+      type: "fail",
+      reason: `The dataset was refused before renting a GPU: ${why}`,
+    });
+    return null;
+  };
+  let summary: DatasetInspection;
+  try {
+    summary = await deps.datasets.inspect(job.request.dataset, {
+      policy: datasetPolicy(settings),
+      allowedBuckets: settings.allowedBuckets,
+    });
+  } catch (error) {
+    if (error instanceof DatasetRejectedError || (error instanceof DatasetSourceError && error.permanent)) {
+      return await refuse(redactFor(deps)(error.message));
+    }
+    throw error;
+  }
+  const needs = templateDiskNeeds(job.request.training);
+  const shortfall = datasetDiskShortfall({
+    diskGb: job.request.diskGb,
+    datasetBytes: summary.bytes ?? summary.archiveBytes ?? 0,
+    ...needs,
+  });
+  if (shortfall) return await refuse(shortfall);
+  const recorded = await deps.store.recordDatasetSummary(job.jobId, job.version, {
+    files: summary.files,
+    bytes: summary.bytes,
+    archiveBytes: summary.archiveBytes,
+    checkedAt: deps.clock.now(),
+  });
+  await deps.store.appendTimeline(job.jobId, {
+    at: deps.clock.now(),
+    version: recorded.version,
+    kind: "note",
+    reason: `dataset checked: ${summary.files ?? "?"} files, ${summary.bytes ?? summary.archiveBytes ?? "?"} bytes`,
+    details: { ...summary, kind: "dataset_checked", source: summary.kind },
+  });
+  return recorded;
+}
+
+type CreateOutcome =
+  | { kind: "rented"; instanceId: number }
+  /** The offer slipped away or the create rented nothing: try the next offer. */
+  | { kind: "missed" }
+  /** An ambiguous create is being resolved by label; a later pass continues. */
+  | { kind: "waiting" }
+  /** The job has ended. */
+  | { kind: "ended" };
+
 async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> {
-  const settings = settingsOf(deps);
+  const settings = settingsOf(deps).provision;
   const { request } = initial;
   let job = initial;
   const excluded = await deps.store.recentlyFailedMachines(deps.clock.now() - settings.hostFailureWindowMs);
@@ -127,7 +268,7 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
     });
   } catch (error) {
     if (isVastAIError(error) && FATAL_CREATE_CODES.has(error.code)) {
-      await applyEvent(deps, job, { type: "fail", reason: `Offer search refused: ${error.message}` });
+      await finishJob(deps, job, { type: "fail", reason: `Offer search refused: ${error.message}` });
       return;
     }
     throw error;
@@ -139,7 +280,7 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
   });
   if (ranked.length === 0) {
     const skipped = excluded.size > 0 ? ` (${excluded.size} machines that failed recently were skipped)` : "";
-    await applyEvent(deps, job, {
+    await finishJob(deps, job, {
       type: "fail",
       reason: `No GPU offer matches the request: ${describe(job)}${skipped}.`,
     });
@@ -157,17 +298,28 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
       hourlyUsd: offer.hourlyUsd,
       gpuName: offer.gpuName,
       label,
+      gpuHourlyUsd: offer.gpuHourlyUsd,
+      storageHourlyUsd:
+        offer.storageUsdPerGbMonth === null
+          ? null
+          : storageHourlyUsd(offer.storageUsdPerGbMonth, request.diskGb),
+      bandwidthUsdPerGb: offer.inetDownUsdPerGb,
     });
-    const instanceId = await createOnce(deps, job, attempt, offer, label, misses);
-    if (instanceId === "fatal") return;
-    if (instanceId === null) continue;
-    await deps.store.recordInstanceId(job.jobId, attempt, instanceId);
+    const outcome = await createOnce(deps, job, attempt, offer, label, misses);
+    if (outcome.kind === "waiting" || outcome.kind === "ended") return;
+    if (outcome.kind === "missed") {
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+      if (job.state !== "provisioning") return;
+      continue;
+    }
+    const record = (await deps.store.getAttempt(job.jobId, attempt)) as AttemptRecord;
+    if (!(await recordRented(deps, job, record, outcome.instanceId))) return;
     await markBooting(
       deps,
       job,
       attempt,
-      instanceId,
-      `rented instance ${instanceId} (offer ${offer.id}, machine ${offer.machineId ?? "?"}, ${offer.gpuName}, $${offer.hourlyUsd.toFixed(3)}/h)`,
+      outcome.instanceId,
+      `rented instance ${outcome.instanceId} (offer ${offer.id}, machine ${offer.machineId ?? "?"}, ${offer.gpuName}, $${offer.hourlyUsd.toFixed(3)}/h)`,
     );
     return;
   }
@@ -191,16 +343,13 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
     return;
   }
   const tried = `${misses.length} offer${misses.length === 1 ? " was" : "s were"} tried`;
-  await applyEvent(deps, job, {
+  await finishJob(deps, job, {
     type: "fail",
     reason: `Could not rent a GPU: ${tried} and none could be rented (${misses.join("; ")}).`,
   });
 }
 
-/**
- * One create call for one recorded attempt. Returns the instance id, null to move on to the
- * next offer, or "fatal" when the job has been failed.
- */
+/** One create call for one recorded attempt. */
 async function createOnce(
   deps: ProvisionDeps,
   job: JobRecord,
@@ -208,9 +357,10 @@ async function createOnce(
   offer: VastOffer,
   label: string,
   misses: string[],
-): Promise<number | null | "fatal"> {
+): Promise<CreateOutcome> {
+  const settings = settingsOf(deps).provision;
   const redact = redactFor(deps);
-  const notRented = async (unsafeReason: string) => {
+  const notRented = async (unsafeReason: string): Promise<CreateOutcome> => {
     const reason = redact(unsafeReason);
     misses.push(`offer ${offer.id}: ${reason}`);
     await deps.store.updateAttempt(job.jobId, attempt, {
@@ -218,7 +368,7 @@ async function createOnce(
       endedAt: deps.clock.now(),
       failureReason: reason,
     });
-    return null;
+    return { kind: "missed" };
   };
   try {
     const created = await deps.vast.provisionInstance({
@@ -229,21 +379,16 @@ async function createOnce(
       image: job.request.image,
       diskGb: job.request.diskGb,
     });
-    return created.instanceId;
+    return { kind: "rented", instanceId: created.instanceId };
   } catch (error) {
     if (!isVastAIError(error)) throw error;
     if (error.instanceId !== null) {
-      // Rented, but unusable (its SSH key could not be attached): it is ours to destroy.
-      await deps.store.recordInstanceId(job.jobId, attempt, error.instanceId);
-      await deps.vast.terminateInstance(error.instanceId);
+      // Rented, but unusable (its SSH key could not be attached): ours to destroy and pay for.
       misses.push(`offer ${offer.id}: ${redact(error.message)}`);
-      await deps.store.updateAttempt(job.jobId, attempt, {
-        outcome: "failed",
-        endedAt: deps.clock.now(),
-        costUsd: 0,
-        failureReason: redact(error.message),
-      });
-      return null;
+      await deps.store.recordInstanceId(job.jobId, attempt, error.instanceId);
+      const record = (await deps.store.getAttempt(job.jobId, attempt)) as AttemptRecord;
+      await endAttempt(deps, job, record, { outcome: "failed", reason: error.message }, { next: "continue" });
+      return { kind: "missed" };
     }
     if (error.code === "offer_unavailable") return notRented("the offer was taken before we could rent it");
     if (error.ambiguous) {
@@ -255,37 +400,97 @@ async function createOnce(
         });
         // Its create failed before our SSH key could be attached.
         await deps.vast.authorizeSshKey(found.instanceId);
-        return found.instanceId;
+        return { kind: "rented", instanceId: found.instanceId };
       }
-      return notRented(`the create call failed (${error.message}) and nothing carries the label`);
+      // Vast may still be creating it: look again for a while before renting anything else.
+      await deps.store.updateAttempt(job.jobId, attempt, {
+        outcome: "unresolved",
+        unresolvedSince: deps.clock.now(),
+        labelLookups: 1,
+        failureReason: redact(`the create call failed ambiguously (${error.message})`),
+      });
+      await deps.store.appendTimeline(job.jobId, {
+        at: deps.clock.now(),
+        version: job.version,
+        kind: "note",
+        reason: redact(
+          `attempt ${attempt}: the create failed ambiguously (${error.message}); looking its label up again before renting another offer`,
+        ),
+      });
+      await deps.queue.enqueue(
+        { type: "provision", jobId: job.jobId },
+        { delaySeconds: settings.ambiguousLookupDelaySeconds },
+      );
+      return { kind: "waiting" };
     }
     if (FATAL_CREATE_CODES.has(error.code)) {
       await notRented(error.message);
       const current = (await deps.store.getJob(job.jobId)) ?? job;
-      await applyEvent(deps, current, { type: "fail", reason: `Vast refused to rent: ${error.message}` });
-      return "fatal";
+      await finishJob(deps, current, {
+        type: "fail",
+        reason: `Vast refused to rent: ${redact(error.message)}`,
+      });
+      return { kind: "ended" };
     }
-    // Not applied (rate limit, network before sending...): leave the attempt pending. The
-    // redelivered message looks the label up before renting anything else.
+    // Refused before anything was rented (a 429, a connection that never reached Vast): the
+    // attempt rented nothing, for sure. The message is retried, and renting resumes then.
+    await notRented(`the create was not accepted (${error.message})`);
     throw error;
   }
 }
 
 async function markBooting(
   deps: ProvisionDeps,
-  job: JobRecord,
+  jobBefore: JobRecord,
   attempt: number,
   instanceId: number,
   reason: string,
 ): Promise<void> {
-  const settings = settingsOf(deps);
+  const settings = settingsOf(deps).provision;
   // Enqueued before the transition: a crash in between leaves a check that finds the job still
   // provisioning and waits for the redelivered provision message to finish the move.
   await deps.queue.enqueue(
-    { type: "readiness", jobId: job.jobId, attempt, check: 0 },
+    { type: "readiness", jobId: jobBefore.jobId, attempt, check: 0 },
     { delaySeconds: settings.readinessBackoffSeconds[0] ?? 5 },
   );
-  await applyEvent(deps, job, { type: "instance_created", reason }, { details: { attempt, instanceId } });
+  let job = jobBefore;
+  for (let round = 0; round < 5; round++) {
+    if (job.state !== "provisioning") return;
+    try {
+      await applyEvent(deps, job, { type: "instance_created", reason }, { details: { attempt, instanceId } });
+      return;
+    } catch (error) {
+      // A cancel may have won; its ending destroys the instance this attempt now holds.
+      if (!(error instanceof VersionConflictError)) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+    }
+  }
+}
+
+/**
+ * The provision queue's last delivery failed: destroy whatever the job's open attempt holds (or
+ * whatever carries its label) and fail the job with the error, rather than let the message sink
+ * into the dead-letter queue with a GPU billing.
+ */
+export async function giveUpProvisioning(
+  deps: ProvisionDeps,
+  jobId: string,
+  lastError: unknown,
+): Promise<void> {
+  const job = await deps.store.getJob(jobId);
+  if (!job || isTerminal(job.state)) return;
+  if (job.attempt > 0) {
+    const record = await deps.store.getAttempt(jobId, job.attempt);
+    if (record && record.endedAt === null && record.instanceId === null) {
+      const found = await deps.vast.findInstanceByLabel(record.label);
+      if (found && found.state !== "destroyed") {
+        // Recorded so that ending the attempt destroys it and charges it to the job.
+        await recordRented(deps, job, record, found.instanceId);
+      }
+    }
+  }
+  const reason = redactFor(deps)(`Provisioning kept failing; the last error was: ${errorText(lastError)}`);
+  await finishJob(deps, (await deps.store.getJob(jobId)) ?? job, { type: "fail", reason });
 }
 
 function describe(job: JobRecord): string {
@@ -299,13 +504,4 @@ function describe(job: JobRecord): string {
     `≥ ${Math.max(r.minDiskGb ?? 0, r.diskGb)} GB disk`,
   ];
   return parts.filter(Boolean).join(", ");
-}
-
-/** The final failure reason after the last attempt, listing what happened to each rental. */
-export function giveUpReason(job: JobRecord, attempts: readonly AttemptRecord[]): string {
-  const rented = attempts.filter((a) => a.instanceId !== null);
-  const lines = rented.map(
-    (a) => `attempt ${a.attempt} on machine ${a.machineId ?? "?"}: ${a.failureReason ?? "failed"}`,
-  );
-  return `Gave up after ${rented.length} rented GPU${rented.length === 1 ? "" : "s"} failed to become ready (limit ${job.request.maxAttempts}): ${lines.join("; ")}.`;
 }

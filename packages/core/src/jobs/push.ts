@@ -5,44 +5,49 @@
  * - Stale messages (another attempt, or the job no longer `pushing`) are dropped quietly.
  * - A lease on the job (`push`) makes concurrent or redelivered messages harmless. When another
  *   handler holds it and the job is still `pushing`, this delivery throws `PushInProgressError`
- *   so SQS offers the message again after its visibility timeout — by then the holder has
- *   finished (the message is then stale) or died (its lease expired, this one takes over).
+ *   so SQS offers the message again later — by then the holder has finished (the message is
+ *   then stale) or died (its lease expired, this one takes over).
+ * - The push runs under the delivery's deadline (Lambda's remaining time minus a margin for
+ *   teardown): a push that cannot finish in time is aborted cleanly (the remote side removes its
+ *   partial folder), and on the queue's last delivery the attempt is ended — instance destroyed —
+ *   before the handler returns, so no message reaches the dead-letter queue with a GPU billing.
  * - The SSH session is pinned to the host key recorded for the attempt. A different key means
- *   the machine is not the one we checked: we never continue; the instance is destroyed, the host
- *   remembered, and provisioning tries another machine (or the job fails if none is left).
+ *   the machine is not the one we checked: the attempt ends (host remembered) and provisioning
+ *   tries another machine, or the job fails if none is left.
  * - `pushAndLaunch` is idempotent on the instance (no re-send of a verified dataset, one launch).
- * - A bad dataset (unsafe names, no images, too many missing captions, a source we may not read)
- *   fails the job at once and destroys the instance. Transport errors throw for an SQS retry;
- *   on the queue's last delivery they fail the job instead, so no message reaches the DLQ while
- *   a GPU is billing.
+ * - Permanent errors (a bad dataset, a source answering 403/404, a full disk) end the attempt at
+ *   once; only transport errors are retried, after a short delay rather than the queue's whole
+ *   visibility timeout.
  */
 import { randomUUID } from "node:crypto";
-import { UnsafeDatasetEntryError } from "../dataset";
+import {
+  checkedDatasetReader,
+  DatasetPushError,
+  DatasetRejectedError,
+  DatasetSourceError,
+  UnsafeDatasetEntryError,
+} from "../dataset";
 import { errorText } from "../observability";
-import { type PushMessage, PushMessageSchema } from "../queue";
+import {
+  type Delivery,
+  directDelivery,
+  type PushMessage,
+  PushMessageSchema,
+  retryDelaySeconds,
+} from "../queue";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { pushAndLaunch } from "../training";
+import { type AttemptEnding, endAttempt } from "./attempts";
+import { pushPolicyFor } from "./dataset-rules";
+import { type PushDeps, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
-import { MalformedMessageError } from "./provision-queue";
-import { runningLimitExceeded } from "./push-billing";
-import {
-  checkedDatasetReader,
-  DatasetRejectedError,
-  isListingSource,
-  precheckDataset,
-} from "./push-dataset-check";
-import { type PushDeps, type PushSettings, pushSettingsOf, sshTargetOf } from "./push-deps";
-import { endFailedAttempt } from "./push-teardown";
+import { runningLimitExceeded } from "./limits";
+import { parseQueueBody } from "./messages";
 
 /** Another handler is pushing this job right now; retry the message later. */
 export class PushInProgressError extends Error {
   override readonly name = "PushInProgressError";
-}
-
-export interface PushContext {
-  /** SQS `ApproximateReceiveCount` of this delivery (1 = first). */
-  receiveCount?: number;
 }
 
 export type PushOutcome =
@@ -52,15 +57,7 @@ export type PushOutcome =
   | { action: "retrying_elsewhere"; reason: string };
 
 export function parsePushQueueMessage(body: string): PushMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new MalformedMessageError("push queue message is not JSON");
-  }
-  const parsed = PushMessageSchema.safeParse(json);
-  if (!parsed.success) throw new MalformedMessageError(`push queue message: ${parsed.error.message}`);
-  return parsed.data;
+  return parseQueueBody(PushMessageSchema, body, "push");
 }
 
 export const PUSH_LEASE = "push";
@@ -68,9 +65,9 @@ export const PUSH_LEASE = "push";
 export async function handlePushMessage(
   deps: PushDeps,
   message: { jobId: string; attempt: number },
-  context: PushContext = {},
+  delivery: Delivery = directDelivery(),
 ): Promise<PushOutcome> {
-  const settings = pushSettingsOf(deps);
+  const settings = settingsOf(deps).push;
   const { jobId, attempt } = message;
   const job = await deps.store.getJob(jobId);
   const stale = staleReason(job, attempt);
@@ -82,6 +79,9 @@ export async function handlePushMessage(
   if (!(await deps.store.acquireLease(jobId, PUSH_LEASE, owner, settings.leaseMs))) {
     const now = staleReason(await deps.store.getJob(jobId), attempt);
     if (now) return { action: "ignored", reason: now };
+    // The holder is working on it; on the last delivery there is nothing left for us to do.
+    if (delivery.isLast) return { action: "ignored", reason: "another handler holds the push" };
+    await delivery.retryIn(60);
     throw new PushInProgressError(`job ${jobId} attempt ${attempt} is being pushed by another handler`);
   }
   try {
@@ -89,7 +89,7 @@ export async function handlePushMessage(
     const current = await deps.store.getJob(jobId);
     const staleNow = staleReason(current, attempt);
     if (staleNow || !current) return { action: "ignored", reason: staleNow ?? "job not found" };
-    return await pushUnderLease(deps, settings, current, context);
+    return await pushUnderLease(deps, current, delivery);
   } finally {
     await deps.store.releaseLease(jobId, PUSH_LEASE, owner);
   }
@@ -103,64 +103,63 @@ function staleReason(job: JobRecord | null, attempt: number): string | null {
   return null;
 }
 
-async function pushUnderLease(
-  deps: PushDeps,
-  settings: PushSettings,
-  job: JobRecord,
-  context: PushContext,
-): Promise<PushOutcome> {
+async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery): Promise<PushOutcome> {
+  const settings = settingsOf(deps);
   const { jobId } = job;
   const record = await deps.store.getAttempt(jobId, job.attempt);
-  if (!record || record.instanceId === null || !record.sshHost || record.sshPort === null) {
-    throw new Error(`attempt ${job.attempt} of job ${jobId} has no reachable instance recorded`);
-  }
-  const fail = async (reason: string, diagnostics?: Record<string, unknown>): Promise<PushOutcome> => {
-    const ended = await endFailedAttempt(deps, job, record, { reason, diagnostics });
-    return { action: "failed", reason: ended.job.reason ?? reason };
+  const fail = async (ending: AttemptEnding): Promise<PushOutcome> => {
+    const ended = await endAttempt(deps, job, record as AttemptRecord, ending, {
+      next: "finish",
+      event: { type: "fail", reason: ending.reason },
+    });
+    return { action: "failed", reason: ended.job.reason ?? ending.reason };
   };
-  if (record.outcome === "failed" && record.endedAt !== null) {
-    // An earlier delivery destroyed the instance and crashed before failing the job: finish that.
-    return await fail(record.failureReason ?? "the attempt failed while pushing");
+  if (!record) throw new Error(`attempt ${job.attempt} of job ${jobId} is not recorded`);
+  if (record.endedAt !== null || record.destroyedAt !== null) {
+    // An earlier delivery began ending the attempt and crashed before failing the job: finish that.
+    return await fail({
+      outcome: "failed",
+      reason: record.failureReason ?? "the attempt failed while pushing",
+    });
+  }
+  if (record.instanceId === null || !record.sshHost || record.sshPort === null) {
+    return await fail({ outcome: "failed", reason: "no reachable instance is recorded for the attempt" });
   }
 
   const limit = runningLimitExceeded(job, record, deps.clock.now());
-  if (limit) return await fail(`Stopped before training: ${limit}.`);
+  if (limit) return await fail({ outcome: "failed", reason: `Stopped before training: ${limit}.` });
 
-  const policy = {
-    minImages: settings.minImages,
-    maxMissingCaptionRatio: settings.maxMissingCaptionRatio,
-  };
-  let reader: ReturnType<PushDeps["datasets"]>;
+  let reader: ReturnType<PushDeps["datasets"]["reader"]>;
   try {
     // Throws only for a source this deployment may not read (e.g. a local folder in the cloud).
-    reader = deps.datasets(job.request.dataset);
+    reader = deps.datasets.reader(job.request.dataset);
   } catch (error) {
-    return await fail(`The dataset was refused: ${errorText(error)}`);
-  }
-  if (isListingSource(job.request.dataset)) {
-    try {
-      await precheckDataset(reader, policy);
-    } catch (error) {
-      if (isBadDataset(error)) return await fail(`The dataset was refused: ${errorText(error)}`);
-      return await retryOrFail(deps, settings, job, record, context, error);
-    }
+    return await fail({ outcome: "failed", reason: `The dataset was refused: ${errorText(error)}` });
   }
 
   let session: SshSession;
   try {
-    session = await deps.ssh(sshTargetOf(record));
+    session = await deps.ssh(
+      { host: record.sshHost, port: record.sshPort, expectedHostKey: record.hostKeyFingerprint ?? undefined },
+      { signal: delivery.signal },
+    );
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
-      const ended = await endFailedAttempt(deps, job, record, {
-        reason: `the instance's SSH host key changed since it was checked (${error.actual} instead of ${error.expected}); it was destroyed`,
-        hostFailure: true,
-        retryElsewhere: true,
-      });
-      return ended.retried
-        ? { action: "retrying_elsewhere", reason: ended.job.reason ?? "host key changed" }
-        : { action: "failed", reason: ended.job.reason ?? "host key changed" };
+      const ended = await endAttempt(
+        deps,
+        job,
+        record,
+        {
+          outcome: "failed",
+          reason: `the instance's SSH host key changed since it was checked (${error.actual} instead of ${error.expected}); it was destroyed`,
+          hostFailure: true,
+        },
+        { next: "retry" },
+      );
+      const reason = ended.job.reason ?? "host key changed";
+      return ended.retried ? { action: "retrying_elsewhere", reason } : { action: "failed", reason };
     }
-    return await retryOrFail(deps, settings, job, record, context, error);
+    return await retryOrEnd(deps, job, record, delivery, error);
   }
 
   let failure: unknown;
@@ -174,17 +173,19 @@ async function pushUnderLease(
     let lastLog = Number.NEGATIVE_INFINITY;
     const result = await pushAndLaunch(session, {
       jobId,
-      workspaceRoot: settings.workspaceRoot,
-      reader: checkedDatasetReader(reader, policy),
+      workspaceRoot: settings.push.workspaceRoot,
+      reader: checkedDatasetReader(reader, pushPolicyFor(job, settings.dataset)),
+      announcedBytes: job.dataset?.bytes ?? undefined,
       request: job.request.training,
-      compression: settings.compression,
-      python: settings.python,
-      heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds,
+      compression: settings.push.compression,
+      python: settings.push.python,
+      heartbeatIntervalSeconds: settings.push.heartbeatIntervalSeconds,
       clock: deps.clock,
       logger: deps.logger,
+      signal: delivery.signal,
       onProgress: (progress) => {
         const now = deps.clock.now();
-        if (now - lastLog < settings.progressLogIntervalMs) return;
+        if (now - lastLog < settings.push.progressLogIntervalMs) return;
         lastLog = now;
         deps.logger.info("dataset push progress", {
           jobId,
@@ -196,6 +197,8 @@ async function pushUnderLease(
     });
     if (result.push) {
       const { files, images, captions, skipped, bytes, durationMs } = result.push;
+      // Bandwidth into the instance is billed per byte.
+      await deps.store.updateAttempt(jobId, record.attempt, { bytesPushed: record.bytesPushed + bytes });
       await deps.store.appendTimeline(jobId, {
         at: deps.clock.now(),
         version: job.version,
@@ -255,36 +258,55 @@ async function pushUnderLease(
   } finally {
     await session.close().catch(() => {});
   }
-  // Handled after the session is closed: failing may destroy the instance under it.
-  if (isBadDataset(failure)) return await fail(`The dataset was refused: ${errorText(failure)}`);
-  return await retryOrFail(deps, settings, job, record, context, failure);
+  // Handled after the session is closed: ending the attempt destroys the instance under it.
+  if (isPermanent(failure)) {
+    return await fail({ outcome: "failed", reason: `The dataset was refused: ${errorText(failure)}` });
+  }
+  return await retryOrEnd(deps, job, record, delivery, failure);
 }
 
-function isBadDataset(error: unknown): boolean {
-  return error instanceof UnsafeDatasetEntryError || error instanceof DatasetRejectedError;
+/** Failures no retry can fix: the dataset itself, its source refusing us, a disk too small. */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof UnsafeDatasetEntryError ||
+    error instanceof DatasetRejectedError ||
+    (error instanceof DatasetSourceError && error.permanent) ||
+    (error instanceof DatasetPushError && error.permanent)
+  );
 }
 
-/** Throws for an SQS retry, unless this was the last delivery: then the job fails cleanly. */
-async function retryOrFail(
+/** Asks for a short retry and throws, unless this was the last delivery: then the attempt ends. */
+async function retryOrEnd(
   deps: PushDeps,
-  settings: PushSettings,
   job: JobRecord,
   record: AttemptRecord,
-  context: PushContext,
+  delivery: Delivery,
   error: unknown,
 ): Promise<PushOutcome> {
-  const deliveries = context.receiveCount ?? 1;
+  const outOfTime = delivery.signal.aborted;
+  const why = outOfTime ? "the push did not finish before the function's deadline" : errorText(error);
   deps.logger.warn("push failed", {
     jobId: job.jobId,
     attempt: record.attempt,
-    delivery: deliveries,
-    error: errorText(error),
+    delivery: delivery.receiveCount,
+    error: why,
   });
-  if (deliveries < settings.maxDeliveries) throw error;
-  const ended = await endFailedAttempt(deps, job, record, {
-    reason: `The dataset could not be pushed to the instance after ${deliveries} tries: ${errorText(error)}`,
-    // Only a machine that would not talk to us counts against the host; a failing source does not.
-    hostFailure: error instanceof SshConnectError || error instanceof SshChannelError,
-  });
-  return { action: "failed", reason: ended.job.reason ?? errorText(error) };
+  if (!delivery.isLast) {
+    await delivery.retryIn(retryDelaySeconds(delivery.receiveCount));
+    throw error;
+  }
+  const reason = `The dataset could not be pushed to the instance after ${delivery.receiveCount} tries: ${why}`;
+  const ended = await endAttempt(
+    deps,
+    job,
+    record,
+    {
+      outcome: "failed",
+      reason,
+      // Only a machine that would not talk to us counts against the host; a failing source does not.
+      hostFailure: error instanceof SshConnectError || error instanceof SshChannelError,
+    },
+    { next: "finish", event: { type: "fail", reason } },
+  );
+  return { action: "failed", reason: ended.job.reason ?? reason };
 }

@@ -1,23 +1,22 @@
 /**
  * The readiness step: is the rented instance running, reachable and really ours over SSH?
  * Ready → `pushing` and a `push` message. Still starting → check again later (SQS delay with
- * backoff). Fatal state or boot timeout → keep the diagnostics, destroy, remember the host,
- * and either start the next attempt or fail the job with a reason a person understands.
+ * backoff). Fatal state or boot timeout → keep the diagnostics, end the attempt (destroy, charge,
+ * remember the host) and start the next one or fail the job — through `endAttempt`.
  *
- * Each check number is claimed once per attempt (by SQS message id), so a duplicated message
- * neither doubles the chain of checks nor repeats the work; a redelivery of the same message
- * may finish what a crashed delivery began.
+ * Checks are numbered; the store lets each attempt claim only ever-higher check numbers (a
+ * redelivery of the same message may redo its own). A duplicated message therefore neither
+ * doubles the chain nor repeats the work, and the time of the last claim tells the reaper whether
+ * the chain is still alive.
  */
-
 import { errorText } from "../observability";
 import type { ReadinessMessage } from "../queue";
+import { SshHostKeyMismatchError } from "../ssh";
 import type { AttemptRecord, JobRecord } from "../store";
 import type { InstanceState, VastInstance } from "../vast/model";
-import { chargeAttempt } from "./attempt-charge";
+import { type AttemptEnding, endAttempt } from "./attempts";
+import { type ProvisionDeps, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
-import { limitExceeded } from "./limits";
-import { giveUpReason } from "./provision";
-import { type ProvisionDeps, redactFor, settingsOf } from "./provision-deps";
 import { isTerminal } from "./state-machine";
 
 /** States an instance being booted for us must never be in. `stopped` is never wanted here. */
@@ -43,21 +42,18 @@ export async function checkReadiness(
   message: ReadinessMessage,
   context: ReadinessContext,
 ): Promise<void> {
-  const settings = settingsOf(deps);
+  const settings = settingsOf(deps).provision;
   const { jobId, attempt } = message;
   const check = message.check ?? 0;
   const job = await deps.store.getJob(jobId);
-  if (!job || job.attempt !== attempt) return;
-  if (isTerminal(job.state)) {
-    await releaseInstanceOfEndedJob(deps, job, attempt);
-    return;
-  }
+  // A job that ended has ended its attempts (the store enforces it): nothing left to do.
+  if (!job || job.attempt !== attempt || isTerminal(job.state)) return;
 
   if (job.state === "provisioning") {
     // Either the provisioning pass has not yet moved the job to booting, or this attempt failed
     // and the next provisioning message was lost in a crash.
     const record = await deps.store.getAttempt(jobId, attempt);
-    if (record?.outcome === "failed") {
+    if (record && record.endedAt !== null) {
       await deps.queue.enqueue({ type: "provision", jobId });
     } else if (check < MAX_WAITS_FOR_BOOTING) {
       await deps.queue.enqueue(
@@ -68,13 +64,8 @@ export async function checkReadiness(
     return;
   }
   if (job.state !== "booting" && job.state !== "pushing") return;
-  const claimed = await deps.store.acquireLease(
-    jobId,
-    `readiness-${attempt}-${check}`,
-    context.messageId,
-    3_600_000,
-  );
-  if (!claimed) return;
+  if (!(await deps.store.claimReadinessCheck(jobId, attempt, check, context.messageId, deps.clock.now())))
+    return;
   if (job.state === "pushing") {
     // Only the delivery that claimed this check gets here: it crashed after the transition and
     // before the push message went out.
@@ -84,12 +75,21 @@ export async function checkReadiness(
 
   const record = await deps.store.getAttempt(jobId, attempt);
   if (!record || record.instanceId === null) return;
-  if (record.endedAt !== null) {
-    // A delivery destroyed and charged the attempt, then crashed before moving the job on.
-    await moveOn(deps, job, record, record.failureReason ?? "the attempt ended");
+  if (record.endedAt !== null || record.destroyedAt !== null) {
+    // A delivery began ending the attempt and crashed before moving the job on: finish that.
+    await abandon(deps, job, record, {
+      outcome: "failed",
+      reason: record.failureReason ?? "the attempt ended",
+    });
     return;
   }
   const instance = await deps.vast.getInstanceStatus(record.instanceId);
+  if (instance.state === "running" && record.runningSince === null) {
+    // The GPU bills from here: Vast's own start date when it gives one.
+    await deps.store.updateAttempt(jobId, attempt, {
+      runningSince: instance.startedAtMs ?? deps.clock.now(),
+    });
+  }
   let probeError: string | null = null;
 
   if (instance.state === "running" && instance.sshHost && instance.sshPort) {
@@ -102,8 +102,14 @@ export async function checkReadiness(
       });
       fingerprint = hostKeyFingerprint;
     } catch (error) {
-      if (isHostKeyMismatch(error)) {
-        await abandonAttempt(deps, job, record, instance, "the SSH host key changed since first contact");
+      if (error instanceof SshHostKeyMismatchError) {
+        await abandonWithDiagnostics(
+          deps,
+          job,
+          record,
+          instance,
+          "the SSH host key changed since first contact",
+        );
         return;
       }
       probeError = errorText(error);
@@ -112,7 +118,13 @@ export async function checkReadiness(
     if (fingerprint !== null) {
       const pinned = await deps.store.pinHostKey(jobId, attempt, fingerprint);
       if (pinned !== fingerprint) {
-        await abandonAttempt(deps, job, record, instance, "the SSH host key changed since first contact");
+        await abandonWithDiagnostics(
+          deps,
+          job,
+          record,
+          instance,
+          "the SSH host key changed since first contact",
+        );
         return;
       }
       await deps.store.updateAttempt(jobId, attempt, {
@@ -137,13 +149,13 @@ export async function checkReadiness(
   const bootTimeoutMs = job.request.bootTimeoutMinutes * 60_000;
   const sinceRented = deps.clock.now() - (record.rentedAt ?? record.startedAt);
   if (FATAL_STATES.has(instance.state)) {
-    await abandonAttempt(deps, job, record, instance, fatalReason(instance));
+    await abandonWithDiagnostics(deps, job, record, instance, fatalReason(instance));
     return;
   }
   if (sinceRented >= bootTimeoutMs) {
     const last = `last state '${instance.state}'${instance.statusMessage ? `: ${instance.statusMessage}` : ""}`;
     const ssh = probeError ? `; SSH: ${probeError}` : "";
-    await abandonAttempt(
+    await abandonWithDiagnostics(
       deps,
       job,
       record,
@@ -163,16 +175,11 @@ export async function checkReadiness(
   );
 }
 
-/** The SSH transport refuses a host key that differs from the pinned one: never retried. */
-function isHostKeyMismatch(error: unknown): boolean {
-  return error instanceof Error && error.name === "SshHostKeyMismatchError";
-}
-
 function delayFor(backoff: readonly number[], index: number): number {
   return backoff[Math.min(index, backoff.length - 1)] ?? 30;
 }
 
-function fatalReason(instance: VastInstance): string {
+export function fatalReason(instance: VastInstance): string {
   const message = instance.statusMessage ? `: ${instance.statusMessage}` : "";
   switch (instance.state) {
     case "destroyed":
@@ -186,98 +193,27 @@ function fatalReason(instance: VastInstance): string {
   }
 }
 
-/** Keeps diagnostics, destroys the instance, records the host failure, and moves the job on. */
-async function abandonAttempt(
+/** The machine failed us: keep what Vast says about it, then end the attempt and move on. */
+function abandonWithDiagnostics(
   deps: ProvisionDeps,
   job: JobRecord,
   record: AttemptRecord,
   instance: VastInstance,
   reason: string,
-): Promise<void> {
-  const settings = settingsOf(deps);
-  const instanceId = record.instanceId as number;
-  const redact = redactFor(deps);
-  const now = deps.clock.now();
-  let logTail: string;
-  try {
-    const logs = await deps.vast.getInstanceLogs(instanceId, settings.logTailLines);
-    logTail = logs.split("\n").slice(-settings.logTailLines).join("\n").slice(-4000);
-  } catch (error) {
-    logTail = `(logs unavailable: ${errorText(error)})`;
-  }
-  await deps.store.appendTimeline(job.jobId, {
-    at: now,
-    version: job.version,
-    kind: "diagnostics",
-    reason: redact(`attempt ${record.attempt}: ${reason}`),
-    details: {
-      attempt: record.attempt,
-      instanceId,
-      machineId: record.machineId,
+): Promise<unknown> {
+  return abandon(deps, job, record, {
+    outcome: "failed",
+    reason,
+    hostFailure: true,
+    captureInstanceLogs: true,
+    diagnostics: {
       state: instance.state,
       rawStatus: instance.rawStatus,
-      statusMessage: instance.statusMessage ? redact(instance.statusMessage) : null,
-      logTail: redact(logTail),
+      statusMessage: instance.statusMessage,
     },
   });
-  await deps.vast.terminateInstance(instanceId);
-  const charged = await chargeAttempt(deps, job, record, {
-    outcome: "failed",
-    endedAt: now,
-    failureReason: redact(reason),
-  });
-  if (record.machineId !== null) {
-    await deps.store.recordHostFailure({
-      machineId: record.machineId,
-      jobId: job.jobId,
-      attempt: record.attempt,
-      at: now,
-      reason: redact(reason),
-    });
-  }
-  await moveOn(deps, charged.job, record, reason);
 }
 
-/** After an abandoned (destroyed and charged) attempt: the next attempt, or the end of the job. */
-async function moveOn(deps: ProvisionDeps, job: JobRecord, record: AttemptRecord, reason: string) {
-  // A cancel that won the race ended the job; the attempt's cost is on its final bill.
-  if (isTerminal(job.state)) return;
-  const redact = redactFor(deps);
-  const attempts = await deps.store.listAttempts(job.jobId);
-  const rentals = attempts.filter((a) => a.instanceId !== null).length;
-  const limit = limitExceeded(job, deps.clock.now());
-  if (rentals >= job.request.maxAttempts || limit) {
-    const why = limit
-      ? `Stopped after attempt ${record.attempt} (${redact(reason)}): ${limit}.`
-      : giveUpReason(job, attempts);
-    await applyEvent(deps, job, { type: "fail", reason: why });
-    return;
-  }
-  await applyEvent(
-    deps,
-    job,
-    { type: "attempt_failed", reason: redact(`attempt ${record.attempt} abandoned: ${reason}`) },
-    { details: { attempt: record.attempt, instanceId: record.instanceId } },
-  );
-  await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
-}
-
-/**
- * The job ended (cancelled, or failed elsewhere) while its instance was booting: nothing will
- * use the instance, so it is destroyed now rather than left for the reaper.
- */
-async function releaseInstanceOfEndedJob(
-  deps: ProvisionDeps,
-  job: JobRecord,
-  attempt: number,
-): Promise<void> {
-  const record = await deps.store.getAttempt(job.jobId, attempt);
-  if (!record || record.instanceId === null || record.endedAt !== null) return;
-  await deps.vast.terminateInstance(record.instanceId);
-  // The job has ended, but the instance billed until now: its cost joins the job's final cost.
-  await chargeAttempt(deps, job, record, {
-    outcome: "failed",
-    endedAt: deps.clock.now(),
-    failureReason: `the job ended (${job.state}) while the instance was booting`,
-  });
+function abandon(deps: ProvisionDeps, job: JobRecord, record: AttemptRecord, ending: AttemptEnding) {
+  return endAttempt(deps, job, record, ending, { next: "retry" });
 }

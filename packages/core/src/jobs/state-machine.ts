@@ -56,7 +56,9 @@ const ANY_ACTIVE = ACTIVE_STATES;
 const RULES: Record<JobEventType, { from: readonly JobState[]; to: JobState }> = {
   provision_started: { from: ["queued"], to: "provisioning" },
   instance_created: { from: ["provisioning"], to: "booting" },
-  attempt_failed: { from: ["booting", "pushing"], to: "provisioning" },
+  // From training too: an outbid or vanished host loses the run, and a fresh GPU may still finish
+  // within the job's time and budget.
+  attempt_failed: { from: ["booting", "pushing", "training"], to: "provisioning" },
   instance_ready: { from: ["booting"], to: "pushing" },
   training_started: { from: ["pushing"], to: "training" },
   training_finished: { from: ["training"], to: "collecting" },

@@ -11,6 +11,7 @@ export function vastPortFromService(service: VastAIService, sshPublicKey: string
     provisionInstance: (input) => service.provisionInstance(input),
     getInstanceStatus: (instanceId) => service.getInstanceStatus(instanceId),
     findInstanceByLabel: (label) => service.findInstanceByLabel(label),
+    listInstances: (options) => service.listInstances({ onPage: options?.onPage }),
     terminateInstance: (instanceId) => service.terminateInstance(instanceId),
     getInstanceLogs: (instanceId, tail) => service.getInstanceLogs(instanceId, tail),
     authorizeSshKey: (instanceId) => service.client.attachSshKey(instanceId, sshPublicKey),

@@ -1,4 +1,25 @@
-export * from "./in-memory-job-queue";
-export * from "./job-queue";
-export * from "./messages";
-export * from "./sqs-job-queue";
+export {
+  type Delivery,
+  directDelivery,
+  MAX_DELIVERIES,
+  retryDelaySeconds,
+  type SqsDeliveryInput,
+  sqsDelivery,
+} from "./delivery";
+export { InMemoryJobQueue, type SentMessage } from "./in-memory-job-queue";
+export { clampDelay, type EnqueueOptions, type JobQueue, MAX_DELAY_SECONDS } from "./job-queue";
+export {
+  type ProvisionMessage,
+  ProvisionMessageSchema,
+  type ProvisionQueueMessage,
+  ProvisionQueueMessageSchema,
+  type PushMessage,
+  PushMessageSchema,
+  type QueueMessage,
+  QueueMessageSchema,
+  type QueueName,
+  queueFor,
+  type ReadinessMessage,
+  ReadinessMessageSchema,
+} from "./messages";
+export { SqsJobQueue, type SqsJobQueueOptions } from "./sqs-job-queue";

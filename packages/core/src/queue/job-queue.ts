@@ -2,7 +2,7 @@
  * The queue port: how the orchestrator schedules its next step. SQS in the cloud and the local
  * stack; an in-memory recorder in unit tests.
  */
-import type { QueueMessage } from "./messages";
+import type { QueueMessage, QueueName } from "./messages";
 
 /** SQS's upper bound for a per-message delay. */
 export const MAX_DELAY_SECONDS = 900;
@@ -14,6 +14,9 @@ export interface EnqueueOptions {
 
 export interface JobQueue {
   enqueue(message: QueueMessage, options?: EnqueueOptions): Promise<void>;
+  /** Makes a received message visible again after `seconds` (SQS ChangeMessageVisibility), so a
+   * retry waits that long instead of the queue's whole visibility timeout. */
+  changeVisibility?(queue: QueueName, receiptHandle: string, seconds: number): Promise<void>;
 }
 
 export function clampDelay(seconds: number | undefined): number {

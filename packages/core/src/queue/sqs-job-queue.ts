@@ -1,5 +1,5 @@
 /** `JobQueue` on SQS: one queue URL per queue name, per-message `DelaySeconds`. */
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { clampDelay, type EnqueueOptions, type JobQueue } from "./job-queue";
 import { type QueueMessage, QueueMessageSchema, type QueueName, queueFor } from "./messages";
 
@@ -18,6 +18,17 @@ export class SqsJobQueue implements JobQueue {
         QueueUrl: this.options.queueUrls[queueFor(message)],
         MessageBody: JSON.stringify(body),
         DelaySeconds: clampDelay(options.delaySeconds),
+      }),
+    );
+  }
+
+  async changeVisibility(queue: QueueName, receiptHandle: string, seconds: number): Promise<void> {
+    await this.options.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.options.queueUrls[queue],
+        ReceiptHandle: receiptHandle,
+        // SQS allows 0..43200 seconds.
+        VisibilityTimeout: Math.max(0, Math.min(43_200, Math.ceil(seconds))),
       }),
     );
   }

@@ -16,17 +16,18 @@ import { SshChannelError, SshConnectError, SshHostKeyMismatchError } from "./err
 import { sshFingerprint } from "./fingerprint";
 import { backoffDelay, defaultSshRetry, isRetryableConnectError, type SshRetryPolicy } from "./retry";
 
+/** Where an instance answers SSH, and the host key it must present. */
 export interface SshTarget {
   host: string;
   port: number;
-  /** Vast images log in as root. */
-  username?: string;
-  privateKey: string | Buffer;
   /** `SHA256:...` pinned at first contact; a different key is refused, never retried. */
   expectedHostKey?: string;
 }
 
 export interface ConnectSshOptions extends SshTarget {
+  /** Vast images log in as root. */
+  username?: string;
+  privateKey: string | Buffer;
   retry?: SshRetryPolicy;
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb";
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -16,8 +17,24 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, systemClock } from "../clock";
 import { isTerminal, type JobEvent, nextState } from "../jobs/state-machine";
-import { IdempotencyConflictError, JobNotFoundError, VersionConflictError } from "./errors";
-import type { AttemptEnd, EndedAttemptResult, JobStore, NewJob, TransitionOptions } from "./job-store";
+import {
+  AttemptEndedError,
+  AttemptHoldsOtherInstanceError,
+  AttemptStillOpenError,
+  IdempotencyConflictError,
+  InstanceNotDestroyedError,
+  JobNotFoundError,
+  VersionConflictError,
+} from "./errors";
+import type {
+  AttemptEnd,
+  AttemptKey,
+  EndedAttemptResult,
+  JobStore,
+  LeaseView,
+  NewJob,
+  TransitionOptions,
+} from "./job-store";
 import {
   attemptKey,
   hostFailureIndexKeys,
@@ -27,13 +44,20 @@ import {
   instanceKey,
   jobKey,
   leaseKey,
+  orphanKey,
   stateIndexKeys,
+  strayKey,
+  systemLeaseKey,
   timelineKey,
+  UNVERIFIED_DESTROYS,
+  unverifiedDestroyIndexKeys,
 } from "./keys";
 import {
   type AttemptPatch,
   type AttemptRecord,
   AttemptRecordSchema,
+  type CostBreakdown,
+  type DatasetSummary,
   type HostFailure,
   HostFailureSchema,
   type InstanceOwner,
@@ -42,8 +66,11 @@ import {
   JobRecordSchema,
   type NewAttempt,
   type NewTimelineEntry,
+  type StrayCharge,
   type TimelineEntry,
   TimelineEntrySchema,
+  type UnverifiedDestroy,
+  ZERO_COST,
 } from "./records";
 import { JOBS_TABLE } from "./table-definition";
 
@@ -140,6 +167,18 @@ export class DynamoJobStore implements JobStore {
     };
   }
 
+  /** A transaction item that holds only if the attempt has ended. */
+  private attemptEndedCheck(jobId: string, attempt: number): TransactItem {
+    return {
+      ConditionCheck: {
+        TableName: this.table,
+        Key: attemptKey(jobId, attempt),
+        ConditionExpression: "attribute_not_exists(pk) OR endedAt <> :null",
+        ExpressionAttributeValues: { ":null": null },
+      },
+    };
+  }
+
   /** Runs a transaction; a failed condition becomes `onConflict()`'s error (the caller's meaning of it). */
   private async transact(items: TransactItem[], onConflict: (error: Error) => Error): Promise<void> {
     try {
@@ -166,6 +205,8 @@ export class DynamoJobStore implements JobStore {
       deadlineAt: now + input.request.maxRuntimeMinutes * 60_000,
       attempt: 0,
       spentUsd: 0,
+      costBreakdown: ZERO_COST,
+      dataset: null,
       reason: "submitted",
       costUsd: null,
       artifact: null,
@@ -256,21 +297,25 @@ export class DynamoJobStore implements JobStore {
       values[":gpk"] = index.gsi1pk;
       values[":gsk"] = index.gsi1sk;
     }
-    await this.transact(
-      [
-        this.jobUpdate(jobId, expectedVersion, now, { set, remove, values, names: { "#state": "state" } }),
-        this.timelinePut(jobId, {
-          at: now,
-          version: expectedVersion + 1,
-          kind: "transition",
-          event: event.type,
-          from: job.state,
-          to,
-          reason: event.reason,
-          details: options.details ?? {},
-        }),
-      ],
-      () => new VersionConflictError(jobId, expectedVersion),
+    const items: TransactItem[] = [
+      this.jobUpdate(jobId, expectedVersion, now, { set, remove, values, names: { "#state": "state" } }),
+      this.timelinePut(jobId, {
+        at: now,
+        version: expectedVersion + 1,
+        kind: "transition",
+        event: event.type,
+        from: job.state,
+        to,
+        reason: event.reason,
+        details: options.details ?? {},
+      }),
+    ];
+    // The invariant "every ending ends the rental", enforced where every ending is written.
+    if (terminal && job.attempt > 0) items.push(this.attemptEndedCheck(jobId, job.attempt));
+    await this.transact(items, (error) =>
+      failedConditions(error).includes(2) && !failedConditions(error).includes(0)
+        ? new AttemptStillOpenError(jobId, job.attempt)
+        : new VersionConflictError(jobId, expectedVersion),
     );
     const spentUsd = job.spentUsd + addSpent;
     return {
@@ -294,13 +339,18 @@ export class DynamoJobStore implements JobStore {
     const current = await this.getAttempt(jobId, attempt);
     if (!current) throw new JobNotFoundError(jobId);
     if (current.endedAt !== null) return { job, attempt: current, charged: false };
+    if (current.instanceId !== null && current.destroyedAt === null) {
+      throw new InstanceNotDestroyedError(jobId, attempt, current.instanceId);
+    }
     const now = this.clock.now();
     const terminal = isTerminal(job.state);
+    const costUsd = totalOf(end.cost);
     const ended: AttemptRecord = {
       ...current,
       outcome: end.outcome,
       endedAt: end.endedAt,
-      costUsd: end.costUsd,
+      costUsd,
+      cost: end.cost,
       failureReason: end.failureReason ?? current.failureReason,
     };
     try {
@@ -310,29 +360,29 @@ export class DynamoJobStore implements JobStore {
             Update: {
               TableName: this.table,
               Key: attemptKey(jobId, attempt),
-              UpdateExpression: "SET outcome = :o, endedAt = :e, costUsd = :c, failureReason = :r",
-              // Ended once: a redelivery finds endedAt set and charges nothing.
-              ConditionExpression: "attribute_exists(pk) AND endedAt = :null",
+              UpdateExpression:
+                "SET outcome = :o, endedAt = :e, costUsd = :c, cost = :cost, failureReason = :r",
+              // Ended once (a redelivery finds endedAt set and charges nothing), and never while
+              // an instance it holds may still be alive.
+              ConditionExpression:
+                "attribute_exists(pk) AND endedAt = :null AND (instanceId = :null OR destroyedAt <> :null)",
               ExpressionAttributeValues: {
                 ":o": ended.outcome,
                 ":e": ended.endedAt,
-                ":c": ended.costUsd,
+                ":c": costUsd,
+                ":cost": end.cost,
                 ":r": ended.failureReason,
                 ":null": null,
               },
             },
           },
-          this.jobUpdate(jobId, expectedVersion, now, {
-            // A job that already ended keeps its final cost complete.
-            set: ["spentUsd = spentUsd + :c", ...(terminal ? ["costUsd = spentUsd + :c"] : [])],
-            values: { ":c": end.costUsd },
-          }),
+          this.jobUpdate(jobId, expectedVersion, now, this.spendChange(end.cost, terminal)),
           this.timelinePut(jobId, {
             at: now,
             version: expectedVersion + 1,
             kind: "attempt",
-            reason: `attempt ${attempt} ended (${end.outcome}): $${end.costUsd.toFixed(4)} charged`,
-            details: { attempt, outcome: end.outcome, costUsd: end.costUsd, endedAt: end.endedAt },
+            reason: `attempt ${attempt} ended (${end.outcome}): $${costUsd.toFixed(4)} charged`,
+            details: { attempt, outcome: end.outcome, costUsd, cost: end.cost, endedAt: end.endedAt },
           }),
         ],
         (error) =>
@@ -342,21 +392,32 @@ export class DynamoJobStore implements JobStore {
       );
     } catch (error) {
       if (!(error instanceof AttemptAlreadyEnded)) throw error;
-      // A concurrent writer ended it first (and charged it).
-      const latest = (await this.getJob(jobId)) ?? job;
-      return { job: latest, attempt: (await this.getAttempt(jobId, attempt)) ?? current, charged: false };
+      // A concurrent writer ended it first (and charged it), or recorded an instance meanwhile.
+      const latest = (await this.getAttempt(jobId, attempt)) ?? current;
+      if (latest.endedAt === null && latest.instanceId !== null) {
+        throw new InstanceNotDestroyedError(jobId, attempt, latest.instanceId);
+      }
+      return { job: (await this.getJob(jobId)) ?? job, attempt: latest, charged: false };
     }
-    const spentUsd = job.spentUsd + end.costUsd;
+    return { job: withSpend(job, end.cost, expectedVersion + 1, now), attempt: ended, charged: true };
+  }
+
+  /** The job-item change that adds `cost` to its spend (and, for an ended job, to its final cost). */
+  private spendChange(cost: CostBreakdown, terminal: boolean) {
     return {
-      job: {
-        ...job,
-        spentUsd,
-        version: expectedVersion + 1,
-        updatedAt: now,
-        ...(terminal ? { costUsd: spentUsd } : {}),
+      set: [
+        "spentUsd = spentUsd + :c",
+        "costBreakdown.gpuUsd = costBreakdown.gpuUsd + :gpu",
+        "costBreakdown.storageUsd = costBreakdown.storageUsd + :storage",
+        "costBreakdown.bandwidthUsd = costBreakdown.bandwidthUsd + :bandwidth",
+        ...(terminal ? ["costUsd = spentUsd + :c"] : []),
+      ],
+      values: {
+        ":c": totalOf(cost),
+        ":gpu": cost.gpuUsd,
+        ":storage": cost.storageUsd,
+        ":bandwidth": cost.bandwidthUsd,
       },
-      attempt: ended,
-      charged: true,
     };
   }
 
@@ -397,8 +458,16 @@ export class DynamoJobStore implements JobStore {
           reason: `attempt ${attempt.attempt}: renting offer ${attempt.offerId} on machine ${attempt.machineId ?? "?"} at $${attempt.hourlyUsd.toFixed(3)}/h`,
           details: { ...attempt },
         }),
+        // One rental at a time: the previous attempt must have ended.
+        ...(job.attempt > 0 ? [this.attemptEndedCheck(jobId, job.attempt)] : []),
       ],
-      () => new VersionConflictError(jobId, expectedVersion),
+      (error) => {
+        const failed = failedConditions(error);
+        // The attempt already exists or the job moved: a conflict, whatever else failed.
+        return failed.includes(3) && !failed.includes(0) && !failed.includes(1)
+          ? new AttemptStillOpenError(jobId, job.attempt)
+          : new VersionConflictError(jobId, expectedVersion);
+      },
     );
     return { ...job, attempt: attempt.attempt, version: expectedVersion + 1, updatedAt: now };
   }
@@ -414,7 +483,7 @@ export class DynamoJobStore implements JobStore {
                 TableName: this.table,
                 Key: attemptKey(jobId, attempt),
                 UpdateExpression: "SET instanceId = :id, outcome = :rented, rentedAt = :now",
-                ConditionExpression: "attribute_exists(pk) AND instanceId = :null",
+                ConditionExpression: "attribute_exists(pk) AND instanceId = :null AND endedAt = :null",
                 ExpressionAttributeValues: {
                   ":id": instanceId,
                   ":rented": "rented",
@@ -438,9 +507,10 @@ export class DynamoJobStore implements JobStore {
       if (!isConditionFailure(error)) throw error;
       const current = await this.getAttempt(jobId, attempt);
       if (current?.instanceId === instanceId) return current;
-      throw new Error(
-        `attempt ${attempt} of job ${jobId} already holds instance ${current?.instanceId ?? "?"}; refusing ${instanceId}`,
-      );
+      if (current && current.endedAt !== null && current.instanceId === null) {
+        throw new AttemptEndedError(jobId, attempt, instanceId);
+      }
+      throw new AttemptHoldsOtherInstanceError(jobId, attempt, current?.instanceId ?? null, instanceId);
     }
     const record = await this.getAttempt(jobId, attempt);
     if (!record) throw new JobNotFoundError(jobId);
@@ -475,6 +545,181 @@ export class DynamoJobStore implements JobStore {
     return AttemptRecordSchema.parse(stripKeys(out.Attributes ?? {}));
   }
 
+  async markDestroyed(jobId: string, attempt: number, at: number): Promise<AttemptRecord> {
+    const current = await this.getAttempt(jobId, attempt);
+    if (!current) throw new JobNotFoundError(jobId);
+    if (current.destroyedAt !== null || current.instanceId === null) return current;
+    const index = unverifiedDestroyIndexKeys(at, jobId, attempt);
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: "SET destroyedAt = :at, gsi1pk = :gpk, gsi1sk = :gsk",
+          ConditionExpression: "attribute_exists(pk) AND destroyedAt = :null",
+          ExpressionAttributeValues: { ":at": at, ":gpk": index.gsi1pk, ":gsk": index.gsi1sk, ":null": null },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return AttemptRecordSchema.parse(stripKeys(out.Attributes ?? {}));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return (await this.getAttempt(jobId, attempt)) ?? current;
+    }
+  }
+
+  async markDestroyVerified(jobId: string, attempt: number, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: "SET destroyVerifiedAt = :at REMOVE gsi1pk, gsi1sk",
+          ConditionExpression: "attribute_exists(pk) AND destroyVerifiedAt = :null",
+          ExpressionAttributeValues: { ":at": at, ":null": null },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async listUnverifiedDestroys(): Promise<UnverifiedDestroy[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: JOBS_TABLE.stateIndex.name,
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: { ":pk": UNVERIFIED_DESTROYS },
+    });
+    return items.flatMap((item) => {
+      const attempt = AttemptRecordSchema.parse(stripKeys(item));
+      if (attempt.instanceId === null || attempt.destroyedAt === null) return [];
+      return [
+        {
+          jobId: attempt.jobId,
+          attempt: attempt.attempt,
+          instanceId: attempt.instanceId,
+          destroyedAt: attempt.destroyedAt,
+        },
+      ];
+    });
+  }
+
+  async claimReadinessCheck(
+    jobId: string,
+    attempt: number,
+    check: number,
+    messageId: string,
+    at: number,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: "SET readinessCheck = :n, readinessCheckAt = :at, readinessMessageId = :m",
+          ConditionExpression:
+            "attribute_exists(pk) AND (readinessCheck < :n OR (readinessCheck = :n AND readinessMessageId = :m))",
+          ExpressionAttributeValues: { ":n": check, ":at": at, ":m": messageId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async chargeStray(charge: StrayCharge): Promise<boolean> {
+    for (let conflicts = 0; ; conflicts++) {
+      const job = await this.getJob(charge.jobId);
+      if (!job) throw new JobNotFoundError(charge.jobId);
+      const now = this.clock.now();
+      const costUsd = totalOf(charge.cost);
+      try {
+        await this.transact(
+          [
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...strayKey(charge.jobId, charge.instanceId),
+                  ...charge,
+                  costUsd,
+                  expiresAt: this.expiresAt(this.retentionS),
+                },
+                ConditionExpression: "attribute_not_exists(pk)",
+              },
+            },
+            this.jobUpdate(
+              charge.jobId,
+              job.version,
+              now,
+              this.spendChange(charge.cost, isTerminal(job.state)),
+            ),
+            this.timelinePut(charge.jobId, {
+              at: now,
+              version: job.version + 1,
+              kind: "attempt",
+              reason: `stray instance ${charge.instanceId} of attempt ${charge.attempt} destroyed: $${costUsd.toFixed(4)} charged (${charge.reason})`,
+              details: { attempt: charge.attempt, instanceId: charge.instanceId, costUsd, cost: charge.cost },
+            }),
+          ],
+          (error) =>
+            failedConditions(error).includes(0)
+              ? new AttemptAlreadyEnded()
+              : new VersionConflictError(charge.jobId, job.version),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof AttemptAlreadyEnded) return false;
+        if (!(error instanceof VersionConflictError) || conflicts >= 5) throw error;
+      }
+    }
+  }
+
+  async recordDatasetSummary(
+    jobId: string,
+    expectedVersion: number,
+    summary: DatasetSummary,
+  ): Promise<JobRecord> {
+    const job = await this.requireJob(jobId, expectedVersion);
+    const now = this.clock.now();
+    await this.transact(
+      [this.jobUpdate(jobId, expectedVersion, now, { set: ["dataset = :d"], values: { ":d": summary } })],
+      () => new VersionConflictError(jobId, expectedVersion),
+    );
+    return { ...job, dataset: summary, version: expectedVersion + 1, updatedAt: now };
+  }
+
+  async orphanFirstSeen(instanceId: number, at: number): Promise<number> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...orphanKey(instanceId),
+            instanceId,
+            firstSeenAt: at,
+            expiresAt: this.expiresAt(7 * DAY_S),
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return at;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.table, Key: orphanKey(instanceId), ConsistentRead: true }),
+      );
+      return Number(out.Item?.firstSeenAt ?? at);
+    }
+  }
+
+  async forgetOrphan(instanceId: number): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.table, Key: orphanKey(instanceId) }));
+  }
+
   async pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string> {
     try {
       await this.client.send(
@@ -501,6 +746,34 @@ export class DynamoJobStore implements JobStore {
       new GetCommand({ TableName: this.table, Key: attemptKey(jobId, attempt), ConsistentRead: true }),
     );
     return out.Item ? AttemptRecordSchema.parse(stripKeys(out.Item)) : null;
+  }
+
+  async getAttempts(keys: readonly AttemptKey[]): Promise<AttemptRecord[]> {
+    const items = await this.batchGet(keys.map((k) => attemptKey(k.jobId, k.attempt)));
+    return items.map((item) => AttemptRecordSchema.parse(stripKeys(item)));
+  }
+
+  async getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
+    const items = await this.batchGet(jobIds.map((id) => jobKey(id)));
+    return items.map((item) => JobRecordSchema.parse(stripKeys(item)));
+  }
+
+  /** BatchGetItem in chunks of 100 keys (DynamoDB's limit), retrying what comes back unprocessed. */
+  private async batchGet(keys: readonly { pk: string; sk: string }[]): Promise<Item[]> {
+    const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
+    const out: Item[] = [];
+    for (let i = 0; i < unique.length; i += 100) {
+      let pending: Item[] | undefined = unique.slice(i, i + 100);
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round > 0) await this.clock.sleep(Math.min(1_000, 50 * 2 ** round));
+        const response = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...(response.Responses?.[this.table] ?? []));
+        pending = response.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
+      }
+    }
+    return out;
   }
 
   private async queryAll(input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Item[]> {
@@ -630,14 +903,38 @@ export class DynamoJobStore implements JobStore {
     return new Set(items.map((item) => Number(item.machineId)));
   }
 
-  async acquireLease(jobId: string, name: string, owner: string, ttlMs: number): Promise<boolean> {
+  acquireLease(jobId: string, name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.acquire(leaseKey(jobId, name), owner, ttlMs);
+  }
+
+  releaseLease(jobId: string, name: string, owner: string): Promise<void> {
+    return this.release(leaseKey(jobId, name), owner);
+  }
+
+  async getLease(jobId: string, name: string): Promise<LeaseView | null> {
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: leaseKey(jobId, name), ConsistentRead: true }),
+    );
+    if (!out.Item) return null;
+    return { owner: String(out.Item.owner), leaseUntil: Number(out.Item.leaseUntil) };
+  }
+
+  acquireSystemLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.acquire(systemLeaseKey(name), owner, ttlMs);
+  }
+
+  releaseSystemLease(name: string, owner: string): Promise<void> {
+    return this.release(systemLeaseKey(name), owner);
+  }
+
+  private async acquire(key: { pk: string; sk: string }, owner: string, ttlMs: number): Promise<boolean> {
     const now = this.clock.now();
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
           Item: {
-            ...leaseKey(jobId, name),
+            ...key,
             owner,
             leaseUntil: now + ttlMs,
             expiresAt: Math.floor((now + ttlMs) / 1000) + DAY_S,
@@ -654,12 +951,12 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async releaseLease(jobId: string, name: string, owner: string): Promise<void> {
+  private async release(key: { pk: string; sk: string }, owner: string): Promise<void> {
     try {
       await this.client.send(
         new DeleteCommand({
           TableName: this.table,
-          Key: leaseKey(jobId, name),
+          Key: key,
           ConditionExpression: "#owner = :owner",
           ExpressionAttributeNames: { "#owner": "owner" },
           ExpressionAttributeValues: { ":owner": owner },
@@ -673,3 +970,23 @@ export class DynamoJobStore implements JobStore {
 
 /** Internal signal: the attempt had already ended when the charge was written. */
 class AttemptAlreadyEnded extends Error {}
+
+function totalOf(cost: CostBreakdown): number {
+  return cost.gpuUsd + cost.storageUsd + cost.bandwidthUsd;
+}
+
+function withSpend(job: JobRecord, cost: CostBreakdown, version: number, now: number): JobRecord {
+  const spentUsd = job.spentUsd + totalOf(cost);
+  return {
+    ...job,
+    spentUsd,
+    costBreakdown: {
+      gpuUsd: job.costBreakdown.gpuUsd + cost.gpuUsd,
+      storageUsd: job.costBreakdown.storageUsd + cost.storageUsd,
+      bandwidthUsd: job.costBreakdown.bandwidthUsd + cost.bandwidthUsd,
+    },
+    version,
+    updatedAt: now,
+    ...(isTerminal(job.state) ? { costUsd: spentUsd } : {}),
+  };
+}

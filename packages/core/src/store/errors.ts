@@ -30,3 +30,53 @@ export class JobNotFoundError extends Error {
     super(`job ${jobId} does not exist`);
   }
 }
+
+/** A job may not end, nor start another attempt, while its latest attempt is still open. */
+export class AttemptStillOpenError extends Error {
+  override readonly name = "AttemptStillOpenError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+  ) {
+    super(`attempt ${attempt} of job ${jobId} has not ended`);
+  }
+}
+
+/** The attempt ended before its instance could be recorded: that instance belongs to nobody. */
+export class AttemptEndedError extends Error {
+  override readonly name = "AttemptEndedError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+    readonly instanceId: number,
+  ) {
+    super(`attempt ${attempt} of job ${jobId} has ended; instance ${instanceId} is not recorded on it`);
+  }
+}
+
+/** An attempt already holds a different instance. */
+export class AttemptHoldsOtherInstanceError extends Error {
+  override readonly name = "AttemptHoldsOtherInstanceError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+    readonly heldInstanceId: number | null,
+    readonly refusedInstanceId: number,
+  ) {
+    super(
+      `attempt ${attempt} of job ${jobId} already holds instance ${heldInstanceId ?? "?"}; refusing ${refusedInstanceId}`,
+    );
+  }
+}
+
+/** An attempt holding an instance cannot end before Vast has accepted its destroy. */
+export class InstanceNotDestroyedError extends Error {
+  override readonly name = "InstanceNotDestroyedError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+    readonly instanceId: number,
+  ) {
+    super(`attempt ${attempt} of job ${jobId} still holds instance ${instanceId}: destroy it first`);
+  }
+}

@@ -10,12 +10,16 @@ import type {
   AttemptOutcome,
   AttemptPatch,
   AttemptRecord,
+  CostBreakdown,
+  DatasetSummary,
   HostFailure,
   InstanceOwner,
   JobRecord,
   NewAttempt,
   NewTimelineEntry,
+  StrayCharge,
   TimelineEntry,
+  UnverifiedDestroy,
 } from "./records";
 
 export interface NewJob {
@@ -35,10 +39,21 @@ export interface TransitionOptions {
 
 /** How an attempt ended: it is priced, and its cost is charged to the job, exactly once. */
 export interface AttemptEnd {
-  outcome: Extract<AttemptOutcome, "failed" | "succeeded">;
+  outcome: Extract<AttemptOutcome, "failed" | "succeeded" | "not_rented">;
   endedAt: number;
-  costUsd: number;
+  cost: CostBreakdown;
   failureReason?: string;
+}
+
+export interface AttemptKey {
+  jobId: string;
+  attempt: number;
+}
+
+/** A time-bounded claim, as read back. */
+export interface LeaseView {
+  owner: string;
+  leaseUntil: number;
 }
 
 export interface EndedAttemptResult {
@@ -54,34 +69,67 @@ export interface JobStore {
   createJob(input: NewJob): Promise<{ job: JobRecord; created: boolean }>;
   getJob(jobId: string): Promise<JobRecord | null>;
   /** Applies a state-machine event if the job is still at `expectedVersion` (VersionConflictError
-   * otherwise; IllegalTransitionError if the event does not apply), and appends it to the timeline. */
+   * otherwise; IllegalTransitionError if the event does not apply), and appends it to the timeline.
+   * A transition to a terminal state also requires the job's latest attempt to have ended
+   * (AttemptStillOpenError otherwise): no job ends while an attempt may hold a live instance. */
   transition(
     jobId: string,
     expectedVersion: number,
     event: JobEvent,
     options?: TransitionOptions,
   ): Promise<JobRecord>;
-  /** Records an attempt before its create call: the attempt item must be new and the job still
-   * at `expectedVersion`; the job's `attempt` moves to the new number. */
+  /** Records an attempt before its create call: the attempt item must be new, the previous attempt
+   * ended (AttemptStillOpenError otherwise: one rental at a time) and the job still at
+   * `expectedVersion`; the job's `attempt` moves to the new number. */
   recordAttemptStarted(jobId: string, expectedVersion: number, attempt: NewAttempt): Promise<JobRecord>;
   /** Records the rented instance on the attempt and the instance → job mapping; idempotent for
-   * the same id, refused for a different one (an attempt holds at most one instance). */
+   * the same id, refused for a different one (an attempt holds at most one instance), and refused
+   * with AttemptEndedError once the attempt has ended (the instance is then nobody's: destroy it). */
   recordInstanceId(jobId: string, attempt: number, instanceId: number): Promise<AttemptRecord>;
   updateAttempt(jobId: string, attempt: number, patch: AttemptPatch): Promise<AttemptRecord>;
-  /** Ends an attempt that has not ended yet and adds its cost to the job's spentUsd (and, for a job
-   * that already ended, to its final costUsd) in one write conditional on `expectedVersion`; an
-   * attempt that already ended is left as it is (`charged: false`). VersionConflictError when the
-   * job moved on. */
+  /** Ends an attempt that has not ended yet and adds its cost to the job's spentUsd and breakdown
+   * (and, for a job that already ended, to its final costUsd) in one write conditional on
+   * `expectedVersion`; an attempt that already ended is left as it is (`charged: false`). An
+   * attempt holding an instance whose destroy was not recorded cannot end (InstanceNotDestroyedError).
+   * VersionConflictError when the job moved on. */
   endAttempt(
     jobId: string,
     expectedVersion: number,
     attempt: number,
     end: AttemptEnd,
   ): Promise<EndedAttemptResult>;
+  /** Records that Vast accepted the destroy of the attempt's instance (first time wins) and lists the
+   * attempt among the destroys the reaper must still see through. */
+  markDestroyed(jobId: string, attempt: number, at: number): Promise<AttemptRecord>;
+  /** Vast no longer lists the instance: the destroy is done. */
+  markDestroyVerified(jobId: string, attempt: number, at: number): Promise<void>;
+  /** Destroys accepted by Vast but not yet seen through, oldest first (a Query on the index). */
+  listUnverifiedDestroys(): Promise<UnverifiedDestroy[]>;
+  /** Claims readiness check `check` of an attempt for one SQS message: true for a higher check
+   * than any claimed so far, or for the same check by the same message (its redelivery). */
+  claimReadinessCheck(
+    jobId: string,
+    attempt: number,
+    check: number,
+    messageId: string,
+    at: number,
+  ): Promise<boolean>;
+  /** Charges a stray instance to its job, once per instance; false when it was already charged. */
+  chargeStray(charge: StrayCharge): Promise<boolean>;
+  /** Records the dataset check on the job (conditional on `expectedVersion`). */
+  recordDatasetSummary(jobId: string, expectedVersion: number, summary: DatasetSummary): Promise<JobRecord>;
+  /** When the reaper first saw an instance it cannot trace to any job (recorded on first sight). */
+  orphanFirstSeen(instanceId: number, at: number): Promise<number>;
+  /** Forgets an orphan sighting once the instance is gone. */
+  forgetOrphan(instanceId: number): Promise<void>;
   /** Pins the SSH host key on first contact; returns the fingerprint now pinned (which may be an
    * earlier one, if another writer pinned first). */
   pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string>;
   getAttempt(jobId: string, attempt: number): Promise<AttemptRecord | null>;
+  /** Many attempts at once (missing ones are left out); for the reaper's one pass. */
+  getAttempts(keys: readonly AttemptKey[]): Promise<AttemptRecord[]>;
+  /** Many jobs at once (missing ones are left out). */
+  getJobs(jobIds: readonly string[]): Promise<JobRecord[]>;
   listAttempts(jobId: string): Promise<AttemptRecord[]>;
   findJobByInstanceId(instanceId: number): Promise<InstanceOwner | null>;
   /** Active jobs in `state`, oldest first, through the state index (a Query, never a Scan). */
@@ -101,4 +149,9 @@ export interface JobStore {
   /** A time-bounded exclusive claim on some work for a job; true when `owner` holds it. */
   acquireLease(jobId: string, name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(jobId: string, name: string, owner: string): Promise<void>;
+  /** The job's lease `name` as stored (possibly expired), or null. */
+  getLease(jobId: string, name: string): Promise<LeaseView | null>;
+  /** A lease on system-wide work (the reaper's run), same semantics as `acquireLease`. */
+  acquireSystemLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseSystemLease(name: string, owner: string): Promise<void>;
 }

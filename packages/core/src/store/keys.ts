@@ -14,6 +14,12 @@ export const timelineKey = (jobId: string, version: number, atMs: number, suffix
   sk: `TL#${String(version).padStart(8, "0")}#${String(atMs).padStart(15, "0")}#${suffix}`,
 });
 export const leaseKey = (jobId: string, name: string) => ({ pk: `JOB#${jobId}`, sk: `LEASE#${name}` });
+export const strayKey = (jobId: string, instanceId: number) => ({
+  pk: `JOB#${jobId}`,
+  sk: `STRAY#${instanceId}`,
+});
+export const orphanKey = (instanceId: number) => ({ pk: `ORPHAN#${instanceId}`, sk: "ORPHAN" });
+export const systemLeaseKey = (name: string) => ({ pk: `LEASE#${name}`, sk: "LEASE" });
 export const instanceKey = (instanceId: number) => ({ pk: `INSTANCE#${instanceId}`, sk: "INSTANCE" });
 export const idempotencyKeyItem = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "IDEMPOTENCY" });
 export const hostReputationKey = (machineId: number) => ({ pk: `HOST#${machineId}`, sk: "REPUTATION" });
@@ -30,4 +36,10 @@ export const stateIndexKeys = (state: JobState, createdAtMs: number, jobId: stri
 export const hostFailureIndexKeys = (atMs: number, machineId: number) => ({
   gsi1pk: "HOSTFAIL",
   gsi1sk: `${String(atMs).padStart(15, "0")}#${machineId}`,
+});
+/** Attempts whose destroy Vast accepted but nobody has yet seen through (the reaper's work list). */
+export const UNVERIFIED_DESTROYS = "DESTROY#UNVERIFIED";
+export const unverifiedDestroyIndexKeys = (destroyedAtMs: number, jobId: string, attempt: number) => ({
+  gsi1pk: UNVERIFIED_DESTROYS,
+  gsi1sk: `${String(destroyedAtMs).padStart(15, "0")}#${jobId}#${String(attempt).padStart(4, "0")}`,
 });

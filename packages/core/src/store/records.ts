@@ -15,6 +15,26 @@ export const ArtifactSchema = z.object({
 });
 export type Artifact = z.infer<typeof ArtifactSchema>;
 
+/** Money by what Vast bills for: the GPU while running, the disk from create to destroy, bytes pushed in. */
+export const CostBreakdownSchema = z.object({
+  gpuUsd: z.number().nonnegative(),
+  storageUsd: z.number().nonnegative(),
+  bandwidthUsd: z.number().nonnegative(),
+});
+export type CostBreakdown = z.infer<typeof CostBreakdownSchema>;
+export const ZERO_COST: CostBreakdown = { gpuUsd: 0, storageUsd: 0, bandwidthUsd: 0 };
+
+/** What the dataset check found before the first GPU was rented. */
+export const DatasetSummarySchema = z.object({
+  files: z.number().int().nonnegative().nullable(),
+  /** Payload bytes once extracted, when the source says (listing sources do). */
+  bytes: z.number().int().nonnegative().nullable(),
+  /** Size of an HTTPS archive as served, when the server says. */
+  archiveBytes: z.number().int().nonnegative().nullable(),
+  checkedAt: z.number(),
+});
+export type DatasetSummary = z.infer<typeof DatasetSummarySchema>;
+
 export const JobRecordSchema = z.object({
   jobId: z.string(),
   state: JobStateSchema,
@@ -29,8 +49,12 @@ export const JobRecordSchema = z.object({
   deadlineAt: z.number(),
   /** Number of the latest attempt (0 = none yet). */
   attempt: z.number().int().nonnegative(),
-  /** Money spent on attempts that have ended. */
+  /** Money spent on attempts that have ended (and on stray instances reaped for the job). */
   spentUsd: z.number().nonnegative(),
+  /** `spentUsd` by what Vast bills for. */
+  costBreakdown: CostBreakdownSchema.default(ZERO_COST),
+  /** The dataset check made before renting; null until it passed. */
+  dataset: DatasetSummarySchema.nullable().default(null),
   /** The reason given with the latest transition; for a failed job, why it failed. */
   reason: z.string().nullable(),
   /** Set by the final transition (and kept current if an attempt is priced after it): what the
@@ -46,6 +70,9 @@ export type JobRecord = z.infer<typeof JobRecordSchema>;
 export const AttemptOutcomeSchema = z.enum([
   /** Recorded, create not yet known to have rented anything. */
   "pending",
+  /** The create failed ambiguously and nothing carries the label yet: Vast may still be creating
+   * it, so the label is looked up again for a while before another offer may be rented. */
+  "unresolved",
   /** An instance is rented for this attempt. */
   "rented",
   "ready",
@@ -77,12 +104,34 @@ export const AttemptRecordSchema = z.object({
   hostKeyFingerprint: z.string().nullable().default(null),
   failureReason: z.string().nullable().default(null),
   costUsd: z.number().nullable().default(null),
+  cost: CostBreakdownSchema.nullable().default(null),
+  /** Billing rates of the rented offer; null for attempts recorded before they were kept. */
+  gpuHourlyUsd: z.number().nullable().default(null),
+  storageHourlyUsd: z.number().nullable().default(null),
+  bandwidthUsdPerGb: z.number().nullable().default(null),
+  /** When the GPU started billing: Vast's `start_date` of the running instance (else first seen running). */
+  runningSince: z.number().nullable().default(null),
+  /** Dataset bytes pushed into the instance (bandwidth is billed per byte received). */
+  bytesPushed: z.number().int().nonnegative().default(0),
+  /** When an ambiguous create was first found to have rented nothing (outcome `unresolved`). */
+  unresolvedSince: z.number().nullable().default(null),
+  /** Label look-ups made to resolve an ambiguous create. */
+  labelLookups: z.number().int().nonnegative().default(0),
+  /** When Vast accepted the destroy of the attempt's instance. */
+  destroyedAt: z.number().nullable().default(null),
+  /** When Vast was seen no longer listing the instance (null: the reaper still has to look). */
+  destroyVerifiedAt: z.number().nullable().default(null),
+  /** Highest readiness check claimed, when, and by which message (see claimReadinessCheck). */
+  readinessCheck: z.number().int().default(-1),
+  readinessCheckAt: z.number().nullable().default(null),
+  readinessMessageId: z.string().nullable().default(null),
 });
 export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 export type NewAttempt = Pick<
   AttemptRecord,
   "attempt" | "offerId" | "machineId" | "hourlyUsd" | "gpuName" | "label"
->;
+> &
+  Partial<Pick<AttemptRecord, "gpuHourlyUsd" | "storageHourlyUsd" | "bandwidthUsdPerGb">>;
 export type AttemptPatch = Partial<
   Pick<
     AttemptRecord,
@@ -93,7 +142,10 @@ export type AttemptPatch = Partial<
     | "sshPort"
     | "hostKeyFingerprint"
     | "failureReason"
-    | "costUsd"
+    | "runningSince"
+    | "bytesPushed"
+    | "unresolvedSince"
+    | "labelLookups"
   >
 >;
 
@@ -120,6 +172,27 @@ export const HostFailureSchema = z.object({
   reason: z.string(),
 });
 export type HostFailure = z.infer<typeof HostFailureSchema>;
+
+/** A rented instance no attempt holds (a create that completed late, or one an ended attempt
+ * still had), destroyed by the reaper and charged to its job once. */
+export const StrayChargeSchema = z.object({
+  jobId: z.string(),
+  instanceId: z.number().int(),
+  attempt: z.number().int(),
+  at: z.number(),
+  cost: CostBreakdownSchema,
+  reason: z.string(),
+});
+export type StrayCharge = z.infer<typeof StrayChargeSchema>;
+
+/** An attempt whose instance Vast accepted to destroy but nobody has yet seen gone. */
+export const UnverifiedDestroySchema = z.object({
+  jobId: z.string(),
+  attempt: z.number().int(),
+  instanceId: z.number().int(),
+  destroyedAt: z.number(),
+});
+export type UnverifiedDestroy = z.infer<typeof UnverifiedDestroySchema>;
 
 export const InstanceOwnerSchema = z.object({
   instanceId: z.number().int(),

@@ -35,8 +35,16 @@ export interface CollectedArtifact {
 }
 
 export class ArtifactError extends Error {
-  override readonly name = "ArtifactError";
+  override readonly name: string = "ArtifactError";
 }
+
+/** The run left no `.safetensors` file: final, unlike transport or verification errors. */
+export class ArtifactMissingError extends ArtifactError {
+  override readonly name = "ArtifactMissingError";
+}
+
+/** Exit code of the locate script when no artifact exists. */
+const EXIT_NO_ARTIFACT = 3;
 
 /** ai-toolkit writes `<training_folder>/<name>/<name>.safetensors` at the end; prefer it over step checkpoints. */
 const LOCATE = `out=$1 name=$2
@@ -44,7 +52,7 @@ final="$out/$name/$name.safetensors"
 if [ -f "$final" ]; then f=$final
 else f=$(find "$out" -type f -name '*.safetensors' -printf '%T@ %p\\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-)
 fi
-if [ -z "$f" ]; then echo "no .safetensors file under $out" >&2; exit 3; fi
+if [ -z "$f" ]; then echo "no .safetensors file under $out" >&2; exit ${EXIT_NO_ARTIFACT}; fi
 printf '%s %s %s\\n' "$(stat -c %s -- "$f")" "$(sha256sum -- "$f" | cut -d' ' -f1)" "$f"
 `;
 
@@ -58,9 +66,12 @@ export async function collectArtifact(
     shellCommand`bash -c ${LOCATE} locate ${paths.trainingFolder} ${options.jobId}`,
   );
   const match = /^(\d+) ([0-9a-f]{64}) (.+)$/.exec(located.stdout.trim());
+  if (located.exitCode === EXIT_NO_ARTIFACT) {
+    throw new ArtifactMissingError(`no artifact for ${options.jobId}: ${located.stderr.trim()}`);
+  }
   if (located.exitCode !== 0 || !match) {
     throw new ArtifactError(
-      `no artifact for ${options.jobId}: ${located.stderr.trim() || located.stdout.trim()}`,
+      `could not locate the artifact of ${options.jobId} (exit ${located.exitCode ?? located.signal}): ${located.stderr.trim() || located.stdout.trim()}`,
     );
   }
   const remoteSize = Number(match[1]);

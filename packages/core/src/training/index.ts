@@ -15,6 +15,7 @@ export {
 } from "./check";
 export {
   ArtifactError,
+  ArtifactMissingError,
   type CollectArtifactOptions,
   type CollectedArtifact,
   collectArtifact,
@@ -35,5 +36,8 @@ export {
   type RenderedTrainingConfig,
   type RenderTarget,
   renderTrainingConfig,
+  type TemplateDiskNeeds,
+  TRAINING_TEMPLATE_DISK,
   TrainingParamsError,
+  templateDiskNeeds,
 } from "./templates";

@@ -24,6 +24,8 @@ export interface PushAndLaunchOptions {
   /** Manifest hash recorded by an earlier push; a dataset with a different one is re-sent. */
   expectedManifestSha256?: string;
   compression?: DatasetCompression;
+  /** The dataset's payload size when known (listing sources): the instance checks its free disk first. */
+  announcedBytes?: number;
   python?: string;
   heartbeatIntervalSeconds?: number;
   onProgress?: (progress: PushProgress) => void;
@@ -81,6 +83,7 @@ export async function pushAndLaunch(
       workspaceRoot,
       reader: options.reader,
       compression: options.compression,
+      announcedBytes: options.announcedBytes,
       onProgress: options.onProgress,
       clock: options.clock,
       logger,

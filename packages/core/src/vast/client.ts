@@ -53,6 +53,8 @@ export interface ListInstancesOptions extends CallOptions {
   labelPrefix?: string;
   /** Raw v1 `select_filters`, sent as given (only stored columns; computed ones give 400). */
   selectFilters?: Record<string, unknown>;
+  /** Called after each page is fetched (how many calls a list cost). */
+  onPage?: (page: number, rows: number) => void;
 }
 
 /** The create body Vast accepts (vast-api.md §1); extra fields pass through. */
@@ -200,6 +202,7 @@ export class VastAIClient {
       if (!record || !("instances" in record)) throw unexpected(`GET ${path}`, "no instances key");
       const instances = record.instances;
       const rows = Array.isArray(instances) ? instances : instances ? [instances] : [];
+      options.onPage?.(page, rows.length);
       for (const row of rows) {
         const instance = normalizeInstance(row);
         if (instance) byId.set(instance.instanceId, instance);

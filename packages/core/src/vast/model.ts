@@ -57,8 +57,14 @@ export const VastOfferSchema = z.object({
   numGpus: z.number().int(),
   /** VRAM per GPU in GB: `round(gpu_ram / 1024)`. */
   gpuRamGb: z.number(),
-  /** `dph_total`. */
+  /** `dph_total`: GPU plus storage for the searched disk size. Ranking and price caps use it. */
   hourlyUsd: z.number(),
+  /** `dph_base`: the GPU part, billed only while the instance is running; null when Vast omits it. */
+  gpuHourlyUsd: z.number().nullable(),
+  /** `storage_cost` in $/GB/month: the disk, billed from create to destroy (also while stopped). */
+  storageUsdPerGbMonth: z.number().nullable(),
+  /** `inet_down_cost` in $/GB: bytes pushed into the instance. */
+  inetDownUsdPerGb: z.number().nullable(),
   /** `reliability2`, else `reliability`; 0..1. */
   reliability: z.number(),
   countryCode: z.string().nullable(),

@@ -7,6 +7,8 @@ import type { VastOffer } from "./model";
 import { RawOfferSchema } from "./raw-schemas";
 
 const nonNegative = (value: number | null): number => (value !== null && value > 0 ? value : 0);
+const nonNegativeOrNull = (value: number | null): number | null =>
+  value !== null && value >= 0 ? value : null;
 
 export function normalizeOffer(raw: unknown): VastOffer | null {
   const parsed = RawOfferSchema.safeParse(raw);
@@ -29,6 +31,9 @@ export function normalizeOffer(raw: unknown): VastOffer | null {
     numGpus: r.num_gpus,
     gpuRamGb: Math.round(nonNegative(perGpuRam) / 1024),
     hourlyUsd,
+    gpuHourlyUsd: nonNegativeOrNull(r.dph_base),
+    storageUsdPerGbMonth: nonNegativeOrNull(r.storage_cost),
+    inetDownUsdPerGb: nonNegativeOrNull(r.inet_down_cost),
     reliability: Math.min(1, Math.max(0, reliability)),
     countryCode: countryCodeOf(r.country_code, r.geolocation),
     geolocation: r.geolocation,

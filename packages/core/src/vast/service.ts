@@ -8,7 +8,12 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock";
 import { type Logger, silentLogger } from "../observability";
-import { type CallOptions, VastAIClient, type VastAIClientOptions } from "./client";
+import {
+  type CallOptions,
+  type ListInstancesOptions,
+  VastAIClient,
+  type VastAIClientOptions,
+} from "./client";
 import { VastAIError } from "./errors";
 import { formatInstanceLabel } from "./labels";
 import type { SearchOffersRequest, VastInstance, VastOffer } from "./model";
@@ -177,7 +182,7 @@ export class VastAIService {
     return result;
   }
 
-  listInstances(options: CallOptions & { labelPrefix?: string } = {}): Promise<VastInstance[]> {
+  listInstances(options: ListInstancesOptions = {}): Promise<VastInstance[]> {
     return this.client.listInstances(options);
   }
 

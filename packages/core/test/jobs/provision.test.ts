@@ -4,13 +4,22 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { fakeDatasets } from "../../../../test/support/fake-datasets";
 import { FakeVast, fakeProbe, offer } from "../../../../test/support/fake-vast";
 import { sampleJobRequestInput } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { InMemoryEventPublisher } from "../../src/events";
-import { checkReadiness, JobBusyError, type ProvisionDeps, provisionJob, submitJob } from "../../src/jobs";
+import {
+  cancelJob,
+  checkReadiness,
+  JobBusyError,
+  type ProvisionDeps,
+  provisionJob,
+  submitJob,
+} from "../../src/jobs";
 import { silentLogger } from "../../src/observability";
 import { InMemoryJobQueue } from "../../src/queue";
+import { SshHostKeyMismatchError } from "../../src/ssh";
 import { DynamoJobStore } from "../../src/store";
 import { VastAIError } from "../../src/vast/errors";
 
@@ -24,6 +33,8 @@ let deps: ProvisionDeps;
 let now: number;
 const clock: Clock = { now: () => now, sleep: systemClock.sleep };
 let messageSeq = 0;
+/** The test offers' disk: $0.20/GB/month × 64 GB over Vast's 720-hour month. */
+const STORAGE_PER_HOUR = (0.2 * 64) / 720;
 
 beforeAll(async () => {
   dynamo = await startDynamoLocal();
@@ -38,7 +49,17 @@ beforeEach(async () => {
   queue = new InMemoryJobQueue();
   events = new InMemoryEventPublisher();
   probe = fakeProbe();
-  deps = { store, vast, queue, events, probe, clock, logger: silentLogger, secrets: ["sekret-api-key-123"] };
+  deps = {
+    store,
+    vast,
+    queue,
+    events,
+    probe,
+    clock,
+    logger: silentLogger,
+    secrets: ["sekret-api-key-123"],
+    datasets: fakeDatasets(),
+  };
 });
 
 async function submit(overrides = {}) {
@@ -117,7 +138,7 @@ describe("provisionJob", () => {
   });
 
   it("searches again later when every tried offer was taken, and fails after a bounded number of tries", async () => {
-    deps.settings = { maxUnrentedTries: 4 };
+    deps.settings = { provision: { maxUnrentedTries: 4 } };
     const jobId = await submit();
     vast.createScript = Array(6).fill("offer_unavailable");
     await provisionJob(deps, jobId);
@@ -125,7 +146,7 @@ describe("provisionJob", () => {
     expect(queue.drain()).toEqual([
       { queue: "provision", message: { type: "provision", jobId }, delaySeconds: 30 },
     ]);
-    const note = (await store.getTimeline(jobId)).find((t) => t.kind === "note");
+    const note = (await store.getTimeline(jobId)).find((t) => t.kind === "note" && /no offer/.test(t.reason));
     expect(note?.reason).toMatch(/^no offer could be rented in this pass \(offer 1: the offer was taken/);
 
     await provisionJob(deps, jobId);
@@ -150,13 +171,46 @@ describe("provisionJob", () => {
     expect(vast.instances.size).toBe(1);
   });
 
-  it("moves on after an ambiguous create that rented nothing", async () => {
+  it("after an ambiguous create that rented nothing, keeps looking the label up before renting another offer", async () => {
     const jobId = await submit();
     vast.createScript = ["ambiguous_not_rented"];
+    await provisionJob(deps, jobId);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning", attempt: 1 });
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "unresolved",
+      unresolvedSince: now,
+      endedAt: null,
+    });
+    expect(queue.drain()).toEqual([
+      { queue: "provision", message: { type: "provision", jobId }, delaySeconds: 20 },
+    ]);
+    // Within the window: another look, still nothing, still no second create.
+    now += 60_000;
+    await provisionJob(deps, jobId);
+    expect(vast.count("create")).toBe(1);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({ outcome: "unresolved", labelLookups: 2 });
+    // Past the window (3 minutes): the attempt rented nothing; the next offer is rented.
+    now += 121_000;
     const { job } = await provisionAndBoot(jobId);
     expect(vast.count("create")).toBe(2);
     expect(job).toMatchObject({ state: "booting", attempt: 2 });
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({ outcome: "not_rented", labelLookups: 3 });
     expect(vast.instances.size).toBe(1);
+  });
+
+  it("adopts an ambiguous create that completes after the first look-up, without renting again", async () => {
+    const jobId = await submit();
+    vast.createScript = ["ambiguous_not_rented"];
+    await provisionJob(deps, jobId);
+    expect(vast.count("findByLabel")).toBe(1);
+    // Vast finishes the create a minute later.
+    now += 60_000;
+    const late = vast.rent(1, `vast-rental:${jobId}:1`);
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(job).toMatchObject({ state: "booting", attempt: 1 });
+    expect(attempt).toMatchObject({ instanceId: late, outcome: "rented" });
+    expect(vast.count("create")).toBe(1);
+    expect(vast.calls.filter((c) => c.op === "authorize").map((c) => c.arg)).toEqual([late]);
   });
 
   it("recovers a crash between create and the database write by looking the label up", async () => {
@@ -181,12 +235,13 @@ describe("provisionJob", () => {
     expect(vast.instances.size).toBe(1);
   });
 
-  it("leaves a not-applied create pending and checks the label before renting again", async () => {
+  it("a create Vast refused outright (429) rented nothing: the retry rents without waiting", async () => {
     const jobId = await submit();
     vast.createScript = ["rate_limited"];
     await expect(provisionJob(deps, jobId)).rejects.toThrow(/too frequent/);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({ outcome: "not_rented" });
     const { job } = await provisionAndBoot(jobId);
-    expect(vast.count("findByLabel")).toBe(1);
+    expect(vast.count("findByLabel")).toBe(0);
     expect(job).toMatchObject({ state: "booting", attempt: 2 });
     expect((await store.listAttempts(jobId)).map((a) => a.outcome)).toEqual(["not_rented", "rented"]);
   });
@@ -291,7 +346,9 @@ describe("checkReadiness", () => {
     const failed = await store.getAttempt(jobId, 1);
     expect(failed?.outcome).toBe("failed");
     expect(failed?.failureReason).toMatch(/did not become ready within 15 min \(last state 'loading'/);
-    expect(failed?.costUsd).toBeCloseTo((0.31 * 15) / 60, 5);
+    // Never running: Vast billed its disk only.
+    expect(failed?.costUsd).toBeCloseTo(STORAGE_PER_HOUR * 0.25, 9);
+    expect(failed?.cost).toMatchObject({ gpuUsd: 0, bandwidthUsd: 0 });
     const diagnostics = (await store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
     expect(diagnostics?.details).toMatchObject({
       state: "loading",
@@ -304,7 +361,7 @@ describe("checkReadiness", () => {
     const job = await store.getJob(jobId);
     expect(job).toMatchObject({ state: "booting", attempt: 2 });
     expect((await store.getAttempt(jobId, 2))?.machineId).toBe(20);
-    expect(job?.spentUsd).toBeCloseTo((0.31 * 15) / 60, 5);
+    expect(job?.spentUsd).toBeCloseTo(STORAGE_PER_HOUR * 0.25, 9);
   });
 
   it("treats a fatal state (OCI failure) at once, and fails the job after the last attempt", async () => {
@@ -319,7 +376,7 @@ describe("checkReadiness", () => {
     }
     const job = await store.getJob(jobId);
     expect(job?.state).toBe("failed");
-    expect(job?.reason).toMatch(/^Gave up after 2 rented GPUs failed to become ready/);
+    expect(job?.reason).toMatch(/^Gave up after 2 rented GPUs failed \(limit 2\)/);
     expect(job?.reason).toContain("the instance failed to start: OCI runtime create failed");
     expect(vast.instances.size).toBe(0);
     expect(vast.count("create")).toBe(2);
@@ -348,40 +405,34 @@ describe("checkReadiness", () => {
     expect(vast.count("show")).toBe(0);
   });
 
-  it("destroys the instance of a job that ended while it was booting", async () => {
+  it("a job cancelled while booting has its instance destroyed by the cancel; later checks do nothing", async () => {
     const jobId = await submit();
-    const { job, attempt } = await provisionAndBoot(jobId);
-    await store.transition(jobId, job?.version ?? -1, { type: "cancel", reason: "the user cancelled" });
-    await readiness(jobId, 1, 0);
+    const { attempt } = await provisionAndBoot(jobId);
+    now += 20 * 60_000;
+    const cancelled = await cancelJob(deps, jobId, "the user cancelled");
+    expect(cancelled).toMatchObject({ state: "cancelled", reason: "the user cancelled" });
     expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([attempt?.instanceId]);
+    expect(vast.instances.size).toBe(0);
+    const cost = STORAGE_PER_HOUR * (20 / 60);
     expect(await store.getAttempt(jobId, 1)).toMatchObject({
       outcome: "failed",
-      failureReason: "the job ended (cancelled) while the instance was booting",
+      failureReason: "the user cancelled",
     });
-    expect(vast.instances.size).toBe(0);
-  });
-
-  it("charges the instance of a job that ended while booting to the job's final cost, once", async () => {
-    const jobId = await submit();
-    const { job, attempt } = await provisionAndBoot(jobId);
-    now += 20 * 60_000;
-    const cancelled = await store.transition(jobId, job?.version ?? -1, { type: "cancel", reason: "user" });
-    expect(cancelled.costUsd).toBe(0);
+    expect((await store.getAttempt(jobId, 1))?.costUsd).toBeCloseTo(cost, 9);
+    expect(cancelled.costUsd).toBeCloseTo(cost, 9);
+    // Readiness checks still in the queue (and their redeliveries) neither destroy nor charge again.
+    now += 5 * 60_000;
     const message = { type: "readiness" as const, jobId, attempt: 1, check: 0 };
     await checkReadiness(deps, message, { messageId: "m-ended" });
-    const cost = (0.31 * 20) / 60;
-    expect((await store.getAttempt(jobId, 1))?.costUsd).toBeCloseTo(cost, 6);
-    expect(await store.getJob(jobId)).toMatchObject({ state: "cancelled" });
-    expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
-    expect((await store.getJob(jobId))?.costUsd).toBeCloseTo(cost, 6);
-    // Redelivered (same message, and another one later): nothing is charged twice.
-    now += 5 * 60_000;
     await checkReadiness(deps, message, { messageId: "m-ended" });
     await checkReadiness(deps, { ...message, check: 1 }, { messageId: "m-ended-2" });
-    expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
-    expect((await store.getJob(jobId))?.costUsd).toBeCloseTo(cost, 6);
     expect(vast.count("destroy")).toBe(1);
-    expect(attempt?.instanceId).not.toBeNull();
+    expect((await store.getJob(jobId))?.costUsd).toBeCloseTo(cost, 9);
+    // Cancelling again changes nothing.
+    expect(await cancelJob(deps, jobId, "again")).toMatchObject({
+      state: "cancelled",
+      reason: "the user cancelled",
+    });
   });
 
   it("a boot timeout interrupted after its charge is finished by the redelivery without charging again", async () => {
@@ -396,7 +447,7 @@ describe("checkReadiness", () => {
     const message = { type: "readiness" as const, jobId, attempt: 1, check: 3 };
     await expect(checkReadiness(deps, message, { messageId: "m-crash" })).rejects.toThrow("lambda timed out");
     store.transition = transition;
-    const cost = (0.31 * 15) / 60;
+    const cost = STORAGE_PER_HOUR * 0.25;
     expect((await store.getJob(jobId))?.spentUsd).toBeCloseTo(cost, 6);
     expect(await store.getJob(jobId)).toMatchObject({ state: "booting" });
     now += 60_000;
@@ -408,22 +459,25 @@ describe("checkReadiness", () => {
     expect(queue.drain().map((s) => s.message)).toEqual([{ type: "provision", jobId }]);
   });
 
-  it("a cancel racing a boot timeout keeps the abandoned instance's cost on the final bill", async () => {
+  it("a cancel racing a boot timeout ends the job once, with the instance's cost on the final bill", async () => {
     const jobId = await submit({ bootTimeoutMinutes: 15 });
     await provisionAndBoot(jobId);
     now += 15 * 60_000;
     // The cancel lands between the destroy and the books.
     const terminate = vast.terminateInstance.bind(vast);
+    let raced = false;
     vast.terminateInstance = async (id: number) => {
       await terminate(id);
-      const current = await store.getJob(jobId);
-      await store.transition(jobId, current?.version ?? -1, { type: "cancel", reason: "user" });
+      if (raced) return;
+      raced = true;
+      await cancelJob(deps, jobId, "user");
     };
     await readiness(jobId, 1, 3);
     const job = await store.getJob(jobId);
     expect(job?.state).toBe("cancelled");
-    expect(job?.spentUsd).toBeCloseTo((0.31 * 15) / 60, 6);
-    expect(job?.costUsd).toBeCloseTo((0.31 * 15) / 60, 6);
+    expect(job?.spentUsd).toBeCloseTo(STORAGE_PER_HOUR * 0.25, 9);
+    expect(job?.costUsd).toBeCloseTo(STORAGE_PER_HOUR * 0.25, 9);
+    expect(queue.drain().filter((m) => m.message.type === "provision")).toEqual([]);
   });
 
   it("keeps secrets out of failure reasons, the timeline and events", async () => {
@@ -451,14 +505,24 @@ describe("checkReadiness", () => {
   it("stops the job instead of renting again once the budget is spent", async () => {
     const jobId = await submit({ budgetUsd: 0.05 });
     const { attempt } = await provisionAndBoot(jobId);
-    now += 15 * 60_000; // 15 min at $0.31/h ≈ $0.0775 > $0.05
+    // Running (so the GPU bills from Vast's start date) but never answering SSH.
+    vast.setState(attempt?.instanceId as number, {
+      state: "running",
+      startedAtMs: now,
+      sshHost: "127.0.0.1",
+      sshPort: 2222,
+    });
+    probe.failing = true;
+    await readiness(jobId, 1, 0);
+    now += 15 * 60_000; // 15 min of GPU at $0.30/h + disk ≈ $0.079 > $0.05
     await readiness(jobId, 1, 3);
     const job = await store.getJob(jobId);
     expect(job?.state).toBe("failed");
     expect(job?.reason).toMatch(
       /^Stopped after attempt 1 \(did not become ready within 15 min.*\): the budget of \$0\.05 is spent \(\$0\.08 used\)\.$/,
     );
-    expect(job?.spentUsd).toBeCloseTo(0.0775, 6);
+    expect(job?.costBreakdown.gpuUsd).toBeCloseTo(0.3 * 0.25, 9);
+    expect(job?.spentUsd).toBeCloseTo(0.3 * 0.25 + STORAGE_PER_HOUR * 0.25, 9);
     expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([attempt?.instanceId]);
     expect(vast.count("create")).toBe(1);
     expect(queue.drain().filter((m) => m.message.type === "provision")).toEqual([]);
@@ -473,7 +537,7 @@ describe("checkReadiness", () => {
     let expected: string | undefined;
     deps.probe = async (target) => {
       expected = target.expectedHostKey;
-      throw Object.assign(new Error("host key mismatch"), { name: "SshHostKeyMismatchError" });
+      throw new SshHostKeyMismatchError("127.0.0.1", 2222, "SHA256:first", "SHA256:other");
     };
     await readiness(jobId, 1, 0);
     expect(expected).toBe("SHA256:first");

@@ -22,7 +22,12 @@ const EXPECTED: Partial<Record<JobState, Partial<Record<JobEventType, JobState>>
     fail: "failed",
     cancel: "cancelled",
   },
-  training: { training_finished: "collecting", fail: "failed", cancel: "cancelled" },
+  training: {
+    training_finished: "collecting",
+    attempt_failed: "provisioning",
+    fail: "failed",
+    cancel: "cancelled",
+  },
   collecting: { artifact_collected: "succeeded", fail: "failed", cancel: "cancelled" },
   succeeded: {},
   failed: {},

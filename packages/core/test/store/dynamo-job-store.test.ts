@@ -3,7 +3,16 @@ import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dyn
 import { sampleJobRequest } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { IllegalTransitionError } from "../../src/jobs/state-machine";
-import { DynamoJobStore, IdempotencyConflictError, JOBS_TABLE, VersionConflictError } from "../../src/store";
+import {
+  AttemptEndedError,
+  AttemptHoldsOtherInstanceError,
+  AttemptStillOpenError,
+  DynamoJobStore,
+  IdempotencyConflictError,
+  InstanceNotDestroyedError,
+  JOBS_TABLE,
+  VersionConflictError,
+} from "../../src/store";
 
 let dynamo: LocalDynamo;
 let store: DynamoJobStore;
@@ -189,31 +198,168 @@ describe("DynamoJobStore", () => {
     const attempt = { attempt: 1, offerId: 1, machineId: 2, hourlyUsd: 0.6, gpuName: null, label: "l" };
     job = await store.recordAttemptStarted("j1", job.version, attempt);
     await store.recordInstanceId("j1", 1, 99);
-    const end = { outcome: "failed" as const, endedAt: now, costUsd: 0.3, failureReason: "boot timeout" };
+    const cost = { gpuUsd: 0.25, storageUsd: 0.04, bandwidthUsd: 0.01 };
+    const end = { outcome: "failed" as const, endedAt: now, cost, failureReason: "boot timeout" };
+    // Not before Vast accepted the destroy: an attempt cannot end holding a live instance.
+    await expect(store.endAttempt("j1", job.version, 1, end)).rejects.toBeInstanceOf(
+      InstanceNotDestroyedError,
+    );
+    await store.markDestroyed("j1", 1, now);
     await expect(store.endAttempt("j1", job.version + 1, 1, end)).rejects.toBeInstanceOf(
       VersionConflictError,
     );
     const first = await store.endAttempt("j1", job.version, 1, end);
     expect(first.charged).toBe(true);
-    expect(first.job).toMatchObject({ spentUsd: 0.3, version: job.version + 1, costUsd: null });
-    expect(first.attempt).toMatchObject({ outcome: "failed", endedAt: now, costUsd: 0.3 });
+    expect(first.job).toMatchObject({
+      spentUsd: 0.3,
+      version: job.version + 1,
+      costUsd: null,
+      costBreakdown: cost,
+    });
+    expect(first.attempt).toMatchObject({ outcome: "failed", endedAt: now, costUsd: 0.3, cost });
     expect(await store.getJob("j1")).toEqual(first.job);
     // A redelivery (even with a later price) charges nothing and keeps the first price.
-    const again = await store.endAttempt("j1", first.job.version, 1, { ...end, costUsd: 0.9 });
+    const again = await store.endAttempt("j1", first.job.version, 1, {
+      ...end,
+      cost: { ...cost, gpuUsd: 0.85 },
+    });
     expect(again).toMatchObject({ charged: false, job: first.job, attempt: { costUsd: 0.3 } });
     expect((await store.getJob("j1"))?.spentUsd).toBeCloseTo(0.3);
 
-    // Charged after the job ended: its final cost follows.
+    // The job may end now that its attempt has, and its final cost is what was charged.
     const cancelled = await store.transition("j1", first.job.version, { type: "cancel", reason: "user" });
     expect(cancelled.costUsd).toBeCloseTo(0.3);
-    await store.createJob(newJob("j3"));
-    let other = await store.transition("j3", 0, { type: "provision_started", reason: "go" });
-    other = await store.recordAttemptStarted("j3", other.version, attempt);
-    other = await store.transition("j3", other.version, { type: "cancel", reason: "user" });
-    expect(other.costUsd).toBe(0);
-    const late = await store.endAttempt("j3", other.version, 1, { ...end, costUsd: 0.2 });
-    expect(late.job).toMatchObject({ state: "cancelled", spentUsd: 0.2, costUsd: 0.2 });
-    expect(await store.getJob("j3")).toMatchObject({ spentUsd: 0.2, costUsd: 0.2 });
+  });
+
+  it("refuses to end a job, or to start another attempt, while its latest attempt is open", async () => {
+    await store.createJob(newJob("j1"));
+    let job = await store.transition("j1", 0, { type: "provision_started", reason: "go" });
+    const attempt = { attempt: 1, offerId: 1, machineId: 2, hourlyUsd: 0.6, gpuName: null, label: "l" };
+    job = await store.recordAttemptStarted("j1", job.version, attempt);
+    for (const type of ["fail", "cancel"] as const) {
+      await expect(store.transition("j1", job.version, { type, reason: "x" })).rejects.toBeInstanceOf(
+        AttemptStillOpenError,
+      );
+    }
+    await expect(
+      store.recordAttemptStarted("j1", job.version, { ...attempt, attempt: 2, label: "l2" }),
+    ).rejects.toBeInstanceOf(AttemptStillOpenError);
+    expect(await store.getJob("j1")).toEqual(job);
+    // An attempt that rented nothing ends without a destroy.
+    const ended = await store.endAttempt("j1", job.version, 1, {
+      outcome: "not_rented",
+      endedAt: now,
+      cost: { gpuUsd: 0, storageUsd: 0, bandwidthUsd: 0 },
+    });
+    // Once ended, it can no longer take an instance: a create that completes late is nobody's.
+    await expect(store.recordInstanceId("j1", 1, 55)).rejects.toBeInstanceOf(AttemptEndedError);
+    expect(await store.findJobByInstanceId(55)).toBeNull();
+    const next = await store.recordAttemptStarted("j1", ended.job.version, {
+      ...attempt,
+      attempt: 2,
+      label: "l2",
+    });
+    expect(next.attempt).toBe(2);
+    const failed = await store.transition("j1", next.version, { type: "fail", reason: "y" }).catch((e) => e);
+    expect(failed).toBeInstanceOf(AttemptStillOpenError);
+  });
+
+  it("keeps accepted destroys on a list until they are verified", async () => {
+    await store.createJob(newJob("j1"));
+    let job = await store.transition("j1", 0, { type: "provision_started", reason: "go" });
+    job = await store.recordAttemptStarted("j1", job.version, {
+      attempt: 1,
+      offerId: 1,
+      machineId: 2,
+      hourlyUsd: 0.6,
+      gpuName: null,
+      label: "l",
+    });
+    await store.recordInstanceId("j1", 1, 77);
+    expect(await store.listUnverifiedDestroys()).toEqual([]);
+    const marked = await store.markDestroyed("j1", 1, now);
+    expect(marked.destroyedAt).toBe(now);
+    // The first destroy time stands.
+    expect((await store.markDestroyed("j1", 1, now + 5))?.destroyedAt).toBe(now);
+    expect(await store.listUnverifiedDestroys()).toEqual([
+      { jobId: "j1", attempt: 1, instanceId: 77, destroyedAt: now },
+    ]);
+    await store.markDestroyVerified("j1", 1, now + 60_000);
+    expect(await store.listUnverifiedDestroys()).toEqual([]);
+    expect(await store.getAttempt("j1", 1)).toMatchObject({
+      destroyedAt: now,
+      destroyVerifiedAt: now + 60_000,
+    });
+  });
+
+  it("claims readiness checks in increasing order, once each (a redelivery may redo its own)", async () => {
+    await store.createJob(newJob("j1"));
+    await store.recordAttemptStarted("j1", 0, {
+      attempt: 1,
+      offerId: 1,
+      machineId: 1,
+      hourlyUsd: 1,
+      gpuName: null,
+      label: "l",
+    });
+    expect(await store.claimReadinessCheck("j1", 1, 0, "m1", now)).toBe(true);
+    expect(await store.claimReadinessCheck("j1", 1, 0, "m2", now)).toBe(false);
+    expect(await store.claimReadinessCheck("j1", 1, 0, "m1", now)).toBe(true);
+    expect(await store.claimReadinessCheck("j1", 1, 2, "m3", now + 1)).toBe(true);
+    expect(await store.claimReadinessCheck("j1", 1, 1, "m4", now + 2)).toBe(false);
+    expect(await store.getAttempt("j1", 1)).toMatchObject({ readinessCheck: 2, readinessCheckAt: now + 1 });
+  });
+
+  it("charges a stray instance to its job once, into its final cost when it has ended", async () => {
+    await store.createJob(newJob("j1"));
+    const job = await store.transition("j1", 0, { type: "cancel", reason: "user" });
+    const charge = {
+      jobId: "j1",
+      instanceId: 42,
+      attempt: 1,
+      at: now,
+      cost: { gpuUsd: 0.1, storageUsd: 0.02, bandwidthUsd: 0 },
+      reason: "late create",
+    };
+    expect(await store.chargeStray(charge)).toBe(true);
+    expect(await store.chargeStray({ ...charge, cost: { gpuUsd: 9, storageUsd: 0, bandwidthUsd: 0 } })).toBe(
+      false,
+    );
+    expect(await store.getJob("j1")).toMatchObject({
+      state: "cancelled",
+      version: job.version + 1,
+      costBreakdown: { gpuUsd: 0.1, storageUsd: 0.02, bandwidthUsd: 0 },
+    });
+    expect((await store.getJob("j1"))?.costUsd).toBeCloseTo(0.12, 9);
+  });
+
+  it("reads many jobs and attempts in one batch, leaving out missing ones", async () => {
+    for (const id of ["a", "b", "c"]) await store.createJob(newJob(id));
+    await store.recordAttemptStarted("b", 0, {
+      attempt: 1,
+      offerId: 1,
+      machineId: 1,
+      hourlyUsd: 1,
+      gpuName: null,
+      label: "l",
+    });
+    const ids = Array.from({ length: 150 }, (_, i) => `missing-${i}`);
+    expect((await store.getJobs([...ids, "c", "a", "a"])).map((j) => j.jobId).sort()).toEqual(["a", "c"]);
+    expect(
+      (
+        await store.getAttempts([
+          { jobId: "b", attempt: 1 },
+          { jobId: "a", attempt: 1 },
+        ])
+      ).map((a) => a.jobId),
+    ).toEqual(["b"]);
+  });
+
+  it("remembers when an orphan was first seen", async () => {
+    expect(await store.orphanFirstSeen(5, now)).toBe(now);
+    expect(await store.orphanFirstSeen(5, now + 1000)).toBe(now);
+    await store.forgetOrphan(5);
+    expect(await store.orphanFirstSeen(5, now + 2000)).toBe(now + 2000);
   });
 
   it("records an attempt before create, once per number and version, then its one instance", async () => {
@@ -240,7 +386,7 @@ describe("DynamoJobStore", () => {
     const rented = await store.recordInstanceId("j1", 1, 1234);
     expect(rented).toMatchObject({ outcome: "rented", instanceId: 1234 });
     expect(await store.recordInstanceId("j1", 1, 1234)).toMatchObject({ instanceId: 1234 });
-    await expect(store.recordInstanceId("j1", 1, 999)).rejects.toThrow(/already holds instance 1234/);
+    await expect(store.recordInstanceId("j1", 1, 999)).rejects.toBeInstanceOf(AttemptHoldsOtherInstanceError);
     expect(await store.findJobByInstanceId(1234)).toEqual({ instanceId: 1234, jobId: "j1", attempt: 1 });
     expect(await store.findJobByInstanceId(999)).toBeNull();
     expect((await store.listAttempts("j1")).map((a) => a.attempt)).toEqual([1]);
@@ -292,5 +438,12 @@ describe("DynamoJobStore", () => {
     expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(false);
     await store.releaseLease("j1", "push", "b");
     expect(await store.acquireLease("j1", "push", "a", 10_000)).toBe(true);
+    expect(await store.getLease("j1", "push")).toEqual({ owner: "a", leaseUntil: now + 10_000 });
+    expect(await store.getLease("j1", "other")).toBeNull();
+    // System-wide leases (the reaper's run) work the same, apart from any job.
+    expect(await store.acquireSystemLease("reaper", "r1", 5_000)).toBe(true);
+    expect(await store.acquireSystemLease("reaper", "r2", 5_000)).toBe(false);
+    await store.releaseSystemLease("reaper", "r1");
+    expect(await store.acquireSystemLease("reaper", "r2", 5_000)).toBe(true);
   });
 });

@@ -13,6 +13,9 @@ describe("normalizeOffer fixtures (vast-api.md §3)", () => {
       numGpus: 1,
       gpuRamGb: 24,
       hourlyUsd: 0.3812,
+      gpuHourlyUsd: 0.35,
+      storageUsdPerGbMonth: 0.15,
+      inetDownUsdPerGb: 0.004,
       reliability: 0.991,
       countryCode: "CA",
       geolocation: "Quebec, CA",
@@ -24,6 +27,12 @@ describe("normalizeOffer fixtures (vast-api.md §3)", () => {
       directPortCount: 20,
     });
     expect(VastOfferSchema.safeParse(offer).success).toBe(true);
+  });
+
+  it("keeps the billing rates apart, null when Vast omits or garbles them", () => {
+    const rates = normalizeOffer({ ...offer4090, dph_base: null, storage_cost: "n/a", inet_down_cost: -1 });
+    expect(rates).toMatchObject({ gpuHourlyUsd: null, storageUsdPerGbMonth: null, inetDownUsdPerGb: null });
+    expect(rates?.hourlyUsd).toBe(0.3812);
   });
 
   it("rounds MiB-like gpu_ram to GB per GPU (÷1024)", () => {

@@ -1,0 +1,106 @@
+/**
+ * Builds every step's dependencies from the environment and the secrets: DynamoDB, SQS,
+ * EventBridge, S3 (datasets and artifacts), the Vast service, SSH (probe and sessions with the
+ * orchestrator's key), the callback notifier and a redacting Powertools logger. Built once per
+ * Lambda container — the provision, push and poller handlers share it — and by the local stack
+ * with endpoint overrides.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { systemClock } from "../clock";
+import { datasetReaderFor, inspectDataset } from "../dataset";
+import { EventBridgePublisher } from "../events";
+import {
+  HttpNotifier,
+  type ReaperDeps,
+  type SshConnector,
+  type SshProbe,
+  vastPortFromService,
+} from "../jobs";
+import { SqsJobQueue } from "../queue";
+import { connectSsh, probeSsh } from "../ssh";
+import { DynamoJobStore } from "../store";
+import { VastAIService } from "../vast";
+import { loadOrchestrationConfig, settingsFromConfig } from "./orchestration-config";
+import { createServiceLogger } from "./redacting-logger";
+import { loadRuntimeConfig } from "./runtime-config";
+import { loadSecrets, secretValues } from "./secrets";
+import { publicKeyFromPrivate } from "./ssh-public-key";
+
+export async function createJobDependencies(
+  env: Record<string, string | undefined> = process.env,
+): Promise<ReaperDeps> {
+  const config = loadRuntimeConfig(env);
+  const orchestration = loadOrchestrationConfig(env);
+  const secrets = await loadSecrets({ env });
+  const known = secretValues(secrets);
+  const logger = createServiceLogger(config.POWERTOOLS_SERVICE_NAME, () => known);
+  const dynamo = new DynamoDBClient({ endpoint: config.DYNAMODB_ENDPOINT });
+  const store = new DynamoJobStore({
+    client: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName: config.TABLE_NAME,
+  });
+  const queue = new SqsJobQueue({
+    client: new SQSClient({ endpoint: config.SQS_ENDPOINT }),
+    queueUrls: { provision: config.PROVISION_QUEUE_URL, push: config.PUSH_QUEUE_URL },
+  });
+  const events = new EventBridgePublisher({
+    client: new EventBridgeClient({ endpoint: config.EVENTBRIDGE_ENDPOINT }),
+    eventBusName: config.EVENT_BUS_NAME,
+  });
+  const s3 = new S3Client({
+    ...(orchestration.S3_ENDPOINT ? { endpoint: orchestration.S3_ENDPOINT, forcePathStyle: true } : {}),
+  });
+  const sshPublicKey = publicKeyFromPrivate(secrets.sshPrivateKey);
+  const service = new VastAIService({
+    apiKey: secrets.vastApiKey,
+    baseUrl: config.VASTAI_BASE_URL,
+    logger,
+    sshPublicKey,
+  });
+  // One short try per check: the readiness step itself re-checks with backoff.
+  const probe: SshProbe = (target) =>
+    probeSsh({
+      ...target,
+      username: "root",
+      privateKey: secrets.sshPrivateKey,
+      retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
+      readyTimeoutMs: 10_000,
+      logger,
+    });
+  const ssh: SshConnector = (target, options) =>
+    connectSsh({
+      ...target,
+      username: "root",
+      privateKey: secrets.sshPrivateKey,
+      // Bounded so a dead instance fails the delivery well inside the Lambda timeout.
+      retry: { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 8_000 },
+      readyTimeoutMs: 20_000,
+      keepaliveIntervalMs: 15_000,
+      logger,
+      signal: options?.signal,
+    });
+  const datasetClients = { s3, allowLocal: orchestration.ALLOW_LOCAL_DATASETS === "true" };
+  return {
+    store,
+    vast: vastPortFromService(service, sshPublicKey),
+    queue,
+    events,
+    clock: systemClock,
+    logger,
+    secrets: known,
+    probe,
+    ssh,
+    datasets: {
+      reader: (source) => datasetReaderFor(source, datasetClients),
+      inspect: (source, options) => inspectDataset(source, datasetClients, options),
+    },
+    s3,
+    artifactBucket: orchestration.ARTIFACT_BUCKET,
+    notifier: new HttpNotifier({ timeoutMs: 5_000, logger }),
+    settings: settingsFromConfig(orchestration),
+  };
+}

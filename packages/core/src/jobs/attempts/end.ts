@@ -1,0 +1,276 @@
+/**
+ * The one way a rental ends. Every path that ends an attempt or a job — readiness giving up on a
+ * boot, a failed push, a finished or failed training run, a cancel, the reaper, the last delivery
+ * of a queue message — goes through `endAttempt` or `finishJob`:
+ *
+ *   diagnostics kept → instance destroyed (and looked at once more) → attempt priced and charged
+ *   once → failing host remembered → next attempt, or the job's final transition and callback.
+ *
+ * Each step survives a crash before the next: a retry finds the destroy recorded and the charge
+ * made, and carries on from there. The store backs this up: a job cannot take a terminal
+ * transition while its latest attempt is open, and an attempt holding an instance cannot end
+ * before Vast accepted the destroy — so no code path can end a job and forget its GPU.
+ */
+import { errorText } from "../../observability";
+import {
+  type AttemptRecord,
+  AttemptStillOpenError,
+  type CostBreakdown,
+  type JobRecord,
+  type TransitionOptions,
+  VersionConflictError,
+} from "../../store";
+import { type JobDeps, redactFor, settingsOf } from "../deps";
+import { applyEvent } from "../lifecycle";
+import { limitExceeded } from "../limits";
+import { notifyJobEnded } from "../notifier";
+import { canTransition, IllegalTransitionError, isTerminal } from "../state-machine";
+import { attemptCost } from "./billing";
+import { releaseInstance } from "./release";
+import { giveUpReason, rentalsSoFar } from "./rentals";
+
+/** Conflicting writers are rare and brief; past this many rounds the conflict is reported. */
+const MAX_ROUNDS = 6;
+
+export interface TerminalEvent {
+  type: "fail" | "cancel" | "artifact_collected";
+  /** Why, in words a person understands: it becomes the job's reason. */
+  reason: string;
+}
+
+export interface AttemptEnding {
+  /** `succeeded` only once the artifact is stored. An attempt that never held an instance ends
+   * as `not_rented` whatever is asked. */
+  outcome: "failed" | "succeeded";
+  /** Why, for a person: recorded on the attempt; also the job's reason when the job fails. */
+  reason: string;
+  /** Kept in the timeline before the instance (and its logs) are gone. */
+  diagnostics?: Record<string, unknown>;
+  /** Fetch the instance's Vast log tail into the diagnostics before destroying it. */
+  captureInstanceLogs?: boolean;
+  /** The machine misbehaved (not the job's input): remember it so it is not rented again. */
+  hostFailure?: boolean;
+}
+
+export type AfterAttempt =
+  /** The caller carries on itself (a provisioning pass moving to its next offer). */
+  | { next: "continue" }
+  /** Another attempt if attempts, time and budget allow; otherwise the job fails. */
+  | { next: "retry" }
+  /** The job ends with this event. */
+  | { next: "finish"; event: TerminalEvent; options?: TransitionOptions };
+
+export interface EndedAttempt {
+  /** The job as it stands afterwards. */
+  job: JobRecord;
+  /** What the attempt cost (as charged the first time it ended). */
+  cost: CostBreakdown;
+  /** True when another attempt was started. */
+  retried: boolean;
+}
+
+export async function endAttempt(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  recordBefore: AttemptRecord,
+  ending: AttemptEnding,
+  after: AfterAttempt,
+): Promise<EndedAttempt> {
+  const redact = redactFor(deps);
+  const reason = redact(ending.reason);
+  let record = recordBefore;
+  if (record.endedAt === null && record.destroyedAt === null) {
+    await keepDiagnostics(deps, jobBefore, record, reason, ending);
+    record = await releaseInstance(deps, record);
+  }
+  const { job, attempt } = await chargeOnce(deps, jobBefore, record, ending, reason);
+  const cost = attempt.cost ?? { gpuUsd: attempt.costUsd ?? 0, storageUsd: 0, bandwidthUsd: 0 };
+  if (ending.hostFailure && record.machineId !== null && record.instanceId !== null) {
+    await deps.store.recordHostFailure({
+      machineId: record.machineId,
+      jobId: job.jobId,
+      attempt: record.attempt,
+      at: attempt.endedAt ?? deps.clock.now(),
+      reason,
+    });
+  }
+  switch (after.next) {
+    case "continue":
+      return { job, cost, retried: false };
+    case "finish":
+      return { job: await commitTerminal(deps, job, after.event, after.options), cost, retried: false };
+    case "retry": {
+      const moved = await moveOn(deps, job, record, reason);
+      return { job: moved.job, cost, retried: moved.retried };
+    }
+  }
+}
+
+/**
+ * Ends the job with `event`, ending its open attempt first (destroying the instance). A job
+ * already ended is returned as it is: whoever ended it first gave the reason.
+ */
+export async function finishJob(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  event: TerminalEvent,
+  options: TransitionOptions = {},
+): Promise<JobRecord> {
+  let job = jobBefore;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (isTerminal(job.state)) return job;
+    const record = job.attempt > 0 ? await deps.store.getAttempt(job.jobId, job.attempt) : null;
+    if (record && record.endedAt === null) {
+      const outcome = event.type === "artifact_collected" ? "succeeded" : "failed";
+      const ended = await endAttempt(
+        deps,
+        job,
+        record,
+        { outcome, reason: event.reason },
+        { next: "finish", event, options },
+      );
+      return ended.job;
+    }
+    try {
+      return await commitTerminal(deps, job, event, options);
+    } catch (error) {
+      // Another attempt was opened meanwhile (a provisioning pass): end that one too.
+      if (!(error instanceof AttemptStillOpenError)) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+    }
+  }
+  throw new Error(`job ${job.jobId} could not be ended after ${MAX_ROUNDS} rounds of concurrent changes`);
+}
+
+/** The terminal transition itself (attempts already ended), retried over version conflicts. */
+async function commitTerminal(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  event: TerminalEvent,
+  options: TransitionOptions = {},
+): Promise<JobRecord> {
+  let job = jobBefore;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (isTerminal(job.state)) return job;
+    if (!canTransition(job.state, event.type)) {
+      // e.g. `artifact_collected` for a job that is no longer collecting: someone else decides.
+      deps.logger.info("terminal event no longer applies", {
+        jobId: job.jobId,
+        state: job.state,
+        event: event.type,
+      });
+      return job;
+    }
+    try {
+      const ended = await applyEvent(deps, job, event, options);
+      await notifyJobEnded(deps, ended, options.artifact ?? null);
+      return ended;
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) && !(error instanceof IllegalTransitionError)) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+    }
+  }
+  throw new Error(`job ${job.jobId} could not be ended after ${MAX_ROUNDS} rounds of concurrent changes`);
+}
+
+/** After a failed attempt: the next attempt, or the end of the job when none is allowed. */
+async function moveOn(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  record: AttemptRecord,
+  reason: string,
+): Promise<{ job: JobRecord; retried: boolean }> {
+  let job = jobBefore;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    // Ended by someone else (a cancel won the race), or already handed back to provisioning.
+    if (isTerminal(job.state) || job.attempt !== record.attempt) return { job, retried: false };
+    if (!canTransition(job.state, "attempt_failed")) return { job, retried: false };
+    const attempts = await deps.store.listAttempts(job.jobId);
+    const limit = limitExceeded(job, deps.clock.now());
+    if (rentalsSoFar(attempts) >= job.request.maxAttempts || limit) {
+      const why = limit
+        ? `Stopped after attempt ${record.attempt} (${reason}): ${limit}.`
+        : giveUpReason(job, attempts);
+      return { job: await commitTerminal(deps, job, { type: "fail", reason: why }), retried: false };
+    }
+    try {
+      const next = await applyEvent(
+        deps,
+        job,
+        { type: "attempt_failed", reason: `attempt ${record.attempt} abandoned: ${reason}` },
+        { details: { attempt: record.attempt, instanceId: record.instanceId } },
+      );
+      // After the transition: a crash in between leaves a provisioning job with no message, which
+      // the reaper hands its provision step again (a message first would find the job not yet moved).
+      await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+      return { job: next, retried: true };
+    } catch (error) {
+      if (!(error instanceof VersionConflictError)) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+    }
+  }
+  throw new Error(`job ${job.jobId} could not move on after ${MAX_ROUNDS} rounds of concurrent changes`);
+}
+
+/** Ends and charges the attempt once; a concurrent or earlier end stands as it was. */
+async function chargeOnce(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  recordBefore: AttemptRecord,
+  ending: AttemptEnding,
+  reason: string,
+): Promise<{ job: JobRecord; attempt: AttemptRecord }> {
+  let job = jobBefore;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    // Fresh: readiness and the push add what the bill depends on (running since, bytes pushed).
+    const record = (await deps.store.getAttempt(job.jobId, recordBefore.attempt)) ?? recordBefore;
+    if (record.endedAt !== null) return { job, attempt: record };
+    const endedAt = record.destroyedAt ?? deps.clock.now();
+    try {
+      const result = await deps.store.endAttempt(job.jobId, job.version, record.attempt, {
+        outcome: record.instanceId === null ? "not_rented" : ending.outcome,
+        endedAt,
+        cost: attemptCost(record, endedAt),
+        failureReason: ending.outcome === "failed" ? reason : undefined,
+      });
+      return { job: result.job, attempt: result.attempt };
+    } catch (error) {
+      if (!(error instanceof VersionConflictError)) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
+    }
+  }
+  throw new Error(`attempt ${recordBefore.attempt} of job ${job.jobId} could not be charged`);
+}
+
+async function keepDiagnostics(
+  deps: JobDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  reason: string,
+  ending: AttemptEnding,
+): Promise<void> {
+  if (!ending.diagnostics && !ending.captureInstanceLogs) return;
+  const redact = redactFor(deps);
+  const details: Record<string, unknown> = {
+    attempt: record.attempt,
+    instanceId: record.instanceId,
+    machineId: record.machineId,
+    ...ending.diagnostics,
+  };
+  if (ending.captureInstanceLogs && record.instanceId !== null) {
+    const lines = settingsOf(deps).provision.logTailLines;
+    try {
+      const logs = await deps.vast.getInstanceLogs(record.instanceId, lines);
+      details.logTail = logs.split("\n").slice(-lines).join("\n").slice(-4000);
+    } catch (error) {
+      details.logTail = `(logs unavailable: ${errorText(error)})`;
+    }
+  }
+  await deps.store.appendTimeline(job.jobId, {
+    at: deps.clock.now(),
+    version: job.version,
+    kind: "diagnostics",
+    reason: `attempt ${record.attempt}: ${reason}`,
+    details: JSON.parse(redact(JSON.stringify(details))),
+  });
+}

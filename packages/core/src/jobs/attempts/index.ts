@@ -1,0 +1,12 @@
+/** Ending rentals: the one module that destroys, charges and moves a job on after an attempt. */
+export { attemptCost, attemptCostBound, storageHourlyUsd, totalCost } from "./billing";
+export {
+  type AfterAttempt,
+  type AttemptEnding,
+  type EndedAttempt,
+  endAttempt,
+  finishJob,
+  type TerminalEvent,
+} from "./end";
+export { releaseInstance, verifyDestroyed } from "./release";
+export { giveUpReason, rentalsSoFar } from "./rentals";

@@ -1,0 +1,68 @@
+/**
+ * Queue messages in and out of the steps: parsing a body (a malformed one is refused with a
+ * typed error), and the provision queue's dispatch, which also owns that queue's retry policy —
+ * a short retry for a failure, and on the last delivery a clean end (destroy, fail the job)
+ * instead of a dead letter with a GPU billing.
+ */
+import type { z } from "zod";
+import { errorText } from "../observability";
+import {
+  type Delivery,
+  type ProvisionQueueMessage,
+  ProvisionQueueMessageSchema,
+  retryDelaySeconds,
+} from "../queue";
+import type { ProvisionDeps } from "./deps";
+import { giveUpProvisioning, JobBusyError, provisionJob } from "./provision";
+import { checkReadiness } from "./readiness";
+
+export class MalformedMessageError extends Error {
+  override readonly name = "MalformedMessageError";
+}
+
+export function parseQueueBody<T extends z.ZodType>(schema: T, body: string, queue: string): z.output<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError(`${queue} queue message is not JSON`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new MalformedMessageError(`${queue} queue message: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export function parseProvisionQueueMessage(body: string): ProvisionQueueMessage {
+  return parseQueueBody(ProvisionQueueMessageSchema, body, "provision");
+}
+
+/** Seconds before a message whose job is busy is offered again. */
+const BUSY_RETRY_SECONDS = 15;
+
+export async function handleProvisionQueueMessage(
+  deps: ProvisionDeps,
+  message: ProvisionQueueMessage,
+  delivery: Delivery,
+): Promise<void> {
+  try {
+    if (message.type === "provision") await provisionJob(deps, message.jobId);
+    else await checkReadiness(deps, message, delivery);
+  } catch (error) {
+    if (error instanceof JobBusyError) {
+      // Whoever holds the job is working on it: nothing is lost by dropping the last delivery.
+      if (delivery.isLast) return;
+      await delivery.retryIn(BUSY_RETRY_SECONDS);
+      throw error;
+    }
+    if (!delivery.isLast) {
+      await delivery.retryIn(retryDelaySeconds(delivery.receiveCount));
+      throw error;
+    }
+    deps.logger.error("provision queue: last delivery failed; ending the job", {
+      jobId: message.jobId,
+      type: message.type,
+      error: errorText(error),
+    });
+    await giveUpProvisioning(deps, message.jobId, error);
+  }
+}

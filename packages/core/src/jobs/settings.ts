@@ -1,0 +1,161 @@
+/**
+ * Tunables of the orchestration, grouped by step, with the defaults the deployment runs with.
+ * Every one can be overridden through `deps.settings` (tests scale them down; the local stack
+ * may too). Time values are in the unit their name says.
+ */
+import type { DatasetCompression } from "../dataset";
+
+export interface ProvisionSettings {
+  /** Offers tried per provisioning pass before the job fails (offers vanish between search and rent). */
+  maxOfferTries: number;
+  /** A machine that failed within this window is not rented again. */
+  hostFailureWindowMs: number;
+  /** Delays between readiness checks while Vast has not started the instance yet; the last value repeats. */
+  readinessBackoffSeconds: readonly number[];
+  /** Delay between checks once the instance is loading or running but not yet reachable: it is
+   * close to ready, and every second it runs unnoticed is billed (measured in test/bench/orchestration.ts). */
+  readinessNearReadySeconds: number;
+  /** How long one provisioning pass may hold the job (longer than the Lambda timeout). */
+  leaseMs: number;
+  /** Lines of the instance log kept in the timeline when an attempt fails. */
+  logTailLines: number;
+  /** Offers asked of the marketplace per search. */
+  searchLimit: number;
+  /** Creates that rented nothing (offer taken, ambiguous error with no instance) a job may
+   * accumulate across passes before it fails; a pass that rents nothing searches again later. */
+  maxUnrentedTries: number;
+  /** Delay before the next pass after such a pass (the marketplace moves on quickly). */
+  retryPassDelaySeconds: number;
+  /** After an ambiguous create error, how long the label keeps being looked up before the attempt
+   * counts as not rented and another offer may be rented. Vast usually answers a create within
+   * seconds; a gateway timeout can hide a create that completes a minute later. */
+  ambiguousCreateWindowMs: number;
+  /** Delay between those look-ups. */
+  ambiguousLookupDelaySeconds: number;
+}
+
+export interface DatasetSettings {
+  /** A dataset needs at least this many images. */
+  minImages: number;
+  /** Share of images without a `.txt` caption above which the dataset is refused (0..1). */
+  maxMissingCaptionRatio: number;
+  /** Largest dataset accepted, in bytes once extracted. */
+  maxBytes: number;
+  /** Most files accepted. */
+  maxFiles: number;
+  /** Buckets the deployment may read datasets from; null = any bucket its role can read. */
+  allowedBuckets: readonly string[] | null;
+}
+
+export interface PushSettings {
+  /** How long one push may hold the job: longer than the push Lambda's timeout (15 min). */
+  leaseMs: number;
+  workspaceRoot: string;
+  /** Interpreter for ai-toolkit's run.py on the instance. */
+  python: string;
+  heartbeatIntervalSeconds: number;
+  compression: DatasetCompression;
+  /** Minimum interval between progress log lines while pushing. */
+  progressLogIntervalMs: number;
+}
+
+export interface CompletionSettings {
+  /** How long one completion check may hold the job (collecting streams the artifact). */
+  leaseMs: number;
+  /** A running job whose heartbeat is older than this is considered hung. */
+  staleHeartbeatSeconds: number;
+  /** Progress is written to the timeline only when it moved by at least this share of the run. */
+  progressRecordFraction: number;
+  /** Lines of train.log kept in the timeline when a run fails. */
+  logTailLines: number;
+  /** Extra time past the job's deadline to finish collecting an artifact already trained. */
+  collectGraceMs: number;
+}
+
+export interface ReaperSettings {
+  /** An instance carrying our label prefix that no job or attempt in the table knows is destroyed
+   * once it has been seen this long (it may belong to a create whose records are being written). */
+  orphanGraceMs: number;
+  /** A job whose step shows no sign of life for this long (no lease held, no readiness check,
+   * no state change) is handed its next step again. */
+  stuckAfterMs: number;
+  /** Time a job may spend in `pushing` before its attempt is ended. */
+  pushTimeoutMs: number;
+  /** Slack past the job's boot timeout before the reaper ends a boot readiness has not ended. */
+  bootTimeoutSlackMs: number;
+  /** Most training/collecting jobs checked over SSH in one run (the rest wait for the next run). */
+  maxCompletionChecks: number;
+  /** Jobs handled at once within a run. */
+  concurrency: number;
+  /** How long one run may hold the reaper lease (longer than the poller Lambda's timeout). */
+  leaseMs: number;
+}
+
+export interface JobSettings {
+  provision: ProvisionSettings;
+  dataset: DatasetSettings;
+  push: PushSettings;
+  completion: CompletionSettings;
+  reaper: ReaperSettings;
+}
+
+/** Overrides as `deps.settings` takes them: any field of any group. */
+export type JobSettingsOverrides = { [G in keyof JobSettings]?: Partial<JobSettings[G]> };
+
+export const DEFAULT_JOB_SETTINGS: JobSettings = {
+  provision: {
+    maxOfferTries: 5,
+    hostFailureWindowMs: 24 * 3_600_000,
+    readinessBackoffSeconds: [5, 10, 20, 30],
+    readinessNearReadySeconds: 3,
+    leaseMs: 120_000,
+    logTailLines: 50,
+    searchLimit: 64,
+    maxUnrentedTries: 15,
+    retryPassDelaySeconds: 30,
+    ambiguousCreateWindowMs: 180_000,
+    ambiguousLookupDelaySeconds: 20,
+  },
+  dataset: {
+    minImages: 1,
+    maxMissingCaptionRatio: 0.5,
+    maxBytes: 20 * 1024 ** 3,
+    maxFiles: 100_000,
+    allowedBuckets: null,
+  },
+  push: {
+    leaseMs: 16 * 60_000,
+    workspaceRoot: "/workspace",
+    python: "python",
+    heartbeatIntervalSeconds: 30,
+    compression: "none",
+    progressLogIntervalMs: 5_000,
+  },
+  completion: {
+    leaseMs: 10 * 60_000,
+    staleHeartbeatSeconds: 600,
+    progressRecordFraction: 0.1,
+    logTailLines: 40,
+    collectGraceMs: 30 * 60_000,
+  },
+  reaper: {
+    orphanGraceMs: 600_000,
+    stuckAfterMs: 5 * 60_000,
+    pushTimeoutMs: 60 * 60_000,
+    bootTimeoutSlackMs: 2 * 60_000,
+    maxCompletionChecks: 100,
+    concurrency: 8,
+    leaseMs: 6 * 60_000,
+  },
+};
+
+/** The settings in force: the defaults with `overrides` laid over them, group by group. */
+export function resolveSettings(overrides: JobSettingsOverrides = {}): JobSettings {
+  return {
+    provision: { ...DEFAULT_JOB_SETTINGS.provision, ...overrides.provision },
+    dataset: { ...DEFAULT_JOB_SETTINGS.dataset, ...overrides.dataset },
+    push: { ...DEFAULT_JOB_SETTINGS.push, ...overrides.push },
+    completion: { ...DEFAULT_JOB_SETTINGS.completion, ...overrides.completion },
+    reaper: { ...DEFAULT_JOB_SETTINGS.reaper, ...overrides.reaper },
+  };
+}

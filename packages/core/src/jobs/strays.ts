@@ -1,0 +1,53 @@
+/**
+ * Stray instances: rented for a job but held by none of its attempts — a create that completed
+ * after its attempt gave up on it, or one that raced a cancel. Nothing will ever use one, so it
+ * is destroyed on sight and what it billed is charged to its job, once (the store keys the charge
+ * on the instance id).
+ */
+import type { VastInstance } from "../vast";
+import { attemptCost } from "./attempts";
+import type { JobDeps } from "./deps";
+
+export interface StrayInstance {
+  jobId: string;
+  /** The attempt whose label it carries. */
+  attempt: number;
+  instanceId: number;
+  /** The earliest it can have been created (its attempt's create call): storage bills from then. */
+  since: number;
+  /** Vast's view, when we have one: `startedAtMs` says since when the GPU billed. */
+  instance?: VastInstance;
+  reason: string;
+}
+
+export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise<void> {
+  await deps.vast.terminateInstance(stray.instanceId);
+  const now = deps.clock.now();
+  deps.logger.warn("stray instance destroyed", {
+    jobId: stray.jobId,
+    attempt: stray.attempt,
+    instanceId: stray.instanceId,
+    reason: stray.reason,
+  });
+  const record = await deps.store.getAttempt(stray.jobId, stray.attempt);
+  if (!record) return;
+  // Priced with the attempt's rates, as if the attempt had held it from `since`.
+  const cost = attemptCost(
+    {
+      ...record,
+      instanceId: stray.instanceId,
+      rentedAt: stray.since,
+      runningSince: stray.instance?.startedAtMs ?? null,
+      bytesPushed: 0,
+    },
+    now,
+  );
+  await deps.store.chargeStray({
+    jobId: stray.jobId,
+    instanceId: stray.instanceId,
+    attempt: stray.attempt,
+    at: now,
+    cost,
+    reason: stray.reason,
+  });
+}
