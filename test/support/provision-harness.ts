@@ -6,6 +6,7 @@
  * timeout takes milliseconds.
  */
 import { randomBytes } from "node:crypto";
+import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
@@ -132,6 +133,8 @@ export interface Scenario {
   run(jobId: string, until: (job: JobRecord) => boolean, options?: RunOptions): Promise<JobRecord>;
   /** Messages waiting on the push queue (not consumed). */
   pushMessages(): QueueMessage[];
+  /** Throws away every message on the provision queue, delayed ones too: a lost step. */
+  drainProvisionQueue(): Promise<void>;
   invariants(): Promise<InvariantReport>;
   close(): Promise<void>;
 }
@@ -246,6 +249,9 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       const view = infra.sqs.server.inspectQueue(pushQueue.name);
       const all = [...(view?.messages.ready ?? []), ...(view?.messages.delayed ?? [])];
       return all.map((m) => JSON.parse(m.body) as QueueMessage);
+    },
+    async drainProvisionQueue() {
+      await infra.sqs.client.send(new PurgeQueueCommand({ QueueUrl: provisionQueue.url }));
     },
     invariants: () => checkMoneyInvariants(sim, store),
     async close() {

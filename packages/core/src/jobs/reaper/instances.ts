@@ -8,7 +8,7 @@
  * again; gone → marked done.
  */
 import type { AttemptRecord, JobRecord } from "../../store";
-import { parseInstanceLabel, type VastInstance } from "../../vast";
+import { parseInstanceLabel, VAST_RENTAL_LABEL_PREFIX, type VastInstance } from "../../vast";
 import { destroyStray } from "../strays";
 import { count, forEachLimited, type ReaperRun } from "./context";
 
@@ -21,10 +21,13 @@ interface Traced {
 export async function reconcileInstances(run: ReaperRun): Promise<void> {
   const { store } = run.deps;
   const traced: Traced[] = [];
+  const unreadable: VastInstance[] = [];
   for (const instance of run.instances.values()) {
-    if (instance.state === "destroyed") continue;
+    if (instance.state === "destroyed" || !isOurs(instance)) continue;
     const owner = parseInstanceLabel(instance.label);
     if (owner) traced.push({ instance, jobId: owner.jobId, attempt: owner.attempt });
+    // Our prefix, but naming no job we could have written: nothing will ever claim it.
+    else unreadable.push(instance);
   }
   const attempts = new Map(
     (await store.getAttempts(traced.map((t) => ({ jobId: t.jobId, attempt: t.attempt })))).map((a) => [
@@ -43,7 +46,19 @@ export async function reconcileInstances(run: ReaperRun): Promise<void> {
     (t) => reconcileOne(run, t, jobs.get(t.jobId) ?? null, attempts.get(`${t.jobId}#${t.attempt}`) ?? null),
     (t) => ({ instanceId: t.instance.instanceId, jobId: t.jobId, attempt: t.attempt }),
   );
+  await forEachLimited(
+    run,
+    unreadable,
+    run.settings.concurrency,
+    (instance) => reapOrphan(run, instance),
+    (instance) => ({ instanceId: instance.instanceId, label: instance.label }),
+  );
   await verifyDestroys(run);
+}
+
+/** Carries our label prefix (whether or not the rest of the label parses). */
+export function isOurs(instance: VastInstance): boolean {
+  return instance.label?.startsWith(VAST_RENTAL_LABEL_PREFIX) ?? false;
 }
 
 async function reconcileOne(

@@ -5,11 +5,10 @@
  * doing the same work twice; every write is conditional besides. Each run logs one summary line.
  */
 import { randomUUID } from "node:crypto";
-import { parseInstanceLabel } from "../../vast";
 import { type ReaperDeps, settingsOf } from "../deps";
 import type { ReaperActionCounts } from "./actions";
 import { newRun, type ReaperRun } from "./context";
-import { reconcileInstances } from "./instances";
+import { isOurs, reconcileInstances } from "./instances";
 import { reconcileJobs } from "./jobs";
 
 export const REAPER_LEASE = "reaper";
@@ -51,7 +50,7 @@ export async function runReaper(
     run.listedAt = deps.clock.now();
     const listed = await run.deps.vast.listInstances({ onPage: () => pages++ });
     for (const instance of listed) run.instances.set(instance.instanceId, instance);
-    const ours = listed.filter((i) => parseInstanceLabel(i.label) !== null).length;
+    const ours = listed.filter(isOurs).length;
     await reconcileInstances(run);
     const jobsSeen = await reconcileJobs(run);
     const summary = summarize(run, trigger, false, pages, ours, jobsSeen, started);
