@@ -10,6 +10,7 @@ import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
+import type { HttpsArchiveOptions } from "../../packages/core/src/dataset";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import {
   type JobSettingsOverrides,
@@ -26,7 +27,7 @@ import { probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
 import { NO_RATE_LIMITS, VastAIClient, VastAIService } from "../../packages/core/src/vast";
 import { startVastSim, type VastSim, type VastSimOptions } from "../../packages/vast-sim/src/index";
-import { realDatasets, s3For, uploadSampleDataset } from "./datasets";
+import { datasetAccess, s3For, uploadSampleDataset } from "./datasets";
 import { type LocalDynamo, startDynamoLocal } from "./dynamodb";
 import { type LocalSqs, startLocalSqs } from "./fauxqs";
 import { checkMoneyInvariants, type InvariantReport } from "./invariants";
@@ -106,6 +107,8 @@ export interface ScenarioOptions {
   wrapVast?: (vast: VastPort) => VastPort;
   /** Every message the orchestrator sends is sent twice (producer-side duplicates). */
   duplicateSends?: boolean;
+  /** How HTTPS datasets are fetched (a test CA's agent). */
+  https?: HttpsArchiveOptions;
 }
 
 export interface RunOptions {
@@ -195,7 +198,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     probe,
     clock,
     logger: silentLogger,
-    datasets: realDatasets(s3),
+    datasets: datasetAccess({ s3, allowLocal: true, https: options.https }),
     settings: {
       ...options.settings,
       provision: {

@@ -30,7 +30,7 @@ import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
-import { ARTIFACT_BUCKET, ensureBuckets, realDatasets, s3For } from "./datasets";
+import { ARTIFACT_BUCKET, ensureBuckets, s3For } from "./datasets";
 import { pollUntil } from "./poll";
 import { untilProcessExits } from "./process-exit";
 import type { Infra, Scenario, ScenarioOptions } from "./provision-harness";
@@ -124,7 +124,7 @@ export async function startPushScenario(
     secrets: base.deps.secrets,
     probe: base.deps.probe,
     ssh,
-    datasets: realDatasets(s3),
+    datasets: base.deps.datasets,
     s3,
     artifactBucket: ARTIFACT_BUCKET,
     ...(options.notifier ? { notifier: options.notifier } : {}),

@@ -160,7 +160,7 @@ async function adopt(
   // Its create failed before our SSH key could be attached. Before recording it: if this throws,
   // the retry finds the instance by label again (and the last delivery destroys it).
   await deps.vast.authorizeSshKey(instance.instanceId);
-  if (!(await recordRented(deps, job, attempt, instance.instanceId))) return false;
+  if (!(await recordRented(deps, job, attempt, instance.instanceId, instance))) return false;
   await markBooting(
     deps,
     job,
@@ -171,15 +171,28 @@ async function adopt(
   return true;
 }
 
-/** Records the rented instance on the attempt; a cancel that ended the attempt first makes it a stray. */
+/**
+ * Records the rented instance on the attempt; a cancel that ended the attempt first makes it a
+ * stray. An instance found by label (`found`) was created by the attempt's create call: it has
+ * billed its disk since then, and its GPU since Vast's start date if it runs already.
+ */
 async function recordRented(
   deps: ProvisionDeps,
   job: JobRecord,
   attempt: Pick<AttemptRecord, "attempt" | "startedAt">,
   instanceId: number,
+  found?: VastInstance,
 ): Promise<boolean> {
   try {
-    await deps.store.recordInstanceId(job.jobId, attempt.attempt, instanceId);
+    await deps.store.recordInstanceId(
+      job.jobId,
+      attempt.attempt,
+      instanceId,
+      found ? attempt.startedAt : undefined,
+    );
+    if (found?.state === "running" && found.startedAtMs !== null) {
+      await deps.store.updateAttempt(job.jobId, attempt.attempt, { runningSince: found.startedAtMs });
+    }
     return true;
   } catch (error) {
     if (!(error instanceof AttemptEndedError)) throw error;
@@ -485,7 +498,7 @@ export async function giveUpProvisioning(
       const found = await deps.vast.findInstanceByLabel(record.label);
       if (found && found.state !== "destroyed") {
         // Recorded so that ending the attempt destroys it and charges it to the job.
-        await recordRented(deps, job, record, found.instanceId);
+        await recordRented(deps, job, record, found.instanceId, found);
       }
     }
   }

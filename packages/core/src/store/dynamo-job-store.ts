@@ -472,8 +472,13 @@ export class DynamoJobStore implements JobStore {
     return { ...job, attempt: attempt.attempt, version: expectedVersion + 1, updatedAt: now };
   }
 
-  async recordInstanceId(jobId: string, attempt: number, instanceId: number): Promise<AttemptRecord> {
-    const now = this.clock.now();
+  async recordInstanceId(
+    jobId: string,
+    attempt: number,
+    instanceId: number,
+    rentedAt?: number,
+  ): Promise<AttemptRecord> {
+    const now = rentedAt ?? this.clock.now();
     try {
       await this.client.send(
         new TransactWriteCommand({

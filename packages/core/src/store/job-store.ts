@@ -85,7 +85,13 @@ export interface JobStore {
   /** Records the rented instance on the attempt and the instance → job mapping; idempotent for
    * the same id, refused for a different one (an attempt holds at most one instance), and refused
    * with AttemptEndedError once the attempt has ended (the instance is then nobody's: destroy it). */
-  recordInstanceId(jobId: string, attempt: number, instanceId: number): Promise<AttemptRecord>;
+  recordInstanceId(
+    jobId: string,
+    attempt: number,
+    instanceId: number,
+    /** When it was rented (default now); earlier for an instance found by label after its create. */
+    rentedAt?: number,
+  ): Promise<AttemptRecord>;
   updateAttempt(jobId: string, attempt: number, patch: AttemptPatch): Promise<AttemptRecord>;
   /** Ends an attempt that has not ended yet and adds its cost to the job's spentUsd and breakdown
    * (and, for a job that already ended, to its final costUsd) in one write conditional on
