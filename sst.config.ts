@@ -1,9 +1,10 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 /**
  * The AWS deployment: one DynamoDB table, the `provision` and `push` queues (each with a DLQ and
- * partial batch responses), the event bus, the artifacts bucket and one Secrets Manager secret.
- * Handlers are thin adapters over packages/core; every resource name reaches them through the
- * environment (see packages/core/src/config/runtime-config.ts).
+ * partial batch responses), the poller/reaper on an EventBridge Scheduler schedule (every
+ * minute), the event bus, the artifacts bucket and one Secrets Manager secret. Handlers are thin
+ * adapters over packages/core; every resource name and setting reaches them through the
+ * environment (see packages/core/src/config/).
  */
 export default $config({
   app(input) {
@@ -17,6 +18,8 @@ export default $config({
   async run() {
     // The one table definition, shared with the local stack and the tests.
     const { JOBS_TABLE_SST } = await import("./packages/core/src/store/table-definition");
+    // How often each queue delivers a message: the code's "last delivery" must be the queue's.
+    const { MAX_DELIVERIES } = await import("./packages/core/src/queue/delivery");
 
     const table = new sst.aws.Dynamo("Jobs", {
       fields: { ...JOBS_TABLE_SST.fields },
@@ -44,13 +47,17 @@ export default $config({
     const pushDlq = new sst.aws.Queue("PushDlq", { visibilityTimeout: "90 minutes" });
     const provisionQueue = new sst.aws.Queue("Provision", {
       visibilityTimeout: "12 minutes",
-      dlq: { queue: provisionDlq.arn, retry: 5 },
+      dlq: { queue: provisionDlq.arn, retry: MAX_DELIVERIES.provision },
     });
     const pushQueue = new sst.aws.Queue("Push", {
       visibilityTimeout: "90 minutes",
-      dlq: { queue: pushDlq.arn, retry: 3 },
+      dlq: { queue: pushDlq.arn, retry: MAX_DELIVERIES.push },
     });
 
+    const datasetBuckets = (process.env.DATASET_BUCKETS ?? "")
+      .split(",")
+      .map((b) => b.trim())
+      .filter(Boolean);
     const environment = {
       TABLE_NAME: table.name,
       PROVISION_QUEUE_URL: provisionQueue.url,
@@ -59,6 +66,10 @@ export default $config({
       ARTIFACT_BUCKET: artifacts.name,
       SECRET_ID: secret.id,
       POWERTOOLS_SERVICE_NAME: "vast-rental",
+      // An instance with our label that no job knows is destroyed after this long (README: Reaper).
+      ORPHAN_GRACE_SECONDS: process.env.ORPHAN_GRACE_SECONDS ?? "600",
+      // Buckets datasets may be read from (comma-separated); unset = any the role can read.
+      ...(datasetBuckets.length > 0 ? { DATASET_BUCKETS: datasetBuckets.join(",") } : {}),
     };
     const base: Omit<sst.aws.FunctionArgs, "handler"> = {
       runtime: "nodejs24.x",
@@ -66,6 +77,16 @@ export default $config({
       memory: "512 MB",
       environment,
       link: [table, provisionQueue, pushQueue, bus, artifacts, secrets],
+      // Datasets are listed and read (checked before renting, then streamed to the instance).
+      permissions: [
+        {
+          actions: ["s3:ListBucket", "s3:GetObject"],
+          resources:
+            datasetBuckets.length > 0
+              ? datasetBuckets.flatMap((b) => [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`])
+              : ["*"],
+        },
+      ],
       // ssh2's optional native `cpu-features` cannot be bundled by esbuild.
       nodejs: { install: ["ssh2"] },
     };
@@ -78,6 +99,14 @@ export default $config({
       { ...base, handler: "functions/push-dataset.handler", timeout: pushTimeout, memory: "1024 MB" },
       { batch: { size: 1, partialResponses: true } },
     );
+
+    // The poller/reaper: every minute, never two at once (it also holds a lease of its own).
+    new sst.aws.CronV2("Poller", {
+      schedule: "rate(1 minute)",
+      function: { ...base, handler: "functions/poller.handler", timeout: "5 minutes", memory: "1024 MB" },
+      event: { trigger: "schedule" },
+      retries: 0,
+    });
 
     return { table: table.name, bus: bus.name, artifacts: artifacts.name, secret: secret.id };
   },
