@@ -9,7 +9,7 @@
  * real `DelaySeconds`, its own Vast client (production rate limits and retries, as one Lambda
  * container would have) — and all jobs run at once. Consumers long-poll the queues as the event
  * source mapping does and feed `functions/provision.ts` and `functions/push-dataset.ts`; the
- * completion check (`checkJobTraining`) is called every `--poll-ms` as the scheduled poller would.
+ * poller/reaper (`runReaper`) runs every `--poll-ms` as the scheduled one would.
  * Every schedule named in `--schedules` (readiness backoff in seconds, `default` = the production
  * setting) runs the same seeded jobs, so they compare like for like.
  *
@@ -37,10 +37,11 @@ import { type Clock, systemClock } from "../../packages/core/src/clock";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import {
   type CompletionDeps,
-  checkJobTraining,
   DEFAULT_JOB_SETTINGS,
   isTerminal,
   type ProvisionDeps,
+  type ReaperDeps,
+  runReaper,
   vastPortFromService,
 } from "../../packages/core/src/jobs";
 import { submitJob } from "../../packages/core/src/jobs/submit";
@@ -362,6 +363,11 @@ async function runJob(
     artifactBucket: ARTIFACT_BUCKET,
     settings: { push: { heartbeatIntervalSeconds: 5 } },
   };
+  const reaperDeps: ReaperDeps = {
+    ...pushDeps,
+    probe: deps.probe,
+    settings: { ...deps.settings, ...pushDeps.settings },
+  };
   const log: Invocation[] = [];
   const stopProvision = startConsumer(
     infra,
@@ -433,12 +439,12 @@ async function runJob(
       },
       100,
     );
-    // The scheduled poller, every POLL_MS.
+    // The scheduled poller/reaper, every POLL_MS.
     const ended = await until(
       "completion",
       deadline,
       async () => {
-        await checkJobTraining(pushDeps, jobId);
+        await runReaper(reaperDeps, { trigger: "bench" });
         const job = await observer.getJob(jobId);
         return job && isTerminal(job.state) ? job : undefined;
       },
