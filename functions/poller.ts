@@ -1,12 +1,12 @@
 /**
  * Lambda entry point of the poller/reaper: EventBridge Scheduler invokes it every minute, and it
  * may be invoked on demand (a Vast notification, an operator). One run reconciles every Vast
- * instance with the table and every live job with Vast; it returns the run's summary. A failed
- * run throws, so the scheduler's retry policy and the next minute's run take over.
+ * instance with the table and every live job with Vast, and returns the run's summary. A failed
+ * run throws, so the next minute's run takes over.
  */
-import { createJobDependencies, type ReaperDeps, type ReaperSummary, runReaper } from "@vast-rental/core";
+import { type ReaperDeps, type ReaperSummary, runReaper, withJobDependencies } from "@vast-rental/core";
 
-/** The scheduler sends its own event; an on-demand call may say why it runs. */
+/** The scheduler sends `{ trigger: "schedule" }`; an on-demand call may say why it runs. */
 export interface PollerEvent {
   trigger?: string;
 }
@@ -18,12 +18,4 @@ export function createPollerHandler(deps: ReaperDeps): PollerHandler {
     runReaper(deps, { trigger: typeof event?.trigger === "string" ? event.trigger : "schedule" });
 }
 
-let ready: Promise<PollerHandler> | undefined;
-
-export const handler: PollerHandler = async (event) => {
-  ready ??= createJobDependencies().then(createPollerHandler);
-  ready.catch(() => {
-    ready = undefined;
-  });
-  return (await ready)(event);
-};
+export const handler: PollerHandler = withJobDependencies(createPollerHandler);

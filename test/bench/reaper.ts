@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   try {
     s = await startPushScenario(infra, {
       seed: SEED,
-      sim: { timeScale: 1 },
+      sim: { timeScale: 1, marketSize: 800 },
       settings: { reaper: { orphanGraceMs: GRACE_S * 1000 } },
     });
     const scenario = s;
@@ -61,7 +61,9 @@ async function main(): Promise<number> {
     const jobs: Tracked[] = [];
     for (let n = 0; n < JOBS; n++) {
       const seconds = Math.round(20 + random() * 120);
-      const { jobId, instanceId } = await scenario.jobToPushing({}, { durationSeconds: seconds });
+      // Any region and a loose price cap: enough offers for every job in one seeded market.
+      const request = { region: undefined, maxHourlyUsd: 5, minReliability: 0.9 };
+      const { jobId, instanceId } = await scenario.jobToPushing(request, { durationSeconds: seconds });
       jobs.push({ jobId, instanceId, finishedAt: null });
     }
     while ((await scenario.pumpPush()).received > 0) {}

@@ -6,6 +6,7 @@
  * every instance and the table. The simulator's clock is the orchestrator's clock.
  */
 import { describe, expect, it } from "vitest";
+import { createPollerHandler } from "../../functions/poller";
 import {
   cancelJob,
   type ReaperActionCounts,
@@ -165,6 +166,17 @@ describe("runReaper", () => {
     expect(await s.store.listUnverifiedDestroys()).toEqual([]);
     expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ destroyVerifiedAt: expect.any(Number) });
     await expectInvariantsHold(s.base);
+  });
+
+  it("runs as the poller Lambda, saying what started it", async () => {
+    const s = await scenarios.start({ seed: 70 });
+    const poller = createPollerHandler(s.deps);
+    expect(await poller({ trigger: "vast-webhook" })).toMatchObject({
+      skipped: false,
+      trigger: "vast-webhook",
+      pages: 1,
+    });
+    expect(await poller()).toMatchObject({ trigger: "schedule" });
   });
 
   it("two overlapping runs act once", async () => {

@@ -30,6 +30,7 @@ import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
 import type { DynamoJobStore, JobRecord, JobStore } from "../../packages/core/src/store";
 import { jobPaths } from "../../packages/core/src/training";
+import { destroyedInstance } from "../../packages/core/src/vast";
 import { ARTIFACT_BUCKET, ensureBuckets, s3For } from "./datasets";
 import { pollUntil } from "./poll";
 import { untilProcessExits } from "./process-exit";
@@ -316,23 +317,8 @@ export function recordingDestroys(destroyed: number[]): VastPort {
       destroyed.push(id);
     },
     getInstanceStatus: async (id: number) => ({
-      instanceId: id,
+      ...destroyedInstance(id),
       state: destroyed.includes(id) ? "destroyed" : "running",
-      rawStatus: null,
-      intendedStatus: null,
-      statusMessage: null,
-      label: null,
-      machineId: null,
-      hostId: null,
-      gpuName: null,
-      numGpus: null,
-      hourlyUsd: null,
-      publicIp: null,
-      sshHost: null,
-      sshPort: null,
-      sshVia: null,
-      countryCode: null,
-      startedAtMs: null,
     }),
   };
 }

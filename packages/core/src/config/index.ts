@@ -1,4 +1,4 @@
-export { createJobDependencies } from "./job-dependencies";
+export { createJobDependencies, withJobDependencies } from "./job-dependencies";
 export {
   loadOrchestrationConfig,
   type OrchestrationConfig,

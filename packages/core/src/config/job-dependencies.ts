@@ -104,3 +104,21 @@ export async function createJobDependencies(
     settings: settingsFromConfig(orchestration),
   };
 }
+
+/**
+ * A Lambda handler whose dependencies are built on its first call and kept for the container's
+ * life; a failed build (Secrets Manager unreachable, say) is tried again on the next call.
+ */
+export function withJobDependencies<A extends unknown[], R>(
+  make: (deps: ReaperDeps) => (...args: A) => Promise<R>,
+  env: Record<string, string | undefined> = process.env,
+): (...args: A) => Promise<R> {
+  let ready: Promise<(...args: A) => Promise<R>> | undefined;
+  return async (...args) => {
+    ready ??= createJobDependencies(env).then(make);
+    ready.catch(() => {
+      ready = undefined;
+    });
+    return (await ready)(...args);
+  };
+}

@@ -29,6 +29,8 @@ const FATAL_STATES: ReadonlySet<InstanceState> = new Set([
   "destroyed",
 ]);
 
+const HOST_KEY_CHANGED = "the SSH host key changed since first contact";
+
 /** How many times a check waits for the provisioning pass to finish moving the job to `booting`. */
 const MAX_WAITS_FOR_BOOTING = 20;
 
@@ -103,13 +105,7 @@ export async function checkReadiness(
       fingerprint = hostKeyFingerprint;
     } catch (error) {
       if (error instanceof SshHostKeyMismatchError) {
-        await abandonWithDiagnostics(
-          deps,
-          job,
-          record,
-          instance,
-          "the SSH host key changed since first contact",
-        );
+        await abandonWithDiagnostics(deps, job, record, instance, HOST_KEY_CHANGED);
         return;
       }
       probeError = errorText(error);
@@ -118,13 +114,7 @@ export async function checkReadiness(
     if (fingerprint !== null) {
       const pinned = await deps.store.pinHostKey(jobId, attempt, fingerprint);
       if (pinned !== fingerprint) {
-        await abandonWithDiagnostics(
-          deps,
-          job,
-          record,
-          instance,
-          "the SSH host key changed since first contact",
-        );
+        await abandonWithDiagnostics(deps, job, record, instance, HOST_KEY_CHANGED);
         return;
       }
       await deps.store.updateAttempt(jobId, attempt, {

@@ -22,4 +22,5 @@ export {
   type ReadinessMessage,
   ReadinessMessageSchema,
 } from "./messages";
+export { type SqsBatchHandler, type SqsBatchHandlerOptions, sqsBatchHandler } from "./sqs-batch";
 export { SqsJobQueue, type SqsJobQueueOptions } from "./sqs-job-queue";

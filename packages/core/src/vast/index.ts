@@ -31,6 +31,7 @@ export { type RetryOptions, type RetryPolicy, seededRandom } from "./retry";
 export {
   DEFAULT_DISK_GB,
   DEFAULT_INSTANCE_IMAGE,
+  destroyedInstance,
   type ProvisionedInstance,
   type ProvisionInstanceRequest,
   ProvisionInstanceRequestSchema,

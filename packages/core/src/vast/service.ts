@@ -267,7 +267,8 @@ export class VastAIService {
   }
 }
 
-function destroyedInstance(instanceId: number): VastInstance {
+/** What an instance Vast no longer has looks like: gone, nothing else known. */
+export function destroyedInstance(instanceId: number): VastInstance {
   return {
     instanceId,
     state: "destroyed",

@@ -116,8 +116,8 @@ export async function finishJob(
   event: TerminalEvent,
   options: TransitionOptions = {},
 ): Promise<JobRecord> {
-  let job = jobBefore;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  // Another attempt may be opened meanwhile (a provisioning pass): then that one is ended too.
+  return await onFreshJob(deps, jobBefore, "be ended", isAttemptStillOpen, async (job) => {
     if (isTerminal(job.state)) return job;
     const record = job.attempt > 0 ? await deps.store.getAttempt(job.jobId, job.attempt) : null;
     if (record && record.endedAt === null) {
@@ -131,15 +131,8 @@ export async function finishJob(
       );
       return ended.job;
     }
-    try {
-      return await commitTerminal(deps, job, event, options);
-    } catch (error) {
-      // Another attempt was opened meanwhile (a provisioning pass): end that one too.
-      if (!(error instanceof AttemptStillOpenError)) throw error;
-      job = (await deps.store.getJob(job.jobId)) ?? job;
-    }
-  }
-  throw new Error(`job ${job.jobId} could not be ended after ${MAX_ROUNDS} rounds of concurrent changes`);
+    return await commitTerminal(deps, job, event, options);
+  });
 }
 
 /** The terminal transition itself (attempts already ended), retried over version conflicts. */
@@ -149,8 +142,7 @@ async function commitTerminal(
   event: TerminalEvent,
   options: TransitionOptions = {},
 ): Promise<JobRecord> {
-  let job = jobBefore;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  return await onFreshJob(deps, jobBefore, "be ended", isConflict, async (job) => {
     if (isTerminal(job.state)) return job;
     if (!canTransition(job.state, event.type)) {
       // e.g. `artifact_collected` for a job that is no longer collecting: someone else decides.
@@ -161,16 +153,10 @@ async function commitTerminal(
       });
       return job;
     }
-    try {
-      const ended = await applyEvent(deps, job, event, options);
-      await notifyJobEnded(deps, ended, options.artifact ?? null);
-      return ended;
-    } catch (error) {
-      if (!(error instanceof VersionConflictError) && !(error instanceof IllegalTransitionError)) throw error;
-      job = (await deps.store.getJob(job.jobId)) ?? job;
-    }
-  }
-  throw new Error(`job ${job.jobId} could not be ended after ${MAX_ROUNDS} rounds of concurrent changes`);
+    const ended = await applyEvent(deps, job, event, options);
+    await notifyJobEnded(deps, ended, options.artifact ?? null);
+    return ended;
+  });
 }
 
 /** After a failed attempt: the next attempt, or the end of the job when none is allowed. */
@@ -180,8 +166,7 @@ async function moveOn(
   record: AttemptRecord,
   reason: string,
 ): Promise<{ job: JobRecord; retried: boolean }> {
-  let job = jobBefore;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  return await onFreshJob(deps, jobBefore, "move on", isConflict, async (job) => {
     // Ended by someone else (a cancel won the race), or already handed back to provisioning.
     if (isTerminal(job.state) || job.attempt !== record.attempt) return { job, retried: false };
     if (!canTransition(job.state, "attempt_failed")) return { job, retried: false };
@@ -193,23 +178,17 @@ async function moveOn(
         : giveUpReason(job, attempts);
       return { job: await commitTerminal(deps, job, { type: "fail", reason: why }), retried: false };
     }
-    try {
-      const next = await applyEvent(
-        deps,
-        job,
-        { type: "attempt_failed", reason: `attempt ${record.attempt} abandoned: ${reason}` },
-        { details: { attempt: record.attempt, instanceId: record.instanceId } },
-      );
-      // After the transition: a crash in between leaves a provisioning job with no message, which
-      // the reaper hands its provision step again (a message first would find the job not yet moved).
-      await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
-      return { job: next, retried: true };
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      job = (await deps.store.getJob(job.jobId)) ?? job;
-    }
-  }
-  throw new Error(`job ${job.jobId} could not move on after ${MAX_ROUNDS} rounds of concurrent changes`);
+    const next = await applyEvent(
+      deps,
+      job,
+      { type: "attempt_failed", reason: `attempt ${record.attempt} abandoned: ${reason}` },
+      { details: { attempt: record.attempt, instanceId: record.instanceId } },
+    );
+    // After the transition: a crash in between leaves a provisioning job with no message, which
+    // the reaper hands its provision step again (a message first would find the job not yet moved).
+    await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+    return { job: next, retried: true };
+  });
 }
 
 /** Ends and charges the attempt once; a concurrent or earlier end stands as it was. */
@@ -220,26 +199,45 @@ async function chargeOnce(
   ending: AttemptEnding,
   reason: string,
 ): Promise<{ job: JobRecord; attempt: AttemptRecord }> {
-  let job = jobBefore;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  return await onFreshJob(deps, jobBefore, "charge its attempt", isConflict, async (job) => {
     // Fresh: readiness and the push add what the bill depends on (running since, bytes pushed).
     const record = (await deps.store.getAttempt(job.jobId, recordBefore.attempt)) ?? recordBefore;
     if (record.endedAt !== null) return { job, attempt: record };
     const endedAt = record.destroyedAt ?? deps.clock.now();
+    const result = await deps.store.endAttempt(job.jobId, job.version, record.attempt, {
+      outcome: record.instanceId === null ? "not_rented" : ending.outcome,
+      endedAt,
+      cost: attemptCost(record, endedAt),
+      failureReason: ending.outcome === "failed" ? reason : undefined,
+    });
+    return { job: result.job, attempt: result.attempt };
+  });
+}
+
+const isConflict = (error: unknown) =>
+  error instanceof VersionConflictError || error instanceof IllegalTransitionError;
+const isAttemptStillOpen = (error: unknown) => error instanceof AttemptStillOpenError || isConflict(error);
+
+/**
+ * Runs `step` on the job, and again on a fresh read when another writer got in between (an error
+ * `retryable` accepts): conflicting writers are rare and brief, so a few rounds settle it.
+ */
+async function onFreshJob<T>(
+  deps: JobDeps,
+  jobBefore: JobRecord,
+  what: string,
+  retryable: (error: unknown) => boolean,
+  step: (job: JobRecord) => Promise<T>,
+): Promise<T> {
+  let job = jobBefore;
+  for (let round = 1; ; round++) {
     try {
-      const result = await deps.store.endAttempt(job.jobId, job.version, record.attempt, {
-        outcome: record.instanceId === null ? "not_rented" : ending.outcome,
-        endedAt,
-        cost: attemptCost(record, endedAt),
-        failureReason: ending.outcome === "failed" ? reason : undefined,
-      });
-      return { job: result.job, attempt: result.attempt };
+      return await step(job);
     } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
+      if (!retryable(error) || round >= MAX_ROUNDS) throw error;
       job = (await deps.store.getJob(job.jobId)) ?? job;
     }
   }
-  throw new Error(`attempt ${recordBefore.attempt} of job ${job.jobId} could not be charged`);
 }
 
 async function keepDiagnostics(
