@@ -74,6 +74,15 @@ describe("runReaper", () => {
     expect(destroyed(s, unlabelled)).toBe(false);
   });
 
+  it("destroys at first sight an orphan Vast says has been running for longer than the grace period", async () => {
+    const s = await scenarios.start({ seed: 69 });
+    const orphan = await rentDirectly(s, "vast-rental:job_from_before_an_outage:1");
+    // The poller was down: the instance booted (25 s) and ran for ten minutes unseen.
+    s.base.sim.admin.advance(25 + 601);
+    expect(acted(await runReaper(s.deps))).toEqual({ orphan_destroyed: 1 });
+    expect(destroyed(s, orphan)).toBe(true);
+  });
+
   it("collects a finished run and destroys its instance", async () => {
     const s = await scenarios.start({ seed: 72 });
     const { jobId, instanceId } = await toTraining(s);

@@ -102,7 +102,10 @@ async function reconcileOne(
 async function reapOrphan(run: ReaperRun, instance: VastInstance): Promise<void> {
   const { deps, settings, now } = run;
   const firstSeen = await deps.store.orphanFirstSeen(instance.instanceId, now);
-  if (now - firstSeen < settings.orphanGraceMs) {
+  // Vast's start date counts too: an instance running for longer than the grace period (seen
+  // late, after an outage of the poller, say) has waited long enough.
+  const since = Math.min(firstSeen, instance.startedAtMs ?? Number.POSITIVE_INFINITY);
+  if (now - since < settings.orphanGraceMs) {
     count(run, "orphan_waiting");
     return;
   }
@@ -110,7 +113,7 @@ async function reapOrphan(run: ReaperRun, instance: VastInstance): Promise<void>
   deps.logger.warn("orphan instance destroyed", {
     instanceId: instance.instanceId,
     label: instance.label,
-    seenForSeconds: Math.round((now - firstSeen) / 1000),
+    ageSeconds: Math.round((now - since) / 1000),
   });
   await deps.store.forgetOrphan(instance.instanceId);
   count(run, "orphan_destroyed");
