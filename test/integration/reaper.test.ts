@@ -9,12 +9,18 @@ import { describe, expect, it } from "vitest";
 import { createPollerHandler } from "../../functions/poller";
 import {
   cancelJob,
+  checkJobTraining,
   type ReaperActionCounts,
   type ReaperSummary,
   runReaper,
 } from "../../packages/core/src/jobs";
 import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
-import { type PushScenario, startPushScenario, untilTrainingExited } from "../support/push-harness";
+import {
+  crashingStore,
+  type PushScenario,
+  startPushScenario,
+  untilTrainingExited,
+} from "../support/push-harness";
 
 const scenarios = useScenarios(startPushScenario);
 
@@ -91,6 +97,26 @@ describe("runReaper", () => {
     expect(acted(summary)).toEqual({ training_checked: 1, training_succeeded: 1 });
     expect(await s.store.getJob(jobId)).toMatchObject({ state: "succeeded" });
     expect(destroyed(s, instanceId)).toBe(true);
+    await expectInvariantsHold(s.base);
+  });
+
+  it("finishes a harvest that crashed between the destroy and the books: succeeded, charged once", async () => {
+    const s = await scenarios.start({ seed: 68 });
+    const { jobId, instanceId } = await toTraining(s);
+    await untilTrainingExited(s, instanceId, jobId);
+    const crashing = { ...s.deps, store: crashingStore(s.store, "endAttempt") };
+    await expect(checkJobTraining(crashing, jobId)).rejects.toThrow(/simulated crash/);
+    expect(await s.store.getJob(jobId)).toMatchObject({ state: "collecting" });
+    expect(destroyed(s, instanceId)).toBe(true);
+    // Within the reaper's patience the step may still be finishing: nothing is done twice.
+    expect(acted(await runReaper(s.deps))).toEqual({ training_checked: 1, training_succeeded: 1 });
+    const job = await s.store.getJob(jobId);
+    expect(job?.state).toBe("succeeded");
+    const ledger = s.base.sim.admin.instance(instanceId)?.ledger.totalMicros ?? 0;
+    expect(Math.abs((job?.costUsd ?? 0) - ledger / 1e6)).toBeLessThan(0.02 * (ledger / 1e6) + 1e-6);
+    expect(
+      (await s.store.getTimeline(jobId)).filter((t) => t.kind === "attempt" && /ended/.test(t.reason)),
+    ).toHaveLength(1);
     await expectInvariantsHold(s.base);
   });
 

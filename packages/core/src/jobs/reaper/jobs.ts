@@ -151,6 +151,8 @@ async function reconcileJob(run: ReaperRun, job: JobRecord, attempt: AttemptReco
     case "training":
     case "collecting": {
       if (!attempt) return;
+      // A destroyed attempt of a run (a check crashed after the destroy) is finished by the
+      // completion check itself: it knows whether the artifact was stored first.
       if (problemOf(run, attempt)) {
         await withLease(run, job, COMPLETION_LEASE, () =>
           endIfBroken(run, job, attempt, job.state === "training" ? "retry" : "fail"),
@@ -170,7 +172,8 @@ async function reconcileJob(run: ReaperRun, job: JobRecord, attempt: AttemptReco
 
 /** What is wrong with a live attempt's instance as Vast listed it, if anything. */
 function problemOf(run: ReaperRun, attempt: AttemptRecord): { action: ReaperAction; reason: string } | null {
-  if (attempt.instanceId === null || attempt.endedAt !== null) return null;
+  // Destroyed by us (a step is ending the attempt, or crashed doing so): not Vast's doing.
+  if (attempt.instanceId === null || attempt.endedAt !== null || attempt.destroyedAt !== null) return null;
   const instance = run.instances.get(attempt.instanceId);
   if (!instance) {
     const rentedAt = attempt.rentedAt ?? attempt.startedAt;
@@ -198,7 +201,9 @@ async function endIfBroken(
   after: "retry" | "fail",
 ): Promise<boolean> {
   if (attempt.destroyedAt !== null && attempt.endedAt === null) {
-    // A step destroyed it and crashed before ending the attempt: finish that.
+    // A step destroyed it and crashed before ending the attempt (or is ending it right now:
+    // then wait, it will be done in a moment).
+    if (run.now - attempt.destroyedAt <= run.settings.stuckAfterMs) return true;
     await end(
       run,
       job,
