@@ -264,6 +264,24 @@ describe("completion check on simulator instances", () => {
     await expectInvariantsHold(s.base);
   });
 
+  it("a finished run whose LoRA cannot be stored is failed after the collect timeout, not kept billing", async () => {
+    const s = await scenarios.start({ seed: 37 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    const noBucket = { ...s.deps, artifactBucket: "no-such-artifact-bucket" };
+    await expect(checkJobTraining(noBucket, jobId)).rejects.toThrow();
+    expect(await s.store.getJob(jobId)).toMatchObject({ state: "collecting" });
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).toBeNull();
+    s.base.sim.admin.advance(31 * 60);
+    const ended = await checkJobTraining(noBucket, jobId);
+    expect(ended).toMatchObject({ action: "failed", state: "failed" });
+    expect(ended.reason).toBe(
+      "Training finished but its LoRA could not be collected within 30 minutes; the instance was destroyed.",
+    );
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariantsHold(s.base);
+  });
+
   it("a run that reaches the budget is stopped", async () => {
     const s = await scenarios.start({ seed: 36 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: 600 }, { budgetUsd: 0.5 });

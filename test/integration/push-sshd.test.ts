@@ -248,4 +248,40 @@ describe("push handler retries on a real sshd", () => {
     // The lease is free again for the next step.
     expect(await store.acquireLease(job.jobId, "push", "probe", 1_000)).toBe(true);
   });
+
+  it("another write landing just before `training_started` does not leave a launched run unrecorded", async () => {
+    const path = await folder("raced", { "a.jpg": "x", "a.txt": "y" });
+    const job = await seed({
+      dataset: { kind: "local", path },
+      training: { params: { triggerWord: "raced" } },
+    });
+    await installFakeToolkit(job.workspaceRoot);
+    // The reaper charges a stray of this job (its version moves) while the push is finishing.
+    let raced = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== "transition" || typeof value !== "function")
+          return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: Parameters<typeof store.transition>) => {
+          if (args[2].type === "training_started" && !raced) {
+            raced = true;
+            await store.chargeStray({
+              jobId: job.jobId,
+              instanceId: 424242,
+              attempt: 1,
+              at: Date.now(),
+              cost: { gpuUsd: 0.01, storageUsd: 0, bandwidthUsd: 0 },
+              reason: "a late create",
+            });
+          }
+          return value.apply(target, args);
+        };
+      },
+    });
+    const outcome = await handlePushMessage({ ...job.deps, store: racing }, { jobId: job.jobId, attempt: 1 });
+    expect(raced).toBe(true);
+    expect(outcome).toMatchObject({ action: "training", pushed: true });
+    expect(await store.getJob(job.jobId)).toMatchObject({ state: "training" });
+  });
 });

@@ -167,6 +167,10 @@ describe("push handler on simulator instances", () => {
     expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
     expect((await s.store.getJob(jobId))?.state).toBe("training");
     await expectDatasetIntact(s, instanceId, jobId);
+    // Both pushes' bytes were received, and billed: the dropped one counts too.
+    const pushed = (await s.store.getTimeline(jobId)).find((t) => t.details.kind === "dataset_pushed");
+    const attempt = await s.store.getAttempt(jobId, 1);
+    expect(attempt?.bytesPushed).toBeGreaterThan(Number(pushed?.details.bytes));
     await expectInvariantsHold(s.base);
   });
 

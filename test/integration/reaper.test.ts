@@ -108,7 +108,10 @@ describe("runReaper", () => {
     await expect(checkJobTraining(crashing, jobId)).rejects.toThrow(/simulated crash/);
     expect(await s.store.getJob(jobId)).toMatchObject({ state: "collecting" });
     expect(destroyed(s, instanceId)).toBe(true);
-    // Within the reaper's patience the step may still be finishing: nothing is done twice.
+    // Within the reaper's patience the step may still be finishing it: left alone.
+    expect(acted(await runReaper(s.deps))).toEqual({});
+    // Past it, the step crashed: its ending is finished the way it meant (the artifact is stored).
+    s.base.sim.admin.advance(5 * 60 + 1);
     expect(acted(await runReaper(s.deps))).toEqual({ training_checked: 1, training_succeeded: 1 });
     const job = await s.store.getJob(jobId);
     expect(job?.state).toBe("succeeded");
@@ -120,15 +123,80 @@ describe("runReaper", () => {
     await expectInvariantsHold(s.base);
   });
 
+  it("finishes a cancel that crashed between the destroy and the books as a cancel: no new GPU is rented", async () => {
+    const s = await scenarios.start({ seed: 67 });
+    const { jobId, instanceId } = await toTraining(s, {}, 600);
+    const crashing = { ...s.deps, store: crashingStore(s.store, "markDestroyed") };
+    await expect(cancelJob(crashing, jobId, "the customer cancelled")).rejects.toThrow(/simulated crash/);
+    expect(destroyed(s, instanceId)).toBe(true);
+    expect(await s.store.getJob(jobId)).toMatchObject({ state: "training" });
+    s.base.sim.admin.advance(5 * 60 + 1);
+    await runReaper(s.deps);
+    const job = await s.store.getJob(jobId);
+    expect(job).toMatchObject({ state: "cancelled", reason: "the customer cancelled", attempt: 1 });
+    expect(s.base.sim.admin.instances()).toHaveLength(1);
+    expect(await s.store.recentlyFailedMachines(0)).toEqual(new Set());
+    await expectInvariantsHold(s.base);
+  });
+
+  it("asks Vast before calling an instance missing from its list gone (the list may predate it)", async () => {
+    const s = await scenarios.start({ seed: 66, sim: { ssh: false } });
+    const jobId = await seedBooting(s, freeOffers(s)[0]?.id as number);
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.base.sim.admin.advance(3 * 60);
+    await s.store.claimReadinessCheck(jobId, 1, 5, "fresh", s.base.sim.admin.now());
+    // A list fetched before the instance existed, as after an adoption by label.
+    const staleList = {
+      ...s.deps,
+      vast: {
+        ...s.deps.vast,
+        listInstances: async (options?: { onPage?: () => void }) =>
+          (await s.deps.vast.listInstances(options)).filter((i) => i.instanceId !== instanceId),
+      },
+    };
+    s.base.sim.admin.resetRequestCounts();
+    const summary = await runReaper(staleList);
+    expect(acted(summary)).toEqual({});
+    expect(s.base.sim.admin.requestCounts().byEndpoint).toEqual({ list: 1, show: 1 });
+    expect(destroyed(s, instanceId)).toBe(false);
+    expect(await s.store.getJob(jobId)).toMatchObject({ state: "booting" });
+  });
+
+  it("enforces budgets on every training job, also those it has no time to check over SSH", async () => {
+    const s = await scenarios.start({ seed: 65, settings: { reaper: { maxCompletionChecks: 1 } } });
+    const a = await toTraining(s, { budgetUsd: 0.25 }, 600);
+    const b = await toTraining(s, { budgetUsd: 0.25 }, 600);
+    s.base.sim.admin.advance(3600);
+    expect(acted(await runReaper(s.deps))).toEqual({ limit_ended: 2 });
+    for (const { jobId, instanceId } of [a, b]) {
+      expect((await s.store.getJob(jobId))?.state).toBe("failed");
+      expect(destroyed(s, instanceId)).toBe(true);
+    }
+  });
+
+  it("destroys an orphan again on the next run when Vast ignored the destroy", async () => {
+    const s = await scenarios.start({ seed: 64 });
+    const orphan = await rentDirectly(s, "vast-rental:job_nobody:1");
+    await s.base.sim.admin.addFault({ kind: "destroy_ignored", instanceId: orphan, times: 1 });
+    await runReaper(s.deps);
+    s.base.sim.admin.advance(601);
+    expect(acted(await runReaper(s.deps))).toEqual({ orphan_destroyed: 1 });
+    expect(destroyed(s, orphan)).toBe(false);
+    s.base.sim.admin.advance(60);
+    expect(acted(await runReaper(s.deps))).toEqual({ orphan_destroyed: 1 });
+    expect(destroyed(s, orphan)).toBe(true);
+  });
+
   it("ends a job that reached its budget while training", async () => {
     const s = await scenarios.start({ seed: 73 });
     const { jobId, instanceId } = await toTraining(s, { budgetUsd: 0.25 }, 600);
     expect(acted(await runReaper(s.deps))).toEqual({ training_checked: 1 });
     s.base.sim.admin.advance(3600);
-    expect(acted(await runReaper(s.deps))).toEqual({ training_checked: 1, training_failed: 1 });
+    // Enforced from the table and the list alone: no SSH needed to stop spending.
+    expect(acted(await runReaper(s.deps))).toEqual({ limit_ended: 1 });
     const job = await s.store.getJob(jobId);
     expect(job?.state).toBe("failed");
-    expect(job?.reason).toMatch(/reached its budget of \$0\.25/);
+    expect(job?.reason).toMatch(/^Stopped: the job reached its budget of \$0\.25/);
     expect(destroyed(s, instanceId)).toBe(true);
     await expectInvariantsHold(s.base);
   });

@@ -56,6 +56,8 @@ export function instance(instanceId: number, overrides: Partial<VastInstance> = 
 
 type CreateBehaviour =
   | "ok"
+  /** Rents, then cannot attach the SSH key: the error names the instance, which exists. */
+  | "key_attach_failed"
   | "offer_unavailable"
   | "ambiguous_rented"
   | "ambiguous_not_rented"
@@ -93,6 +95,14 @@ export class FakeVast implements VastPort {
       throw new VastAIError({ code: "rate_limited", message: "too frequent", status: 429, retryable: true });
     }
     const made = behaviour !== "ambiguous_not_rented" ? this.rent(input.offerId, input.label) : null;
+    if (behaviour === "key_attach_failed") {
+      throw new VastAIError({
+        code: "server",
+        message: `Instance ${made} was created but its SSH key could not be attached: HTTP 500`,
+        status: 500,
+        instanceId: made,
+      });
+    }
     if (behaviour.startsWith("ambiguous")) {
       throw new VastAIError({ code: "server", message: "HTTP 500", status: 500, ambiguous: true });
     }

@@ -23,7 +23,7 @@ import {
   VersionConflictError,
 } from "../store";
 import { ArtifactMissingError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
-import { type AttemptEnding, endAttempt, finishJob, totalCost } from "./attempts";
+import { type AttemptEnding, endAttempt, finishJob, resumeEnding, totalCost } from "./attempts";
 import { type CompletionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { runningLimitExceeded } from "./limits";
@@ -62,7 +62,16 @@ export function artifactKey(jobId: string, name: string = jobId): string {
   return `artifacts/${jobId}/${name}.safetensors`;
 }
 
-export async function checkJobTraining(deps: CompletionDeps, jobId: string): Promise<CompletionResult> {
+export interface CompletionCheckOptions {
+  /** Stops connecting when it fires (the poller's run budget). */
+  signal?: AbortSignal;
+}
+
+export async function checkJobTraining(
+  deps: CompletionDeps,
+  jobId: string,
+  options: CompletionCheckOptions = {},
+): Promise<CompletionResult> {
   const first = await deps.store.getJob(jobId);
   if (!isCheckable(first)) return notCheckable(jobId, first);
   const settings = settingsOf(deps).completion;
@@ -80,7 +89,7 @@ export async function checkJobTraining(deps: CompletionDeps, jobId: string): Pro
       const reason = `job ${job.state} without a reachable instance on record for attempt ${job.attempt}`;
       return done(await finishJob(deps, job, { type: "fail", reason }), reason);
     }
-    return await checkUnderLease(deps, settings, job, record);
+    return await checkUnderLease(deps, settings, job, record, options);
   } finally {
     await deps.store.releaseLease(jobId, COMPLETION_LEASE, owner);
   }
@@ -104,6 +113,7 @@ async function checkUnderLease(
   settings: CompletionSettings,
   job: JobRecord,
   record: AttemptRecord,
+  options: CompletionCheckOptions,
 ): Promise<CompletionResult> {
   const { jobId } = job;
   const now = deps.clock.now();
@@ -114,8 +124,10 @@ async function checkUnderLease(
     const stored = await storedArtifact(deps, jobId, record.attempt);
     if (stored) return await finishSucceeded(deps, job, record, stored);
   }
-  if (record.endedAt !== null || record.destroyedAt !== null) {
-    // An earlier check began ending the attempt and crashed before failing the job: finish that.
+  if (record.endedAt !== null || record.endRequestedAt !== null) {
+    // Someone began ending the attempt (an earlier check, a cancel) and did not finish: finish that.
+    const resumed = await resumeEnding(deps, job, record);
+    if (resumed) return done(resumed.job, resumed.job.reason ?? "the attempt ended");
     return await failRun(deps, job, record, {
       reason: record.failureReason ?? "the training attempt failed",
     });
@@ -127,15 +139,22 @@ async function checkUnderLease(
     const limit = runningLimitExceeded(job, record, now, grace);
     if (limit)
       return await failRun(deps, job, record, { reason: `Stopped while collecting the LoRA: ${limit}.` });
+    // Collecting since the run finished (the transition's time): a LoRA that cannot be stored
+    // (a bucket refusing writes, a file that never verifies) must not keep the GPU for hours.
+    if (now - job.updatedAt > settings.collectTimeoutMs) {
+      const minutes = Math.round(settings.collectTimeoutMs / 60_000);
+      return await failRun(deps, job, record, {
+        reason: `Training finished but its LoRA could not be collected within ${minutes} minutes; the instance was destroyed.`,
+      });
+    }
   }
 
   let session: SshSession;
   try {
-    session = await deps.ssh({
-      host: record.sshHost,
-      port: record.sshPort,
-      expectedHostKey: record.hostKeyFingerprint ?? undefined,
-    });
+    session = await deps.ssh(
+      { host: record.sshHost, port: record.sshPort, expectedHostKey: record.hostKeyFingerprint ?? undefined },
+      { signal: options.signal },
+    );
   } catch (error) {
     if (error instanceof SshHostKeyMismatchError) {
       return await failRun(deps, job, record, {

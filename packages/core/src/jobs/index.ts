@@ -18,6 +18,7 @@ export {
   artifactKey,
   COMPLETION_LEASE,
   type CompletionAction,
+  type CompletionCheckOptions,
   type CompletionResult,
   checkJobTraining,
   failedRunReason,

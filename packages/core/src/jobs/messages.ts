@@ -1,8 +1,8 @@
 /**
  * Queue messages in and out of the steps: parsing a body (a malformed one is refused with a
  * typed error), and the provision queue's dispatch, which also owns that queue's retry policy —
- * a short retry for a failure, and on the last delivery a clean end (destroy, fail the job)
- * instead of a dead letter with a GPU billing.
+ * a short retry for a failure, and on a provision message's last delivery a clean end (destroy,
+ * fail the job) instead of a dead letter with a GPU billing.
  */
 import type { z } from "zod";
 import { errorText } from "../observability";
@@ -12,7 +12,7 @@ import {
   ProvisionQueueMessageSchema,
   retryDelaySeconds,
 } from "../queue";
-import type { ProvisionDeps } from "./deps";
+import { type ProvisionDeps, redactFor } from "./deps";
 import { giveUpProvisioning, JobBusyError, provisionJob } from "./provision";
 import { checkReadiness } from "./readiness";
 
@@ -58,10 +58,19 @@ export async function handleProvisionQueueMessage(
       await delivery.retryIn(retryDelaySeconds(delivery.receiveCount));
       throw error;
     }
-    deps.logger.error("provision queue: last delivery failed; ending the job", {
+    if (message.type === "readiness") {
+      // A readiness check that keeps failing (Vast's API down, say) is not the job's failure: its
+      // chain stops here, and the reaper starts it again, or ends the boot at its timeout.
+      deps.logger.warn("readiness check: last delivery failed; the reaper takes over", {
+        jobId: message.jobId,
+        attempt: message.attempt,
+        error: redactFor(deps)(errorText(error)),
+      });
+      return;
+    }
+    deps.logger.error("provision: last delivery failed; ending the job", {
       jobId: message.jobId,
-      type: message.type,
-      error: errorText(error),
+      error: redactFor(deps)(errorText(error)),
     });
     await giveUpProvisioning(deps, message.jobId, error);
   }

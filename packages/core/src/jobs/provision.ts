@@ -21,7 +21,14 @@ import { rankOffers } from "../offers";
 import { AttemptEndedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { templateDiskNeeds } from "../training";
 import { formatInstanceLabel, isVastAIError, type VastInstance, type VastOffer } from "../vast";
-import { endAttempt, finishJob, giveUpReason, rentalsSoFar, storageHourlyUsd } from "./attempts";
+import {
+  endAttempt,
+  finishJob,
+  giveUpReason,
+  rentalsSoFar,
+  resumeEnding,
+  storageHourlyUsd,
+} from "./attempts";
 import { datasetPolicy } from "./dataset-rules";
 import { type ProvisionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
@@ -106,6 +113,25 @@ async function settleOpenAttempt(
   attempt: AttemptRecord,
 ): Promise<Settled> {
   const settings = settingsOf(deps).provision;
+  if (attempt.endRequestedAt !== null) {
+    // Someone began ending it (a cancel, a key that could not be attached) and did not finish;
+    // an instance carrying its label is nobody's now.
+    if (attempt.instanceId === null) {
+      const stray = await deps.vast.findInstanceByLabel(attempt.label);
+      if (stray && stray.state !== "destroyed") {
+        await destroyStray(deps, {
+          jobId: job.jobId,
+          attempt: attempt.attempt,
+          instanceId: stray.instanceId,
+          since: attempt.startedAt,
+          instance: stray,
+          reason: attempt.endIntent?.reason ?? "its attempt was ending",
+        });
+      }
+    }
+    await resumeEnding(deps, job, attempt);
+    return "settled";
+  }
   if (attempt.instanceId !== null) {
     // Rented and recorded; the pass crashed before moving the job on.
     await markBooting(
@@ -136,13 +162,21 @@ async function settleOpenAttempt(
     );
     return "waiting";
   }
-  await deps.store.updateAttempt(job.jobId, attempt.attempt, {
-    outcome: "not_rented",
-    endedAt: now,
+  const looked = await deps.store.updateAttempt(job.jobId, attempt.attempt, {
     labelLookups: attempt.labelLookups + 1,
-    failureReason: `no instance carried the attempt's label within ${Math.round((now - since) / 1000)} s of the create (${attempt.labelLookups + 1} look-ups)`,
   });
+  await endUnrented(
+    deps,
+    job,
+    looked,
+    `no instance carried the attempt's label within ${Math.round((now - since) / 1000)} s of the create (${attempt.labelLookups + 1} look-ups)`,
+  );
   return "settled";
+}
+
+/** Ends an attempt that rented nothing (through the one ending path: it may have rented after all). */
+async function endUnrented(deps: ProvisionDeps, job: JobRecord, attempt: AttemptRecord, reason: string) {
+  await endAttempt(deps, job, attempt, { outcome: "failed", reason }, { next: "continue" });
 }
 
 /** Takes over an instance found by the attempt's label; false when the attempt ended meanwhile. */
@@ -373,14 +407,11 @@ async function createOnce(
 ): Promise<CreateOutcome> {
   const settings = settingsOf(deps).provision;
   const redact = redactFor(deps);
+  const record = async () => (await deps.store.getAttempt(job.jobId, attempt)) as AttemptRecord;
   const notRented = async (unsafeReason: string): Promise<CreateOutcome> => {
     const reason = redact(unsafeReason);
     misses.push(`offer ${offer.id}: ${reason}`);
-    await deps.store.updateAttempt(job.jobId, attempt, {
-      outcome: "not_rented",
-      endedAt: deps.clock.now(),
-      failureReason: reason,
-    });
+    await endUnrented(deps, job, await record(), reason);
     return { kind: "missed" };
   };
   try {
@@ -396,11 +427,25 @@ async function createOnce(
   } catch (error) {
     if (!isVastAIError(error)) throw error;
     if (error.instanceId !== null) {
-      // Rented, but unusable (its SSH key could not be attached): ours to destroy and pay for.
-      misses.push(`offer ${offer.id}: ${redact(error.message)}`);
-      await deps.store.recordInstanceId(job.jobId, attempt, error.instanceId);
-      const record = (await deps.store.getAttempt(job.jobId, attempt)) as AttemptRecord;
-      await endAttempt(deps, job, record, { outcome: "failed", reason: error.message }, { next: "continue" });
+      // Rented, but unusable (its SSH key could not be attached): the attempt ends without it,
+      // and the instance is destroyed as a stray (charged to the job). Ending the attempt first
+      // means a crash before the destroy leaves an instance the reaper recognises as a stray.
+      const reason = redact(error.message);
+      misses.push(`offer ${offer.id}: ${reason}`);
+      const ending = await deps.store.requestAttemptEnd(
+        job.jobId,
+        attempt,
+        { next: "continue", event: null, reason, hostFailure: false },
+        deps.clock.now(),
+      );
+      await destroyStray(deps, {
+        jobId: job.jobId,
+        attempt,
+        instanceId: error.instanceId,
+        since: ending.startedAt,
+        reason,
+      });
+      await endUnrented(deps, job, ending, reason);
       return { kind: "missed" };
     }
     if (error.code === "offer_unavailable") return notRented("the offer was taken before we could rent it");

@@ -36,9 +36,9 @@ import {
   retryDelaySeconds,
 } from "../queue";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
-import { type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
+import { AttemptClosedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { pushAndLaunch } from "../training";
-import { type AttemptEnding, endAttempt } from "./attempts";
+import { type AttemptEnding, endAttempt, resumeEnding } from "./attempts";
 import { pushPolicyFor } from "./dataset-rules";
 import { type PushDeps, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
@@ -115,8 +115,10 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
     return { action: "failed", reason: ended.job.reason ?? ending.reason };
   };
   if (!record) throw new Error(`attempt ${job.attempt} of job ${jobId} is not recorded`);
-  if (record.endedAt !== null || record.destroyedAt !== null) {
-    // An earlier delivery began ending the attempt and crashed before failing the job: finish that.
+  if (record.endedAt !== null || record.endRequestedAt !== null) {
+    // An earlier delivery (or a cancel) began ending the attempt and did not finish: finish that.
+    const resumed = await resumeEnding(deps, job, record);
+    if (resumed) return { action: "failed", reason: resumed.job.reason ?? "the attempt ended" };
     return await fail({
       outcome: "failed",
       reason: record.failureReason ?? "the attempt failed while pushing",
@@ -163,6 +165,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
   }
 
   let failure: unknown;
+  let sentBytes = 0;
   try {
     if (record.hostKeyFingerprint === null) {
       // Readiness pins the key; this covers an attempt that skipped it (trust on first use).
@@ -171,6 +174,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
         throw new Error("the SSH host key changed since first contact");
     }
     let lastLog = Number.NEGATIVE_INFINITY;
+    sentBytes = 0;
     const result = await pushAndLaunch(session, {
       jobId,
       workspaceRoot: settings.push.workspaceRoot,
@@ -184,6 +188,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
       logger: deps.logger,
       signal: delivery.signal,
       onProgress: (progress) => {
+        sentBytes = progress.bytes;
         const now = deps.clock.now();
         if (now - lastLog < settings.push.progressLogIntervalMs) return;
         lastLog = now;
@@ -197,6 +202,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
     });
     if (result.push) {
       const { files, images, captions, skipped, bytes, durationMs } = result.push;
+      sentBytes = 0;
       // Bandwidth into the instance is billed per byte.
       await deps.store.updateAttempt(jobId, record.attempt, { bytesPushed: record.bytesPushed + bytes });
       await deps.store.appendTimeline(jobId, {
@@ -218,8 +224,54 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
         },
       });
     }
+    const started = await recordTrainingStarted(deps, job, record, result);
+    if (started.state !== "training" || started.attempt !== record.attempt) {
+      // A cancel (or the reaper) owns the instance's fate now.
+      return { action: "ignored", reason: `job moved on to ${started.state} during the push` };
+    }
+    return {
+      action: "training",
+      pushed: result.pushed,
+      pid: result.launch.pid,
+      manifestSha256: result.manifestSha256,
+    };
+  } catch (error) {
+    failure = error;
+  } finally {
+    await session.close().catch(() => {});
+  }
+  if (failure instanceof AttemptClosedError) {
+    return { action: "ignored", reason: "the attempt began ending during the push" };
+  }
+  if (sentBytes > 0) {
+    // The bytes of a push that failed were received (and billed) all the same.
+    await deps.store
+      .updateAttempt(jobId, record.attempt, { bytesPushed: record.bytesPushed + sentBytes })
+      .catch(() => {});
+  }
+  // Handled after the session is closed: ending the attempt destroys the instance under it.
+  if (isPermanent(failure)) {
+    return await fail({ outcome: "failed", reason: `The dataset was refused: ${errorText(failure)}` });
+  }
+  return await retryOrEnd(deps, job, record, delivery, failure);
+}
+
+/**
+ * `pushing → training`; another writer getting in between (the reaper charging a stray, say) is
+ * no reason to leave a launched run unrecorded: re-read and apply again while the job still waits
+ * for it. Returns the job as it stands.
+ */
+async function recordTrainingStarted(
+  deps: PushDeps,
+  jobBefore: JobRecord,
+  record: AttemptRecord,
+  result: Awaited<ReturnType<typeof pushAndLaunch>>,
+): Promise<JobRecord> {
+  let job = jobBefore;
+  for (let round = 1; ; round++) {
+    if (job.state !== "pushing" || job.attempt !== record.attempt) return job;
     try {
-      await applyEvent(
+      return await applyEvent(
         deps,
         job,
         {
@@ -238,31 +290,10 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
         },
       );
     } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      // A concurrent writer won: fine if it also recorded `training`; anything else (a cancel)
-      // owns the instance's fate now.
-      const now = await deps.store.getJob(jobId);
-      deps.logger.info("job moved on during the push", { jobId, state: now?.state });
-      if (now?.state !== "training" || now.attempt !== record.attempt) {
-        return { action: "ignored", reason: `job moved on to ${now?.state ?? "nothing"} during the push` };
-      }
+      if (!(error instanceof VersionConflictError) || round >= 5) throw error;
+      job = (await deps.store.getJob(job.jobId)) ?? job;
     }
-    return {
-      action: "training",
-      pushed: result.pushed,
-      pid: result.launch.pid,
-      manifestSha256: result.manifestSha256,
-    };
-  } catch (error) {
-    failure = error;
-  } finally {
-    await session.close().catch(() => {});
   }
-  // Handled after the session is closed: ending the attempt destroys the instance under it.
-  if (isPermanent(failure)) {
-    return await fail({ outcome: "failed", reason: `The dataset was refused: ${errorText(failure)}` });
-  }
-  return await retryOrEnd(deps, job, record, delivery, failure);
 }
 
 /** Failures no retry can fix: the dataset itself, its source refusing us, a disk too small. */

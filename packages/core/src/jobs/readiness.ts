@@ -12,9 +12,9 @@
 import { errorText } from "../observability";
 import type { ReadinessMessage } from "../queue";
 import { SshHostKeyMismatchError } from "../ssh";
-import type { AttemptRecord, JobRecord } from "../store";
+import { AttemptClosedError, type AttemptRecord, type JobRecord } from "../store";
 import type { InstanceState, VastInstance } from "../vast/model";
-import { type AttemptEnding, endAttempt } from "./attempts";
+import { type AttemptEnding, endAttempt, resumeEnding } from "./attempts";
 import { type ProvisionDeps, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { isTerminal } from "./state-machine";
@@ -77,15 +77,38 @@ export async function checkReadiness(
 
   const record = await deps.store.getAttempt(jobId, attempt);
   if (!record || record.instanceId === null) return;
-  if (record.endedAt !== null || record.destroyedAt !== null) {
+  if (record.endedAt !== null || record.endRequestedAt !== null) {
     // A delivery began ending the attempt and crashed before moving the job on: finish that.
-    await abandon(deps, job, record, {
-      outcome: "failed",
-      reason: record.failureReason ?? "the attempt ended",
-    });
+    const resumed = await resumeEnding(deps, job, record);
+    if (!resumed) {
+      await abandon(deps, job, record, {
+        outcome: "failed",
+        reason: record.failureReason ?? "the attempt ended",
+      });
+    }
     return;
   }
   const instance = await deps.vast.getInstanceStatus(record.instanceId);
+  try {
+    await checkInstance(deps, job, { ...record, instanceId: record.instanceId }, instance, check);
+  } catch (error) {
+    // The attempt began ending under us (a cancel, the reaper): that ending decides.
+    if (!(error instanceof AttemptClosedError)) throw error;
+    deps.logger.info("readiness check: the attempt is ending", { jobId, attempt });
+  }
+}
+
+/** What the instance's state and an SSH probe say about an attempt that is still open. */
+async function checkInstance(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  record: AttemptRecord & { instanceId: number },
+  instance: VastInstance,
+  check: number,
+): Promise<void> {
+  const settings = settingsOf(deps).provision;
+  const { jobId } = job;
+  const { attempt } = record;
   if (instance.state === "running" && record.runningSince === null) {
     // The GPU bills from here: Vast's own start date when it gives one.
     await deps.store.updateAttempt(jobId, attempt, {

@@ -70,6 +70,9 @@ export interface CompletionSettings {
   logTailLines: number;
   /** Extra time past the job's deadline to finish collecting an artifact already trained. */
   collectGraceMs: number;
+  /** A run that finished but whose artifact cannot be collected for this long is failed (its
+   * instance would otherwise bill until the budget or the deadline). */
+  collectTimeoutMs: number;
 }
 
 export interface ReaperSettings {
@@ -89,6 +92,9 @@ export interface ReaperSettings {
   concurrency: number;
   /** How long one run may hold the reaper lease (longer than the poller Lambda's timeout). */
   leaseMs: number;
+  /** Real time a run may spend before it starts no new SSH checks (inside the poller Lambda's
+   * 5-minute timeout, with room to finish what is under way). */
+  runBudgetMs: number;
 }
 
 export interface JobSettings {
@@ -137,6 +143,7 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     progressRecordFraction: 0.1,
     logTailLines: 40,
     collectGraceMs: 30 * 60_000,
+    collectTimeoutMs: 30 * 60_000,
   },
   reaper: {
     orphanGraceMs: 600_000,
@@ -146,6 +153,7 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     maxCompletionChecks: 100,
     concurrency: 8,
     leaseMs: 6 * 60_000,
+    runBudgetMs: 3 * 60_000,
   },
 };
 

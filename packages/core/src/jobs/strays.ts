@@ -37,7 +37,8 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
       ...record,
       instanceId: stray.instanceId,
       rentedAt: stray.since,
-      runningSince: stray.instance?.startedAtMs ?? null,
+      // Only a running instance bills its GPU now; how long a stopped one ran before is unknown.
+      runningSince: stray.instance?.state === "running" ? stray.instance.startedAtMs : null,
       bytesPushed: 0,
     },
     now,

@@ -18,6 +18,7 @@ import {
 import { type Clock, systemClock } from "../clock";
 import { isTerminal, type JobEvent, nextState } from "../jobs/state-machine";
 import {
+  AttemptClosedError,
   AttemptEndedError,
   AttemptHoldsOtherInstanceError,
   AttemptStillOpenError,
@@ -53,6 +54,8 @@ import {
   unverifiedDestroyIndexKeys,
 } from "./keys";
 import {
+  type AttemptEndIntent,
+  AttemptEndIntentSchema,
   type AttemptPatch,
   type AttemptRecord,
   AttemptRecordSchema,
@@ -279,15 +282,14 @@ export class DynamoJobStore implements JobStore {
     const job = await this.requireJob(jobId, expectedVersion);
     const to = nextState(job.state, event.type);
     const now = this.clock.now();
-    const addSpent = options.addSpentUsd ?? 0;
-    const values: Item = { ":to": to, ":reason": event.reason, ":spent": addSpent };
-    const set = ["#state = :to", "reason = :reason", "spentUsd = spentUsd + :spent"];
+    const values: Item = { ":to": to, ":reason": event.reason };
+    const set = ["#state = :to", "reason = :reason"];
     const remove: string[] = [];
     const terminal = isTerminal(to);
     const artifact = to === "succeeded" ? (options.artifact ?? null) : null;
     if (terminal) {
       // The job's result is written by the same conditional write that ends it.
-      set.push("costUsd = spentUsd + :spent", "endedAt = :now", "artifact = :artifact", "expiresAt = :ttl");
+      set.push("costUsd = spentUsd", "endedAt = :now", "artifact = :artifact", "expiresAt = :ttl");
       remove.push("gsi1pk", "gsi1sk");
       values[":ttl"] = this.expiresAt(this.retentionS);
       values[":artifact"] = artifact;
@@ -317,15 +319,13 @@ export class DynamoJobStore implements JobStore {
         ? new AttemptStillOpenError(jobId, job.attempt)
         : new VersionConflictError(jobId, expectedVersion),
     );
-    const spentUsd = job.spentUsd + addSpent;
     return {
       ...job,
       state: to,
       version: expectedVersion + 1,
       updatedAt: now,
       reason: event.reason,
-      spentUsd,
-      ...(terminal ? { costUsd: spentUsd, endedAt: now, artifact } : {}),
+      ...(terminal ? { costUsd: job.spentUsd, endedAt: now, artifact } : {}),
     };
   }
 
@@ -488,7 +488,8 @@ export class DynamoJobStore implements JobStore {
                 TableName: this.table,
                 Key: attemptKey(jobId, attempt),
                 UpdateExpression: "SET instanceId = :id, outcome = :rented, rentedAt = :now",
-                ConditionExpression: "attribute_exists(pk) AND instanceId = :null AND endedAt = :null",
+                ConditionExpression:
+                  "attribute_exists(pk) AND instanceId = :null AND endedAt = :null AND endRequestedAt = :null",
                 ExpressionAttributeValues: {
                   ":id": instanceId,
                   ":rented": "rented",
@@ -512,7 +513,11 @@ export class DynamoJobStore implements JobStore {
       if (!isConditionFailure(error)) throw error;
       const current = await this.getAttempt(jobId, attempt);
       if (current?.instanceId === instanceId) return current;
-      if (current && current.endedAt !== null && current.instanceId === null) {
+      if (
+        current &&
+        current.instanceId === null &&
+        (current.endedAt !== null || current.endRequestedAt !== null)
+      ) {
         throw new AttemptEndedError(jobId, attempt, instanceId);
       }
       throw new AttemptHoldsOtherInstanceError(jobId, attempt, current?.instanceId ?? null, instanceId);
@@ -536,18 +541,57 @@ export class DynamoJobStore implements JobStore {
       values[`:v${i}`] = v;
       return `#f${i} = :v${i}`;
     });
-    const out = await this.client.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: attemptKey(jobId, attempt),
-        UpdateExpression: `SET ${sets.join(", ")}`,
-        ConditionExpression: "attribute_exists(pk)",
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return AttemptRecordSchema.parse(stripKeys(out.Attributes ?? {}));
+    values[":null"] = null;
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          // Only an open attempt: an ending, once begun, is not undone by a late write.
+          ConditionExpression: "attribute_exists(pk) AND endedAt = :null AND endRequestedAt = :null",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return AttemptRecordSchema.parse(stripKeys(out.Attributes ?? {}));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      if (!(await this.getAttempt(jobId, attempt))) throw new JobNotFoundError(jobId);
+      throw new AttemptClosedError(jobId, attempt);
+    }
+  }
+
+  async requestAttemptEnd(
+    jobId: string,
+    attempt: number,
+    intent: AttemptEndIntent,
+    at: number,
+  ): Promise<AttemptRecord> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: "SET endRequestedAt = :at, endIntent = :intent",
+          ConditionExpression: "attribute_exists(pk) AND endedAt = :null AND endRequestedAt = :null",
+          ExpressionAttributeValues: {
+            ":at": at,
+            ":intent": AttemptEndIntentSchema.parse(intent),
+            ":null": null,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return AttemptRecordSchema.parse(stripKeys(out.Attributes ?? {}));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Already ending (the first intent stands) or ended.
+      const current = await this.getAttempt(jobId, attempt);
+      if (!current) throw new JobNotFoundError(jobId);
+      return current;
+    }
   }
 
   async markDestroyed(jobId: string, attempt: number, at: number): Promise<AttemptRecord> {
@@ -719,10 +763,6 @@ export class DynamoJobStore implements JobStore {
       );
       return Number(out.Item?.firstSeenAt ?? at);
     }
-  }
-
-  async forgetOrphan(instanceId: number): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.table, Key: orphanKey(instanceId) }));
   }
 
   async pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string> {

@@ -54,6 +54,17 @@ export class AttemptEndedError extends Error {
   }
 }
 
+/** The attempt's ending has begun: it takes no more changes but its ending's own. */
+export class AttemptClosedError extends Error {
+  override readonly name = "AttemptClosedError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+  ) {
+    super(`attempt ${attempt} of job ${jobId} is ending or has ended`);
+  }
+}
+
 /** An attempt already holds a different instance. */
 export class AttemptHoldsOtherInstanceError extends Error {
   override readonly name = "AttemptHoldsOtherInstanceError";

@@ -7,6 +7,7 @@ import type { JobRequest } from "../jobs/request";
 import type { JobEvent } from "../jobs/state-machine";
 import type {
   Artifact,
+  AttemptEndIntent,
   AttemptOutcome,
   AttemptPatch,
   AttemptRecord,
@@ -30,8 +31,6 @@ export interface NewJob {
 }
 
 export interface TransitionOptions {
-  /** Added to the job's spentUsd in the same write. */
-  addSpentUsd?: number;
   details?: Record<string, unknown>;
   /** The collected LoRA, recorded on the job by a final `artifact_collected` transition. */
   artifact?: Artifact;
@@ -84,7 +83,8 @@ export interface JobStore {
   recordAttemptStarted(jobId: string, expectedVersion: number, attempt: NewAttempt): Promise<JobRecord>;
   /** Records the rented instance on the attempt and the instance → job mapping; idempotent for
    * the same id, refused for a different one (an attempt holds at most one instance), and refused
-   * with AttemptEndedError once the attempt has ended (the instance is then nobody's: destroy it). */
+   * with AttemptEndedError once the attempt has ended or begun ending (the instance is then
+   * nobody's: destroy it). */
   recordInstanceId(
     jobId: string,
     attempt: number,
@@ -92,7 +92,17 @@ export interface JobStore {
     /** When it was rented (default now); earlier for an instance found by label after its create. */
     rentedAt?: number,
   ): Promise<AttemptRecord>;
+  /** Changes an open attempt; AttemptClosedError once its ending has begun. */
   updateAttempt(jobId: string, attempt: number, patch: AttemptPatch): Promise<AttemptRecord>;
+  /** Marks the attempt as ending, with how the ending must finish (first caller's intent stands),
+   * before anything is destroyed; returns the attempt as stored now. An ended attempt is returned
+   * as it is. */
+  requestAttemptEnd(
+    jobId: string,
+    attempt: number,
+    intent: AttemptEndIntent,
+    at: number,
+  ): Promise<AttemptRecord>;
   /** Ends an attempt that has not ended yet and adds its cost to the job's spentUsd and breakdown
    * (and, for a job that already ended, to its final costUsd) in one write conditional on
    * `expectedVersion`; an attempt that already ended is left as it is (`charged: false`). An
@@ -124,10 +134,9 @@ export interface JobStore {
   chargeStray(charge: StrayCharge): Promise<boolean>;
   /** Records the dataset check on the job (conditional on `expectedVersion`). */
   recordDatasetSummary(jobId: string, expectedVersion: number, summary: DatasetSummary): Promise<JobRecord>;
-  /** When the reaper first saw an instance it cannot trace to any job (recorded on first sight). */
+  /** When the reaper first saw an instance it cannot trace to any job (recorded on first sight,
+   * forgotten by TTL a week later). */
   orphanFirstSeen(instanceId: number, at: number): Promise<number>;
-  /** Forgets an orphan sighting once the instance is gone. */
-  forgetOrphan(instanceId: number): Promise<void>;
   /** Pins the SSH host key on first contact; returns the fingerprint now pinned (which may be an
    * earlier one, if another writer pinned first). */
   pinHostKey(jobId: string, attempt: number, fingerprint: string): Promise<string>;

@@ -85,6 +85,22 @@ export const AttemptOutcomeSchema = z.enum([
 ]);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
+/**
+ * How an attempt's ending is meant to finish, written before its instance is destroyed: a step
+ * that crashes between the destroy and the books leaves this behind, and whoever comes next (the
+ * redelivered step, the reaper) finishes the same way rather than guessing.
+ */
+export const AttemptEndIntentSchema = z.object({
+  /** `continue`: the caller carries on; `retry`: another attempt if allowed; `finish`: the job ends. */
+  next: z.enum(["continue", "retry", "finish"]),
+  /** With `finish`: the job's terminal event. */
+  event: z.enum(["fail", "cancel", "artifact_collected"]).nullable(),
+  reason: z.string(),
+  /** The machine misbehaved: remember it. */
+  hostFailure: z.boolean().default(false),
+});
+export type AttemptEndIntent = z.infer<typeof AttemptEndIntentSchema>;
+
 export const AttemptRecordSchema = z.object({
   jobId: z.string(),
   attempt: z.number().int().positive(),
@@ -117,6 +133,9 @@ export const AttemptRecordSchema = z.object({
   unresolvedSince: z.number().nullable().default(null),
   /** Label look-ups made to resolve an ambiguous create. */
   labelLookups: z.number().int().nonnegative().default(0),
+  /** When a step began ending the attempt; from then on it can take no instance. */
+  endRequestedAt: z.number().nullable().default(null),
+  endIntent: AttemptEndIntentSchema.nullable().default(null),
   /** When Vast accepted the destroy of the attempt's instance. */
   destroyedAt: z.number().nullable().default(null),
   /** When Vast was seen no longer listing the instance (null: the reaper still has to look). */
@@ -132,12 +151,11 @@ export type NewAttempt = Pick<
   "attempt" | "offerId" | "machineId" | "hourlyUsd" | "gpuName" | "label"
 > &
   Partial<Pick<AttemptRecord, "gpuHourlyUsd" | "storageHourlyUsd" | "bandwidthUsdPerGb">>;
+/** What may change on an open attempt (ending it goes through `endAttempt`). */
 export type AttemptPatch = Partial<
   Pick<
     AttemptRecord,
     | "outcome"
-    | "rentedAt"
-    | "endedAt"
     | "sshHost"
     | "sshPort"
     | "hostKeyFingerprint"

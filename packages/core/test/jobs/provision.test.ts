@@ -246,6 +246,50 @@ describe("provisionJob", () => {
     expect((await store.listAttempts(jobId)).map((a) => a.outcome)).toEqual(["not_rented", "rented"]);
   });
 
+  it("an instance whose SSH key could not be attached is destroyed as a stray, even when the first destroy fails", async () => {
+    const jobId = await submit();
+    vast.createScript = ["key_attach_failed"];
+    const terminate = vast.terminateInstance.bind(vast);
+    let refusals = 1;
+    vast.terminateInstance = async (id: number) => {
+      if (refusals-- > 0)
+        throw new VastAIError({ code: "server", message: "HTTP 502", status: 502, retryable: true });
+      return terminate(id);
+    };
+    await expect(provisionJob(deps, jobId)).rejects.toThrow(/HTTP 502/);
+    const [stray] = [...vast.instances.keys()];
+    // The attempt is ending without it: it will never boot.
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      instanceId: null,
+      endIntent: { next: "continue" },
+    });
+    now += 60_000;
+    const { job, attempt } = await provisionAndBoot(jobId);
+    expect(vast.instances.has(stray as number)).toBe(false);
+    expect(job).toMatchObject({ state: "booting", attempt: 2 });
+    expect(attempt?.instanceId).not.toBe(stray);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "not_rented",
+      endedAt: expect.any(Number),
+    });
+    // The stray's minute of disk is on the job's bill.
+    expect(job?.spentUsd).toBeCloseTo(STORAGE_PER_HOUR / 60, 9);
+  });
+
+  it("a cancel while a create is in flight: the instance that create returns is destroyed at once", async () => {
+    const jobId = await submit();
+    vast.beforeCreate = async () => {
+      vast.beforeCreate = null;
+      await cancelJob(deps, jobId, "changed my mind");
+    };
+    await provisionJob(deps, jobId);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "cancelled", reason: "changed my mind" });
+    expect(vast.count("create")).toBe(1);
+    expect(vast.count("destroy")).toBe(1);
+    expect(vast.instances.size).toBe(0);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({ instanceId: null, outcome: "not_rented" });
+  });
+
   it("does nothing for a duplicate message once the job is booting", async () => {
     const jobId = await submit();
     await provisionJob(deps, jobId);

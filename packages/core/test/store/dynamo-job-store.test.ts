@@ -4,6 +4,7 @@ import { sampleJobRequest } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { IllegalTransitionError } from "../../src/jobs/state-machine";
 import {
+  AttemptClosedError,
   AttemptEndedError,
   AttemptHoldsOtherInstanceError,
   AttemptStillOpenError,
@@ -28,6 +29,19 @@ afterAll(async () => {
 beforeEach(async () => {
   store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
 });
+
+/** Adds spend to a job the way a destroyed stray instance does (once per instance id). */
+let strays = 0;
+async function spend(jobId: string, usd: number) {
+  await store.chargeStray({
+    jobId,
+    instanceId: ++strays,
+    attempt: 1,
+    at: now,
+    cost: { gpuUsd: usd, storageUsd: 0, bandwidthUsd: 0 },
+    reason: "test",
+  });
+}
 
 const newJob = (jobId: string, overrides = {}) => ({
   jobId,
@@ -143,9 +157,10 @@ describe("DynamoJobStore", () => {
     expect((await store.listActiveJobs("queued")).jobs.map((j) => j.jobId)).toEqual(["b"]);
   });
 
-  it("sets the TTL attribute when a job finishes and adds spent money", async () => {
+  it("sets the TTL attribute when a job finishes, and its final cost from what was spent", async () => {
     await store.createJob(newJob("j1"));
-    await store.transition("j1", 0, { type: "fail", reason: "no offers" }, { addSpentUsd: 0.25 });
+    await spend("j1", 0.25);
+    await store.transition("j1", 1, { type: "fail", reason: "no offers" });
     const { Item } = await dynamo.doc.send(
       new (await import("@aws-sdk/lib-dynamodb")).GetCommand({
         TableName: (store as unknown as { table: string }).table,
@@ -155,6 +170,7 @@ describe("DynamoJobStore", () => {
     expect(Item?.expiresAt).toBeGreaterThan(now / 1000);
     expect(Item?.gsi1pk).toBeUndefined();
     expect(Item?.spentUsd).toBeCloseTo(0.25);
+    expect(Item?.costUsd).toBeCloseTo(0.25);
   });
 
   it("writes the result with the final transition: cost, artifact and end time in the same write", async () => {
@@ -168,7 +184,8 @@ describe("DynamoJobStore", () => {
     const started = await store.transition("j1", 0, { type: "provision_started", reason: "go" });
     expect(started).toMatchObject({ costUsd: null, artifact: null, endedAt: null });
     now += 1000;
-    await store.transition("j1", 1, { type: "fail", reason: "x" }, { addSpentUsd: 0.5, artifact });
+    await spend("j1", 0.5);
+    await store.transition("j1", 2, { type: "fail", reason: "x" }, { artifact });
     // A failed job keeps no artifact, even if one is offered.
     expect(await store.getJob("j1")).toMatchObject({
       state: "failed",
@@ -182,11 +199,12 @@ describe("DynamoJobStore", () => {
     const path = ["instance_created", "instance_ready", "training_started", "training_finished"] as const;
     for (const type of path) job = await store.transition("j2", job.version, { type, reason: type });
     expect(job).toMatchObject({ state: "collecting", costUsd: null, artifact: null, endedAt: null });
+    await spend("j2", 1.25);
     const done = await store.transition(
       "j2",
-      job.version,
+      job.version + 1,
       { type: "artifact_collected", reason: "stored" },
-      { addSpentUsd: 1.25, artifact },
+      { artifact },
     );
     expect(done).toMatchObject({ state: "succeeded", spentUsd: 1.25, costUsd: 1.25, artifact, endedAt: now });
     expect(await store.getJob("j2")).toEqual(done);
@@ -358,8 +376,35 @@ describe("DynamoJobStore", () => {
   it("remembers when an orphan was first seen", async () => {
     expect(await store.orphanFirstSeen(5, now)).toBe(now);
     expect(await store.orphanFirstSeen(5, now + 1000)).toBe(now);
-    await store.forgetOrphan(5);
-    expect(await store.orphanFirstSeen(5, now + 2000)).toBe(now + 2000);
+    expect(await store.orphanFirstSeen(6, now + 2000)).toBe(now + 2000);
+  });
+
+  it("changes an open attempt only, and lets its ending begin once (the first intent stands)", async () => {
+    await store.createJob(newJob("j1"));
+    await store.recordAttemptStarted("j1", 0, {
+      attempt: 1,
+      offerId: 1,
+      machineId: 1,
+      hourlyUsd: 1,
+      gpuName: null,
+      label: "l",
+    });
+    expect(await store.updateAttempt("j1", 1, { runningSince: now })).toMatchObject({ runningSince: now });
+    const intent = { next: "retry" as const, event: null, reason: "boot timeout", hostFailure: true };
+    const ending = await store.requestAttemptEnd("j1", 1, intent, now + 1);
+    expect(ending).toMatchObject({ endRequestedAt: now + 1, endIntent: intent });
+    const second = await store.requestAttemptEnd(
+      "j1",
+      1,
+      { next: "finish", event: "cancel", reason: "user", hostFailure: false },
+      now + 2,
+    );
+    expect(second).toMatchObject({ endRequestedAt: now + 1, endIntent: intent });
+    await expect(store.updateAttempt("j1", 1, { outcome: "ready" })).rejects.toBeInstanceOf(
+      AttemptClosedError,
+    );
+    // An ending attempt takes no instance: a create that lands now is a stray.
+    await expect(store.recordInstanceId("j1", 1, 77)).rejects.toBeInstanceOf(AttemptEndedError);
   });
 
   it("records an attempt before create, once per number and version, then its one instance", async () => {

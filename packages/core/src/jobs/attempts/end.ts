@@ -13,9 +13,11 @@
  */
 import { errorText } from "../../observability";
 import {
+  type AttemptEndIntent,
   type AttemptRecord,
   AttemptStillOpenError,
   type CostBreakdown,
+  InstanceNotDestroyedError,
   type JobRecord,
   type TransitionOptions,
   VersionConflictError,
@@ -79,9 +81,20 @@ export async function endAttempt(
   const redact = redactFor(deps);
   const reason = redact(ending.reason);
   let record = recordBefore;
-  if (record.endedAt === null && record.destroyedAt === null) {
-    await keepDiagnostics(deps, jobBefore, record, reason, ending);
-    record = await releaseInstance(deps, record);
+  if (record.endedAt === null) {
+    if (record.endRequestedAt === null) {
+      await keepDiagnostics(deps, jobBefore, record, reason, ending);
+      // Before anything is destroyed: from here on the attempt takes no instance, and whoever
+      // comes after a crash finishes this ending the way it was meant (see resumeEnding).
+      record = await deps.store.requestAttemptEnd(
+        jobBefore.jobId,
+        record.attempt,
+        intentOf(ending, after, reason),
+        deps.clock.now(),
+      );
+    }
+    // Fresh from the store: an instance recorded a moment ago is destroyed too.
+    if (record.endedAt === null) record = await releaseInstance(deps, record);
   }
   const { job, attempt } = await chargeOnce(deps, jobBefore, record, ending, reason);
   const cost = attempt.cost ?? { gpuUsd: attempt.costUsd ?? 0, storageUsd: 0, bandwidthUsd: 0 };
@@ -107,6 +120,42 @@ export async function endAttempt(
 }
 
 /**
+ * Finishes an ending some step began (its intent is on the attempt) and did not see through — a
+ * crash between the destroy and the books, say — the way that step meant it to finish. Returns
+ * null for an attempt nobody began ending. An ending meant to collect an artifact is the
+ * completion check's to finish: it knows where the artifact was stored.
+ */
+export async function resumeEnding(
+  deps: JobDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+): Promise<EndedAttempt | null> {
+  const intent = record.endIntent;
+  if (!intent) return null;
+  const ending: AttemptEnding = {
+    outcome: intent.event === "artifact_collected" ? "succeeded" : "failed",
+    reason: intent.reason,
+    hostFailure: intent.hostFailure,
+  };
+  const after: AfterAttempt =
+    intent.next === "finish" && intent.event && intent.event !== "artifact_collected"
+      ? { next: "finish", event: { type: intent.event, reason: intent.reason } }
+      : intent.next === "retry"
+        ? { next: "retry" }
+        : { next: "continue" };
+  return await endAttempt(deps, job, record, ending, after);
+}
+
+function intentOf(ending: AttemptEnding, after: AfterAttempt, reason: string): AttemptEndIntent {
+  return {
+    next: after.next,
+    event: after.next === "finish" ? after.event.type : null,
+    reason: after.next === "finish" ? after.event.reason : reason,
+    hostFailure: ending.hostFailure ?? false,
+  };
+}
+
+/**
  * Ends the job with `event`, ending its open attempt first (destroying the instance). A job
  * already ended is returned as it is: whoever ended it first gave the reason.
  */
@@ -117,7 +166,7 @@ export async function finishJob(
   options: TransitionOptions = {},
 ): Promise<JobRecord> {
   // Another attempt may be opened meanwhile (a provisioning pass): then that one is ended too.
-  return await onFreshJob(deps, jobBefore, "be ended", isAttemptStillOpen, async (job) => {
+  return await onFreshJob(deps, jobBefore, isAttemptStillOpen, async (job) => {
     if (isTerminal(job.state)) return job;
     const record = job.attempt > 0 ? await deps.store.getAttempt(job.jobId, job.attempt) : null;
     if (record && record.endedAt === null) {
@@ -142,7 +191,7 @@ async function commitTerminal(
   event: TerminalEvent,
   options: TransitionOptions = {},
 ): Promise<JobRecord> {
-  return await onFreshJob(deps, jobBefore, "be ended", isConflict, async (job) => {
+  return await onFreshJob(deps, jobBefore, isConflict, async (job) => {
     if (isTerminal(job.state)) return job;
     if (!canTransition(job.state, event.type)) {
       // e.g. `artifact_collected` for a job that is no longer collecting: someone else decides.
@@ -166,7 +215,7 @@ async function moveOn(
   record: AttemptRecord,
   reason: string,
 ): Promise<{ job: JobRecord; retried: boolean }> {
-  return await onFreshJob(deps, jobBefore, "move on", isConflict, async (job) => {
+  return await onFreshJob(deps, jobBefore, isConflict, async (job) => {
     // Ended by someone else (a cancel won the race), or already handed back to provisioning.
     if (isTerminal(job.state) || job.attempt !== record.attempt) return { job, retried: false };
     if (!canTransition(job.state, "attempt_failed")) return { job, retried: false };
@@ -199,7 +248,7 @@ async function chargeOnce(
   ending: AttemptEnding,
   reason: string,
 ): Promise<{ job: JobRecord; attempt: AttemptRecord }> {
-  return await onFreshJob(deps, jobBefore, "charge its attempt", isConflict, async (job) => {
+  return await onFreshJob(deps, jobBefore, isConflict, async (job) => {
     // Fresh: readiness and the push add what the bill depends on (running since, bytes pushed).
     const record = (await deps.store.getAttempt(job.jobId, recordBefore.attempt)) ?? recordBefore;
     if (record.endedAt !== null) return { job, attempt: record };
@@ -216,7 +265,9 @@ async function chargeOnce(
 
 const isConflict = (error: unknown) =>
   error instanceof VersionConflictError || error instanceof IllegalTransitionError;
-const isAttemptStillOpen = (error: unknown) => error instanceof AttemptStillOpenError || isConflict(error);
+/** A change raced the ending: another attempt opened, or an instance was recorded as it ended. */
+const isAttemptStillOpen = (error: unknown) =>
+  error instanceof AttemptStillOpenError || error instanceof InstanceNotDestroyedError || isConflict(error);
 
 /**
  * Runs `step` on the job, and again on a fresh read when another writer got in between (an error
@@ -225,7 +276,6 @@ const isAttemptStillOpen = (error: unknown) => error instanceof AttemptStillOpen
 async function onFreshJob<T>(
   deps: JobDeps,
   jobBefore: JobRecord,
-  what: string,
   retryable: (error: unknown) => boolean,
   step: (job: JobRecord) => Promise<T>,
 ): Promise<T> {

@@ -6,6 +6,7 @@ export {
   type EndedAttempt,
   endAttempt,
   finishJob,
+  resumeEnding,
   type TerminalEvent,
 } from "./end";
 export { releaseInstance, verifyDestroyed } from "./release";

@@ -22,6 +22,8 @@ export interface ReaperRun {
   counts: ReaperActionCounts;
   errors: number;
   vastCalls(): number;
+  /** Fires when the run has used its time (`runBudgetMs`, real time): no new SSH work starts. */
+  budget: AbortSignal;
 }
 
 export function count(run: ReaperRun, action: ReaperAction): void {
@@ -39,6 +41,7 @@ export function newRun(deps: ReaperDeps, settings: ReaperSettings, now: number):
     counts: emptyActionCounts(),
     errors: 0,
     vastCalls: counter.calls,
+    budget: AbortSignal.timeout(settings.runBudgetMs),
   };
 }
 

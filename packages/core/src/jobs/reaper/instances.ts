@@ -109,13 +109,14 @@ async function reapOrphan(run: ReaperRun, instance: VastInstance): Promise<void>
     count(run, "orphan_waiting");
     return;
   }
+  // Destroyed again on every run for as long as Vast lists it (a destroy Vast ignored); the
+  // sighting record itself expires with the table's TTL.
   await deps.vast.terminateInstance(instance.instanceId);
   deps.logger.warn("orphan instance destroyed", {
     instanceId: instance.instanceId,
     label: instance.label,
     ageSeconds: Math.round((now - since) / 1000),
   });
-  await deps.store.forgetOrphan(instance.instanceId);
   count(run, "orphan_destroyed");
 }
 

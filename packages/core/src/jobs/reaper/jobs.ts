@@ -12,8 +12,9 @@
 import { randomUUID } from "node:crypto";
 import type { AttemptRecord, JobRecord } from "../../store";
 import type { InstanceState, VastInstance } from "../../vast";
-import { type AttemptEnding, endAttempt } from "../attempts";
+import { type AttemptEnding, endAttempt, resumeEnding } from "../attempts";
 import { COMPLETION_LEASE, checkJobTraining } from "../completion";
+import { settingsOf } from "../deps";
 import { runningLimitExceeded } from "../limits";
 import { PROVISION_LEASE } from "../provision";
 import { PUSH_LEASE } from "../push";
@@ -55,25 +56,36 @@ export async function reconcileJobs(run: ReaperRun): Promise<number> {
       )
     ).map((a) => [a.jobId, a]),
   );
-  let completionChecks = 0;
+  const checked = runsToCheck(run, jobs);
   await forEachLimited(
     run,
     jobs,
     run.settings.concurrency,
-    async (job) => {
-      const attempt = attempts.get(job.jobId) ?? null;
-      if ((job.state === "training" || job.state === "collecting") && attempt && !problemOf(run, attempt)) {
-        if (completionChecks >= run.settings.maxCompletionChecks) return;
-        completionChecks++;
-      }
-      await reconcileJob(run, job, attempt);
-    },
+    (job) => reconcileJob(run, job, attempts.get(job.jobId) ?? null, checked.has(job.jobId)),
     (job) => ({ jobId: job.jobId, state: job.state }),
   );
   return jobs.length;
 }
 
-async function reconcileJob(run: ReaperRun, job: JobRecord, attempt: AttemptRecord | null): Promise<void> {
+/**
+ * The runs this run checks over SSH: at most `maxCompletionChecks`, a window that moves on every
+ * minute so that with more runs than that none is left out for long. Every run gets the checks that
+ * need no SSH (its instance's state, its limits) whatever the window.
+ */
+function runsToCheck(run: ReaperRun, jobs: readonly JobRecord[]): Set<string> {
+  const runs = jobs.filter((j) => j.state === "training" || j.state === "collecting");
+  const max = run.settings.maxCompletionChecks;
+  if (runs.length <= max) return new Set(runs.map((j) => j.jobId));
+  const start = (Math.floor(run.now / 60_000) * max) % runs.length;
+  return new Set(Array.from({ length: max }, (_, i) => (runs[(start + i) % runs.length] as JobRecord).jobId));
+}
+
+async function reconcileJob(
+  run: ReaperRun,
+  job: JobRecord,
+  attempt: AttemptRecord | null,
+  sshCheck: boolean,
+): Promise<void> {
   const { deps, settings, now } = run;
   const stale = (at: number | null) => at === null || now - at > settings.stuckAfterMs;
   switch (job.state) {
@@ -151,18 +163,25 @@ async function reconcileJob(run: ReaperRun, job: JobRecord, attempt: AttemptReco
     case "training":
     case "collecting": {
       if (!attempt) return;
-      // A destroyed attempt of a run (a check crashed after the destroy) is finished by the
-      // completion check itself: it knows whether the artifact was stored first.
-      if (problemOf(run, attempt)) {
-        await withLease(run, job, COMPLETION_LEASE, () =>
-          endIfBroken(run, job, attempt, job.state === "training" ? "retry" : "fail"),
-        );
+      if (attempt.endRequestedAt !== null || attempt.endedAt !== null) {
+        // An ending some check or cancel began: the completion check finishes it (it knows
+        // whether the artifact was stored first) — once that step has had time to do it itself.
+        if (stale(attempt.endRequestedAt ?? attempt.endedAt)) await completionCheck(run, job);
         return;
       }
-      const result = await checkJobTraining(deps, job.jobId);
-      count(run, "training_checked");
-      if (result.action === "succeeded") count(run, "training_succeeded");
-      if (result.action === "failed") count(run, "training_failed");
+      const after = job.state === "training" ? "retry" : "fail";
+      const grace = job.state === "collecting" ? settingsOf(deps).completion.collectGraceMs : 0;
+      const ended = await withLease(
+        run,
+        job,
+        COMPLETION_LEASE,
+        async () =>
+          (await endIfBroken(run, job, attempt, after)) || (await endIfOverLimit(run, job, attempt, grace)),
+      );
+      if (ended !== false || !sshCheck) return;
+      // Out of time for this run: the rest wait for the next one.
+      if (run.budget.aborted) return;
+      await completionCheck(run, job);
       return;
     }
     default:
@@ -172,10 +191,10 @@ async function reconcileJob(run: ReaperRun, job: JobRecord, attempt: AttemptReco
 
 /** What is wrong with a live attempt's instance as Vast listed it, if anything. */
 function problemOf(run: ReaperRun, attempt: AttemptRecord): { action: ReaperAction; reason: string } | null {
-  // Destroyed by us (a step is ending the attempt, or crashed doing so): not Vast's doing.
-  if (attempt.instanceId === null || attempt.endedAt !== null || attempt.destroyedAt !== null) return null;
+  // Being ended by us (or ended): whatever Vast says of it now is our own doing.
+  if (attempt.instanceId === null || attempt.endedAt !== null || attempt.endRequestedAt !== null) return null;
   const instance = run.instances.get(attempt.instanceId);
-  if (!instance) {
+  if (!instance || instance.state === "destroyed") {
     const rentedAt = attempt.rentedAt ?? attempt.startedAt;
     if (rentedAt > run.listedAt - LIST_SETTLE_MS) return null;
     return { action: "vanished_ended", reason: `Vast no longer lists instance ${attempt.instanceId}` };
@@ -193,28 +212,31 @@ function unwantedReason(instance: VastInstance): string {
   return `the instance went '${instance.state}'${message}`;
 }
 
-/** Ends the attempt when its instance is gone or unusable; true when it did. */
+/** Ends the attempt when its instance is gone or unusable; true when it did (or is being ended). */
 async function endIfBroken(
   run: ReaperRun,
   job: JobRecord,
   attempt: AttemptRecord,
   after: "retry" | "fail",
 ): Promise<boolean> {
-  if (attempt.destroyedAt !== null && attempt.endedAt === null) {
-    // A step destroyed it and crashed before ending the attempt (or is ending it right now:
-    // then wait, it will be done in a moment).
-    if (run.now - attempt.destroyedAt <= run.settings.stuckAfterMs) return true;
-    await end(
-      run,
-      job,
-      attempt,
-      "vanished_ended",
-      { outcome: "failed", reason: attempt.failureReason ?? "the instance was destroyed" },
-      after,
-    );
+  if (attempt.endRequestedAt !== null && attempt.endedAt === null) {
+    // A step began ending it. Give that step time to finish; after that it crashed: finish it
+    // the way it meant to.
+    if (run.now - attempt.endRequestedAt > run.settings.stuckAfterMs)
+      await resumeEnding(run.deps, job, attempt);
     return true;
   }
-  const problem = problemOf(run, attempt);
+  let problem = problemOf(run, attempt);
+  if (problem?.action === "vanished_ended" && attempt.instanceId !== null) {
+    // Not in a list fetched a moment ago: ask once before deciding (one call, and only here) — an
+    // instance adopted by label after the list was fetched is alive and well.
+    const seen = await run.deps.vast.getInstanceStatus(attempt.instanceId);
+    if (seen.state !== "destroyed") {
+      problem = UNWANTED_STATES.has(seen.state)
+        ? { action: "unwanted_state_ended", reason: unwantedReason(seen) }
+        : null;
+    }
+  }
   if (!problem) return false;
   await end(
     run,
@@ -227,8 +249,13 @@ async function endIfBroken(
   return true;
 }
 
-async function endIfOverLimit(run: ReaperRun, job: JobRecord, attempt: AttemptRecord): Promise<boolean> {
-  const limit = runningLimitExceeded(job, attempt, run.now);
+async function endIfOverLimit(
+  run: ReaperRun,
+  job: JobRecord,
+  attempt: AttemptRecord,
+  graceMs = 0,
+): Promise<boolean> {
+  const limit = runningLimitExceeded(job, attempt, run.now, graceMs);
   if (!limit) return false;
   await end(run, job, attempt, "limit_ended", { outcome: "failed", reason: `Stopped: ${limit}.` }, "fail");
   return true;
@@ -274,18 +301,25 @@ async function leaseHeld(run: ReaperRun, job: JobRecord, name: string): Promise<
   return lease !== null && lease.leaseUntil > run.deps.clock.now();
 }
 
-/** Runs `fn` holding the step's lease; skips (until the next run) when the step holds it. */
-async function withLease(
+/** Runs `fn` holding the step's lease; skips it (undefined, until the next run) when the step holds it. */
+async function withLease<T>(
   run: ReaperRun,
   job: JobRecord,
   name: string,
-  fn: () => Promise<unknown>,
-): Promise<void> {
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
   const owner = `reaper:${randomUUID()}`;
-  if (!(await run.deps.store.acquireLease(job.jobId, name, owner, run.settings.leaseMs))) return;
+  if (!(await run.deps.store.acquireLease(job.jobId, name, owner, run.settings.leaseMs))) return undefined;
   try {
-    await fn();
+    return await fn();
   } finally {
     await run.deps.store.releaseLease(job.jobId, name, owner);
   }
+}
+
+async function completionCheck(run: ReaperRun, job: JobRecord): Promise<void> {
+  const result = await checkJobTraining(run.deps, job.jobId, { signal: run.budget });
+  count(run, "training_checked");
+  if (result.action === "succeeded") count(run, "training_succeeded");
+  if (result.action === "failed") count(run, "training_failed");
 }
