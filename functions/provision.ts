@@ -1,7 +1,8 @@
 /**
  * Lambda entry point of the `provision` queue (`provision` and `readiness` messages): each SQS
- * record is parsed and handed to core with its delivery (receive count, deadline, short retry);
- * failed records are reported back as partial batch failures.
+ * record is parsed and handed to core with its delivery (receive count and short retry; these
+ * steps are short and do not watch the deadline); failed records are reported back as partial
+ * batch failures.
  */
 import {
   handleProvisionQueueMessage,
