@@ -30,6 +30,17 @@ beforeEach(async () => {
   store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
 });
 
+/** Records attempt 1 of a job still at version 0. */
+const startAttempt = (jobId: string) =>
+  store.recordAttemptStarted(jobId, 0, {
+    attempt: 1,
+    offerId: 1,
+    machineId: 1,
+    hourlyUsd: 1,
+    gpuName: null,
+    label: "l",
+  });
+
 /** Adds spend to a job the way a destroyed stray instance does (once per instance id). */
 let strays = 0;
 async function spend(jobId: string, usd: number) {
@@ -312,14 +323,7 @@ describe("DynamoJobStore", () => {
 
   it("claims readiness checks in increasing order, once each (a redelivery may redo its own)", async () => {
     await store.createJob(newJob("j1"));
-    await store.recordAttemptStarted("j1", 0, {
-      attempt: 1,
-      offerId: 1,
-      machineId: 1,
-      hourlyUsd: 1,
-      gpuName: null,
-      label: "l",
-    });
+    await startAttempt("j1");
     expect(await store.claimReadinessCheck("j1", 1, 0, "m1", now)).toBe(true);
     expect(await store.claimReadinessCheck("j1", 1, 0, "m2", now)).toBe(false);
     expect(await store.claimReadinessCheck("j1", 1, 0, "m1", now)).toBe(true);
@@ -353,14 +357,7 @@ describe("DynamoJobStore", () => {
 
   it("reads many jobs and attempts in one batch, leaving out missing ones", async () => {
     for (const id of ["a", "b", "c"]) await store.createJob(newJob(id));
-    await store.recordAttemptStarted("b", 0, {
-      attempt: 1,
-      offerId: 1,
-      machineId: 1,
-      hourlyUsd: 1,
-      gpuName: null,
-      label: "l",
-    });
+    await startAttempt("b");
     const ids = Array.from({ length: 150 }, (_, i) => `missing-${i}`);
     expect((await store.getJobs([...ids, "c", "a", "a"])).map((j) => j.jobId).sort()).toEqual(["a", "c"]);
     expect(
@@ -381,14 +378,7 @@ describe("DynamoJobStore", () => {
 
   it("changes an open attempt only, and lets its ending begin once (the first intent stands)", async () => {
     await store.createJob(newJob("j1"));
-    await store.recordAttemptStarted("j1", 0, {
-      attempt: 1,
-      offerId: 1,
-      machineId: 1,
-      hourlyUsd: 1,
-      gpuName: null,
-      label: "l",
-    });
+    await startAttempt("j1");
     expect(await store.updateAttempt("j1", 1, { runningSince: now })).toMatchObject({ runningSince: now });
     const intent = { next: "retry" as const, event: null, reason: "boot timeout", hostFailure: true };
     const ending = await store.requestAttemptEnd("j1", 1, intent, now + 1);
@@ -439,14 +429,7 @@ describe("DynamoJobStore", () => {
 
   it("pins the first host key and keeps it", async () => {
     await store.createJob(newJob("j1"));
-    await store.recordAttemptStarted("j1", 0, {
-      attempt: 1,
-      offerId: 1,
-      machineId: 1,
-      hourlyUsd: 1,
-      gpuName: null,
-      label: "l",
-    });
+    await startAttempt("j1");
     expect(await store.pinHostKey("j1", 1, "SHA256:first")).toBe("SHA256:first");
     expect(await store.pinHostKey("j1", 1, "SHA256:second")).toBe("SHA256:first");
     expect((await store.getAttempt("j1", 1))?.hostKeyFingerprint).toBe("SHA256:first");

@@ -18,7 +18,7 @@ import { settingsOf } from "../deps";
 import { runningLimitExceeded } from "../limits";
 import { PROVISION_LEASE } from "../provision";
 import { PUSH_LEASE } from "../push";
-import type { JobState } from "../state-machine";
+import { ACTIVE_STATES } from "../state-machine";
 import type { ReaperAction } from "./actions";
 import { count, forEachLimited, type ReaperRun } from "./context";
 
@@ -28,20 +28,11 @@ const UNWANTED_STATES: ReadonlySet<InstanceState> = new Set(["stopped", "exited"
 /** An instance rented this recently may not be in a list fetched a moment before. */
 const LIST_SETTLE_MS = 60_000;
 
-const LIVE_STATES: readonly JobState[] = [
-  "queued",
-  "provisioning",
-  "booting",
-  "pushing",
-  "training",
-  "collecting",
-];
-
 /** Returns how many live jobs it saw. */
 export async function reconcileJobs(run: ReaperRun): Promise<number> {
   const { store } = run.deps;
   const jobs: JobRecord[] = [];
-  for (const state of LIVE_STATES) {
+  for (const state of ACTIVE_STATES) {
     let cursor: string | undefined;
     do {
       const page = await store.listActiveJobs(state, { limit: 100, cursor });
