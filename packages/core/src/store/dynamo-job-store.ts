@@ -16,7 +16,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, systemClock } from "../clock";
-import { isTerminal, type JobEvent, nextState } from "../jobs/state-machine";
+import { isTerminal, type JobEvent, type JobState, JobStateSchema, nextState } from "../jobs/state-machine";
 import {
   AttemptClosedError,
   AttemptEndedError,
@@ -24,6 +24,7 @@ import {
   AttemptStillOpenError,
   IdempotencyConflictError,
   InstanceNotDestroyedError,
+  InvalidCursorError,
   JobNotFoundError,
   VersionConflictError,
 } from "./errors";
@@ -33,6 +34,7 @@ import type {
   EndedAttemptResult,
   JobStore,
   LeaseView,
+  ListJobsOptions,
   NewJob,
   TransitionOptions,
 } from "./job-store";
@@ -45,8 +47,10 @@ import {
   instanceKey,
   jobKey,
   leaseKey,
+  onceKey,
   orphanKey,
   stateIndexKeys,
+  statePartition,
   strayKey,
   systemLeaseKey,
   timelineKey,
@@ -284,23 +288,20 @@ export class DynamoJobStore implements JobStore {
     const now = this.clock.now();
     const values: Item = { ":to": to, ":reason": event.reason };
     const set = ["#state = :to", "reason = :reason"];
-    const remove: string[] = [];
     const terminal = isTerminal(to);
     const artifact = to === "succeeded" ? (options.artifact ?? null) : null;
     if (terminal) {
       // The job's result is written by the same conditional write that ends it.
       set.push("costUsd = spentUsd", "endedAt = :now", "artifact = :artifact", "expiresAt = :ttl");
-      remove.push("gsi1pk", "gsi1sk");
       values[":ttl"] = this.expiresAt(this.retentionS);
       values[":artifact"] = artifact;
-    } else {
-      const index = stateIndexKeys(to, job.createdAt, jobId);
-      set.push("gsi1pk = :gpk", "gsi1sk = :gsk");
-      values[":gpk"] = index.gsi1pk;
-      values[":gsk"] = index.gsi1sk;
     }
+    const index = stateIndexKeys(to, job.createdAt, jobId);
+    set.push("gsi1pk = :gpk", "gsi1sk = :gsk");
+    values[":gpk"] = index.gsi1pk;
+    values[":gsk"] = index.gsi1sk;
     const items: TransactItem[] = [
-      this.jobUpdate(jobId, expectedVersion, now, { set, remove, values, names: { "#state": "state" } }),
+      this.jobUpdate(jobId, expectedVersion, now, { set, values, names: { "#state": "state" } }),
       this.timelinePut(jobId, {
         at: now,
         version: expectedVersion + 1,
@@ -857,24 +858,52 @@ export class DynamoJobStore implements JobStore {
     state: JobRecord["state"],
     options: { limit?: number; cursor?: string } = {},
   ): Promise<{ jobs: JobRecord[]; cursor: string | null }> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: JOBS_TABLE.stateIndex.name,
-        KeyConditionExpression: "gsi1pk = :pk",
-        ExpressionAttributeValues: { ":pk": `STATE#${state}` },
-        Limit: options.limit ?? 100,
-        ExclusiveStartKey: options.cursor
-          ? (JSON.parse(Buffer.from(options.cursor, "base64url").toString("utf8")) as Item)
-          : undefined,
-      }),
-    );
-    return {
-      jobs: (out.Items ?? []).map((item) => JobRecordSchema.parse(stripKeys(item))),
-      cursor: out.LastEvaluatedKey
-        ? Buffer.from(JSON.stringify(out.LastEvaluatedKey), "utf8").toString("base64url")
-        : null,
-    };
+    if (isTerminal(state)) return { jobs: [], cursor: null };
+    return await this.listJobs({ ...options, states: [state], newestFirst: false });
+  }
+
+  async listJobs(options: ListJobsOptions = {}): Promise<{ jobs: JobRecord[]; cursor: string | null }> {
+    const states = options.states ?? JobStateSchema.options;
+    const limit = options.limit ?? 100;
+    const position = decodeCursor(options.cursor, states.length);
+    const jobs: JobRecord[] = [];
+    let { index, key } = position;
+    // One state's partition after the other, each a Query on the index; the cursor says which
+    // partition and where in it the next page starts.
+    while (index < states.length && jobs.length < limit) {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: JOBS_TABLE.stateIndex.name,
+          KeyConditionExpression: "gsi1pk = :pk",
+          ExpressionAttributeValues: { ":pk": statePartition(states[index] as JobState) },
+          ScanIndexForward: !(options.newestFirst ?? true),
+          Limit: limit - jobs.length,
+          ExclusiveStartKey: key ?? undefined,
+        }),
+      );
+      jobs.push(...(out.Items ?? []).map((item) => JobRecordSchema.parse(stripKeys(item))));
+      key = (out.LastEvaluatedKey as Item | undefined) ?? null;
+      if (!key) index++;
+    }
+    const done = index >= states.length;
+    return { jobs, cursor: done ? null : encodeCursor({ index, key }) };
+  }
+
+  async recordOnce(kind: string, id: string, ttlSeconds: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...onceKey(kind, id), at: this.clock.now(), expiresAt: this.expiresAt(ttlSeconds) },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void> {
@@ -1034,4 +1063,32 @@ function withSpend(job: JobRecord, cost: CostBreakdown, version: number, now: nu
     updatedAt: now,
     ...(isTerminal(job.state) ? { costUsd: spentUsd } : {}),
   };
+}
+
+interface CursorPosition {
+  /** Which state's partition. */
+  index: number;
+  /** Where in it (DynamoDB's LastEvaluatedKey), null at its start. */
+  key: Item | null;
+}
+
+function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify(position), "utf8").toString("base64url");
+}
+
+/** A cursor from a caller: anything unreadable is `InvalidCursorError` (a 400, not a 500). */
+function decodeCursor(cursor: string | undefined, partitions: number): CursorPosition {
+  if (cursor === undefined) return { index: 0, key: null };
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorPosition;
+    const valid =
+      Number.isInteger(parsed.index) &&
+      parsed.index >= 0 &&
+      parsed.index < partitions &&
+      (parsed.key === null || (typeof parsed.key === "object" && !Array.isArray(parsed.key)));
+    if (valid) return parsed;
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError();
 }

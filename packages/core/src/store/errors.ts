@@ -65,6 +65,14 @@ export class AttemptClosedError extends Error {
   }
 }
 
+/** A paging cursor that this store did not hand out. */
+export class InvalidCursorError extends Error {
+  override readonly name = "InvalidCursorError";
+  constructor() {
+    super("the cursor is not one this listing handed out");
+  }
+}
+
 /** An attempt already holds a different instance. */
 export class AttemptHoldsOtherInstanceError extends Error {
   override readonly name = "AttemptHoldsOtherInstanceError";

@@ -49,6 +49,16 @@ export interface AttemptKey {
   attempt: number;
 }
 
+export interface ListJobsOptions {
+  /** Only these states (default: all, active ones first). */
+  states?: readonly JobRecord["state"][];
+  /** Default true: the newest first within each state. */
+  newestFirst?: boolean;
+  limit?: number;
+  /** From the previous page; InvalidCursorError when it is not one this store handed out. */
+  cursor?: string;
+}
+
 /** A time-bounded claim, as read back. */
 export interface LeaseView {
   owner: string;
@@ -152,6 +162,10 @@ export interface JobStore {
     state: JobRecord["state"],
     options?: { limit?: number; cursor?: string },
   ): Promise<{ jobs: JobRecord[]; cursor: string | null }>;
+  /** Jobs by state, paged (Queries on the state index; ended jobs stay listed until TTL). */
+  listJobs(options?: ListJobsOptions): Promise<{ jobs: JobRecord[]; cursor: string | null }>;
+  /** Records `id` of `kind` once: true the first time, false while the record lives (`ttlSeconds`). */
+  recordOnce(kind: string, id: string, ttlSeconds: number): Promise<boolean>;
   /** Appends a free-standing entry (diagnostics, notes); give it the job version it belongs to. */
   appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void>;
   /** The timeline in causal order (job version, then time). */

@@ -2,7 +2,7 @@
  * Key layout of the single table. Every item of a job shares the job's partition, so a job,
  * its attempts, leases and timeline are read with one Query.
  */
-import type { JobState } from "../jobs/state-machine";
+import { isTerminal, type JobState } from "../jobs/state-machine";
 
 export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: "JOB" });
 export const attemptKey = (jobId: string, attempt: number) => ({
@@ -28,11 +28,16 @@ export const hostFailureKey = (machineId: number, jobId: string, attempt: number
   sk: `FAIL#${jobId}#${String(attempt).padStart(4, "0")}`,
 });
 
-/** Index keys: only active jobs carry them, so the index holds nothing finished. */
+/** Index keys of a job by state. Active jobs (`STATE#…`, what the reaper reads) and ended ones
+ * (`ENDED#…`, kept for listing until TTL removes them) live in separate partitions, so the reaper's
+ * reads never wade through finished work. */
 export const stateIndexKeys = (state: JobState, createdAtMs: number, jobId: string) => ({
-  gsi1pk: `STATE#${state}`,
+  gsi1pk: statePartition(state),
   gsi1sk: `${String(createdAtMs).padStart(15, "0")}#${jobId}`,
 });
+export const statePartition = (state: JobState) => (isTerminal(state) ? `ENDED#${state}` : `STATE#${state}`);
+/** A once-only record (a webhook's event id, a signed request's signature) until it expires. */
+export const onceKey = (kind: string, id: string) => ({ pk: `ONCE#${kind}#${id}`, sk: "ONCE" });
 export const hostFailureIndexKeys = (atMs: number, machineId: number) => ({
   gsi1pk: "HOSTFAIL",
   gsi1sk: `${String(atMs).padStart(15, "0")}#${machineId}`,

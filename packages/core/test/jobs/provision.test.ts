@@ -43,7 +43,8 @@ afterAll(async () => {
   await dynamo?.stop();
 });
 beforeEach(async () => {
-  now = 1_800_000_000_000;
+  // Near the real time: DynamoDB Local deletes records whose TTL (from this clock) has passed.
+  now = Math.floor(Date.now() / 1000) * 1000;
   store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
   vast = new FakeVast();
   queue = new InMemoryJobQueue();

@@ -130,14 +130,14 @@ describe("DynamoJobStore at the AWS edge", () => {
 
   it("finds active jobs with a Query on the state index, never a Scan", async () => {
     mock.on(QueryCommand).resolves({ Items: [jobItem], LastEvaluatedKey: { pk: "JOB#j1", sk: "JOB" } });
-    const page = await store.listActiveJobs("queued", { limit: 5 });
+    const page = await store.listActiveJobs("queued", { limit: 1 });
     expect(page.jobs.map((j) => j.jobId)).toEqual(["j1"]);
     expect(page.cursor).not.toBeNull();
     expect(mock).toHaveReceivedCommandWith(QueryCommand, {
       IndexName: "gsi1",
       KeyConditionExpression: "gsi1pk = :pk",
       ExpressionAttributeValues: { ":pk": "STATE#queued" },
-      Limit: 5,
+      Limit: 1,
     });
     expect(mock).not.toHaveReceivedCommand(ScanCommand);
   });
