@@ -139,6 +139,16 @@ export class FakeVast implements VastPort {
     return { alreadyGone: false };
   }
 
+  async stopInstance(instanceId: number): Promise<void> {
+    this.calls.push({ op: "stop", arg: instanceId });
+    this.setState(instanceId, { state: "stopped" });
+  }
+
+  async startInstance(instanceId: number): Promise<void> {
+    this.calls.push({ op: "start", arg: instanceId });
+    this.setState(instanceId, { state: "running" });
+  }
+
   async getInstanceLogs(instanceId: number): Promise<string> {
     this.calls.push({ op: "logs", arg: instanceId });
     return this.logs;

@@ -313,6 +313,8 @@ export function recordingDestroys(destroyed: number[]): VastPort {
     listInstances: unexpected("list instances"),
     getInstanceLogs: unexpected("read logs"),
     authorizeSshKey: unexpected("attach keys"),
+    stopInstance: unexpected("stop instances"),
+    startInstance: unexpected("start instances"),
     terminateInstance: async (id: number) => {
       destroyed.push(id);
     },

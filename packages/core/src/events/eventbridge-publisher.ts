@@ -1,11 +1,6 @@
 /** `EventPublisher` on EventBridge `PutEvents`; a partially failed put is an error. */
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import {
-  EVENT_SOURCE,
-  type EventPublisher,
-  type JobLifecycleEvent,
-  JobLifecycleEventSchema,
-} from "./job-events";
+import { EVENT_SOURCE, type EventPublisher, type PublishedEvent, PublishedEventSchema } from "./job-events";
 
 export interface EventBridgePublisherOptions {
   client: EventBridgeClient;
@@ -20,8 +15,8 @@ export class EventPublishError extends Error {
 export class EventBridgePublisher implements EventPublisher {
   constructor(private readonly options: EventBridgePublisherOptions) {}
 
-  async publish(event: JobLifecycleEvent): Promise<void> {
-    const parsed = JobLifecycleEventSchema.parse(event);
+  async publish(event: PublishedEvent): Promise<void> {
+    const parsed = PublishedEventSchema.parse(event);
     const out = await this.options.client.send(
       new PutEventsCommand({
         Entries: [

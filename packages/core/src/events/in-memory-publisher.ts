@@ -1,10 +1,19 @@
 /** `EventPublisher` that records events, for tests. */
-import { type EventPublisher, type JobLifecycleEvent, JobLifecycleEventSchema } from "./job-events";
+import { type EventPublisher, type PublishedEvent, PublishedEventSchema } from "./job-events";
 
 export class InMemoryEventPublisher implements EventPublisher {
-  readonly events: JobLifecycleEvent[] = [];
+  readonly events: PublishedEvent[] = [];
 
-  async publish(event: JobLifecycleEvent): Promise<void> {
-    this.events.push(JobLifecycleEventSchema.parse(event));
+  async publish(event: PublishedEvent): Promise<void> {
+    this.events.push(PublishedEventSchema.parse(event));
+  }
+
+  /** The published events of one type, their details only. */
+  of<T extends PublishedEvent["detailType"]>(
+    type: T,
+  ): Extract<PublishedEvent, { detailType: T }>["detail"][] {
+    return this.events
+      .filter((e): e is Extract<PublishedEvent, { detailType: T }> => e.detailType === type)
+      .map((e) => e.detail);
   }
 }

@@ -3,17 +3,17 @@
  * so a failed publish is logged and the command still succeeds.
  */
 import { errorText, type Logger } from "../observability";
-import type { EventPublisher, JobLifecycleEvent } from "./job-events";
+import type { EventPublisher, PublishedEvent } from "./job-events";
 
 export async function publishBestEffort(
   deps: { events: EventPublisher; logger: Logger },
-  event: JobLifecycleEvent,
+  event: PublishedEvent,
 ): Promise<void> {
   try {
     await deps.events.publish(event);
   } catch (error) {
-    deps.logger.warn("job event not published", {
-      jobId: event.detail.jobId,
+    deps.logger.warn("event not published", {
+      jobId: "jobId" in event.detail ? event.detail.jobId : null,
       detailType: event.detailType,
       error: errorText(error),
     });

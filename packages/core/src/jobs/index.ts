@@ -35,6 +35,15 @@ export {
   redactFor,
   settingsOf,
 } from "./deps";
+export {
+  getOurInstance,
+  InstanceNotFoundError,
+  listOurInstances,
+  startOurInstance,
+  stopOurInstance,
+  type TerminatedInstance,
+  terminateOurInstance,
+} from "./instances";
 export { applyEvent, type LifecycleDeps } from "./lifecycle";
 export { limitExceeded, runningLimitExceeded } from "./limits";
 export {

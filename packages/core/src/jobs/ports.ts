@@ -25,6 +25,9 @@ export interface VastPort {
   listInstances(options?: { onPage?: () => void }): Promise<VastInstance[]>;
   /** Idempotent: an instance that is already gone counts as success. */
   terminateInstance(instanceId: number): Promise<unknown>;
+  /** Stops (GPU no longer billed; the disk still is) or starts an instance. */
+  stopInstance(instanceId: number): Promise<void>;
+  startInstance(instanceId: number): Promise<void>;
   getInstanceLogs(instanceId: number, tail?: number): Promise<string>;
   /** Authorizes our SSH key on an instance we adopted by label: its create call failed before the
    * key could be attached. Idempotent. */

@@ -13,6 +13,8 @@ export function vastPortFromService(service: VastAIService, sshPublicKey: string
     findInstanceByLabel: (label) => service.findInstanceByLabel(label),
     listInstances: (options) => service.listInstances({ onPage: options?.onPage }),
     terminateInstance: (instanceId) => service.terminateInstance(instanceId),
+    stopInstance: (instanceId) => service.stopInstance(instanceId),
+    startInstance: (instanceId) => service.startInstance(instanceId),
     getInstanceLogs: (instanceId, tail) => service.getInstanceLogs(instanceId, tail),
     authorizeSshKey: (instanceId) => service.client.attachSshKey(instanceId, sshPublicKey),
   };

@@ -10,6 +10,7 @@ export type { FetchLike } from "./http";
 export { deriveInstanceState, isFatalStatusMessage } from "./instance-state";
 export {
   formatInstanceLabel,
+  hasRentalLabelPrefix,
   type InstanceLabelParts,
   isRentalLabel,
   parseInstanceLabel,

@@ -39,3 +39,8 @@ export function parseInstanceLabel(label: string | null | undefined): InstanceLa
 export function isRentalLabel(label: string | null | undefined): boolean {
   return parseInstanceLabel(label) !== null;
 }
+
+/** Carries our prefix, whether or not the rest parses: ours to manage, never anyone else's. */
+export function hasRentalLabelPrefix(label: string | null | undefined): boolean {
+  return typeof label === "string" && label.trim().startsWith(VAST_RENTAL_LABEL_PREFIX);
+}

@@ -60,6 +60,8 @@ function countingVast(vast: VastPort): { port: VastPort; calls: () => number } {
     getInstanceStatus: counted((id) => vast.getInstanceStatus(id)),
     findInstanceByLabel: counted((label) => vast.findInstanceByLabel(label)),
     terminateInstance: counted((id) => vast.terminateInstance(id)),
+    stopInstance: counted((id) => vast.stopInstance(id)),
+    startInstance: counted((id) => vast.startInstance(id)),
     getInstanceLogs: counted((id, tail) => vast.getInstanceLogs(id, tail)),
     authorizeSshKey: counted((id) => vast.authorizeSshKey(id)),
     // Counted per page, not per call: a list of 100 instances is four requests.

@@ -8,7 +8,7 @@
  * again; gone → marked done.
  */
 import type { AttemptRecord, JobRecord } from "../../store";
-import { parseInstanceLabel, VAST_RENTAL_LABEL_PREFIX, type VastInstance } from "../../vast";
+import { hasRentalLabelPrefix, parseInstanceLabel, type VastInstance } from "../../vast";
 import { destroyStray } from "../strays";
 import { count, forEachLimited, type ReaperRun } from "./context";
 
@@ -58,7 +58,7 @@ export async function reconcileInstances(run: ReaperRun): Promise<void> {
 
 /** Carries our label prefix (whether or not the rest of the label parses). */
 export function isOurs(instance: VastInstance): boolean {
-  return instance.label?.startsWith(VAST_RENTAL_LABEL_PREFIX) ?? false;
+  return hasRentalLabelPrefix(instance.label);
 }
 
 async function reconcileOne(
