@@ -1,6 +1,8 @@
 /** `EventPublisher` that records events, for tests. */
 import { type EventPublisher, type PublishedEvent, PublishedEventSchema } from "./job-events";
 
+type DetailOf<T extends PublishedEvent["detailType"]> = Extract<PublishedEvent, { detailType: T }>["detail"];
+
 export class InMemoryEventPublisher implements EventPublisher {
   readonly events: PublishedEvent[] = [];
 
@@ -9,11 +11,7 @@ export class InMemoryEventPublisher implements EventPublisher {
   }
 
   /** The published events of one type, their details only. */
-  of<T extends PublishedEvent["detailType"]>(
-    type: T,
-  ): Extract<PublishedEvent, { detailType: T }>["detail"][] {
-    return this.events
-      .filter((e): e is Extract<PublishedEvent, { detailType: T }> => e.detailType === type)
-      .map((e) => e.detail);
+  of<T extends PublishedEvent["detailType"]>(type: T): DetailOf<T>[] {
+    return this.events.filter((e) => e.detailType === type).map((e) => e.detail as DetailOf<T>);
   }
 }
