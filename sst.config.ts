@@ -19,7 +19,9 @@ export default $config({
     // The one table definition, shared with the local stack and the tests.
     const { JOBS_TABLE_SST } = await import("./packages/core/src/store/table-definition");
     // How often each queue delivers a message: the code's "last delivery" must be the queue's.
-    const { MAX_DELIVERIES } = await import("./packages/core/src/queue/delivery");
+    const { MAX_DELIVERIES } = await import("./packages/core/src/queue/redrive");
+    // The events other services send to drive the system (one list for the code and the rule).
+    const { COMMAND_DETAIL_TYPES } = await import("./packages/core/src/events/commands");
 
     const table = new sst.aws.Dynamo("Jobs", {
       fields: { ...JOBS_TABLE_SST.fields },
@@ -58,7 +60,10 @@ export default $config({
       .split(",")
       .map((b) => b.trim())
       .filter(Boolean);
+    // A command event that can never apply is kept here with its reason (see functions/events.ts).
+    const commandsDlq = new sst.aws.Queue("CommandsDlq", { visibilityTimeout: "1 minute" });
     const environment = {
+      COMMANDS_DLQ_URL: commandsDlq.url,
       TABLE_NAME: table.name,
       PROVISION_QUEUE_URL: provisionQueue.url,
       PUSH_QUEUE_URL: pushQueue.url,
@@ -70,13 +75,15 @@ export default $config({
       ORPHAN_GRACE_SECONDS: process.env.ORPHAN_GRACE_SECONDS ?? "600",
       // Buckets datasets may be read from (comma-separated); unset = any the role can read.
       ...(datasetBuckets.length > 0 ? { DATASET_BUCKETS: datasetBuckets.join(",") } : {}),
+      // Hosts datasets and callbacks may reach although not public: none in the cloud by default.
+      ...(process.env.OUTBOUND_ALLOW_HOSTS ? { OUTBOUND_ALLOW_HOSTS: process.env.OUTBOUND_ALLOW_HOSTS } : {}),
     };
     const base: Omit<sst.aws.FunctionArgs, "handler"> = {
       runtime: "nodejs24.x",
       architecture: "arm64",
       memory: "512 MB",
       environment,
-      link: [table, provisionQueue, pushQueue, bus, artifacts, secrets],
+      link: [table, provisionQueue, pushQueue, bus, artifacts, secrets, commandsDlq],
       // Datasets are listed and read (checked before renting, then streamed to the instance).
       permissions: [
         {
@@ -100,14 +107,45 @@ export default $config({
       { batch: { size: 1, partialResponses: true } },
     );
 
-    // The poller/reaper: every minute, never two at once (it also holds a lease of its own).
+    // The poller/reaper: every minute, never two at once (it also holds a lease of its own), and on
+    // demand when a Vast notification arrives (`Reconcile Requested` on the bus).
+    const poller: sst.aws.FunctionArgs = {
+      ...base,
+      handler: "functions/poller.handler",
+      timeout: "5 minutes",
+      memory: "1024 MB",
+    };
     new sst.aws.CronV2("Poller", {
       schedule: "rate(1 minute)",
-      function: { ...base, handler: "functions/poller.handler", timeout: "5 minutes", memory: "1024 MB" },
+      function: poller,
       event: { trigger: "schedule" },
       retries: 0,
     });
+    bus.subscribe("Reconcile", poller, {
+      pattern: { source: ["vast-rental"], detailType: ["Reconcile Requested"] },
+    });
 
-    return { table: table.name, bus: bus.name, artifacts: artifacts.name, secret: secret.id };
+    // Other AWS services drive the system through the bus: the same commands as the API.
+    bus.subscribe(
+      "Commands",
+      {
+        ...base,
+        handler: "functions/events.handler",
+        timeout: "1 minute",
+        // An invocation that keeps failing (the table down, say) ends here too, with Lambda's reason.
+        transform: { function: { deadLetterConfig: { targetArn: commandsDlq.arn } } },
+      },
+      { pattern: { detailType: [...COMMAND_DETAIL_TYPES] } },
+    );
+
+    // The HTTP API (Hono) on a Lambda Function URL; it authenticates every request itself.
+    const api = new sst.aws.Function("Api", {
+      ...base,
+      handler: "functions/api.handler",
+      timeout: "30 seconds",
+      url: true,
+    });
+
+    return { api: api.url, table: table.name, bus: bus.name, artifacts: artifacts.name, secret: secret.id };
   },
 });

@@ -10,14 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type CompletionResult,
-  checkJobTraining,
-  type JobNotification,
-  type Notifier,
-  runReaper,
-} from "../../packages/core/src/jobs";
+import { type CompletionResult, checkJobTraining, runReaper } from "../../packages/core/src/jobs";
 import { writeDataset } from "../../packages/core/test/dataset/fixtures";
+import { RecordingCallbacks } from "../support/callbacks";
 import { ARTIFACT_BUCKET, DATASET_BUCKET, uploadDataset } from "../support/datasets";
 import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
 import { type PushScenario, startPushScenario, untilJob, untilTrainingExited } from "../support/push-harness";
@@ -40,12 +35,9 @@ const dataset = { dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix
 const SHORT_RUN_SECONDS = 0.2;
 const CALLBACK = "https://hooks.example.test/jobs/done?token=abc";
 
-class RecordingNotifier implements Notifier {
-  readonly calls: { url: string; notification: JobNotification }[] = [];
-  async notify(url: string, notification: JobNotification) {
-    this.calls.push({ url, notification });
-    return { delivered: true };
-  }
+/** Delivers the callbacks queued so far (they wait on the provision queue for its consumer). */
+async function deliverCallbacks(s: PushScenario): Promise<void> {
+  while ((await s.base.pump()).received > 0) {}
 }
 
 async function toTraining(
@@ -61,8 +53,8 @@ async function toTraining(
 
 describe("completion check on simulator instances", () => {
   it("harvests a successful run: artifact in S3 with its sha256, instance destroyed, cost matching the ledger", async () => {
-    const notifier = new RecordingNotifier();
-    const s = await scenarios.start({ seed: 31, notifier });
+    const callbacks = new RecordingCallbacks();
+    const s = await scenarios.start({ seed: 31, callbacks });
     const { jobId, instanceId } = await toTraining(
       s,
       { durationSeconds: SHORT_RUN_SECONDS },
@@ -120,8 +112,8 @@ describe("completion check on simulator instances", () => {
       "succeeded",
     ]);
     expect(timeline.at(-1)?.details).toMatchObject({ artifact, costUsd: job.spentUsd });
-    const final = s.events.events.at(-1);
-    expect(final?.detail).toMatchObject({
+    const final = s.events.of("Job State Changed").at(-1);
+    expect(final).toMatchObject({
       jobId,
       from: "collecting",
       to: "succeeded",
@@ -129,22 +121,35 @@ describe("completion check on simulator instances", () => {
       costUsd: job.spentUsd,
       artifact,
     });
-    expect(notifier.calls).toEqual([
+    await deliverCallbacks(s);
+    expect(callbacks.sent.every((c) => c.url === CALLBACK)).toBe(true);
+    expect(callbacks.of("Job Succeeded")).toEqual([
       {
-        url: CALLBACK,
-        notification: { jobId, status: "succeeded", artifact, costUsd: job.spentUsd, reason: job.reason },
+        jobId,
+        artifact,
+        costUsd: job.spentUsd,
+        costBreakdown: job.costBreakdown,
+        timings: {
+          submittedAt: job.createdAt,
+          trainingStartedAt: expect.any(Number),
+          endedAt: job.endedAt,
+          totalSeconds: ((job.endedAt ?? 0) - job.createdAt) / 1000,
+        },
       },
     ]);
+    expect(s.events.of("Job Succeeded")).toEqual(callbacks.of("Job Succeeded"));
 
-    // The poller coming back finds nothing to do.
+    // The poller coming back finds nothing to do, and tells nobody anything new.
+    const told = callbacks.sent.length;
     expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "skipped", state: "succeeded" });
-    expect(notifier.calls).toHaveLength(1);
+    await deliverCallbacks(s);
+    expect(callbacks.sent).toHaveLength(told);
     await expectInvariantsHold(s.base);
   });
 
   it("a failed run ends the job with its exit code and last log line, keeps the log tail, destroys the instance", async () => {
-    const notifier = new RecordingNotifier();
-    const s = await scenarios.start({ seed: 32, notifier });
+    const callbacks = new RecordingCallbacks();
+    const s = await scenarios.start({ seed: 32, callbacks });
     const { jobId, instanceId } = await toTraining(
       s,
       {
@@ -173,9 +178,11 @@ describe("completion check on simulator instances", () => {
       failureReason: job.reason,
     });
     expect(job.spentUsd).toBeGreaterThan(0);
-    expect(notifier.calls.map((c) => c.notification)).toEqual([
-      { jobId, status: "failed", artifact: null, costUsd: job.spentUsd, reason: job.reason },
+    await deliverCallbacks(s);
+    expect(callbacks.of("Job Failed")).toEqual([
+      { jobId, reason: job.reason, costUsd: job.spentUsd, costBreakdown: job.costBreakdown },
     ]);
+    expect(callbacks.of("Job Succeeded")).toEqual([]);
     await expectInvariantsHold(s.base);
   });
 
@@ -209,8 +216,8 @@ describe("completion check on simulator instances", () => {
   });
 
   it("concurrent checks harvest once; the sweep pages through every training job", async () => {
-    const notifier = new RecordingNotifier();
-    const s = await scenarios.start({ seed: 34, notifier });
+    const callbacks = new RecordingCallbacks();
+    const s = await scenarios.start({ seed: 34, callbacks });
     const a = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS }, { callbackUrl: CALLBACK });
     const b = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS }, { callbackUrl: CALLBACK });
     // Both runs finish (the stand-in runs in real time on a frozen simulator).
@@ -227,7 +234,13 @@ describe("completion check on simulator instances", () => {
     const run = await runReaper(s.deps);
     expect(run.actions).toMatchObject({ training_checked: 1, training_succeeded: 1 });
     expect((await s.store.getJob(b.jobId))?.state).toBe("succeeded");
-    expect(notifier.calls.map((c) => c.notification.jobId).sort()).toEqual([a.jobId, b.jobId].sort());
+    await deliverCallbacks(s);
+    expect(
+      callbacks
+        .of("Job Succeeded")
+        .map((d) => d.jobId)
+        .sort(),
+    ).toEqual([a.jobId, b.jobId].sort());
     for (const { instanceId } of [a, b]) {
       expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
     }

@@ -26,6 +26,7 @@ import {
 } from "../../packages/core/src/jobs";
 import { startHttpsServer, type TestHttpsServer } from "../../packages/core/test/dataset/https-server";
 import { DATASET_BUCKET } from "../support/datasets";
+import { driveTo } from "../support/drive-to";
 import { freePort } from "../support/free-port";
 import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
 import { type PushScenario, startPushScenario } from "../support/push-harness";
@@ -222,30 +223,6 @@ describe("4. a job ended while it holds a GPU", () => {
     },
   );
 });
-
-/** Takes a fresh job to `state` through the real steps (collecting: its run finished, not yet harvested). */
-async function driveTo(s: PushScenario, state: JobState): Promise<string> {
-  if (state === "queued") return await s.base.submit();
-  if (state === "provisioning") {
-    // Stopped between the attempt's record and its create: the create never answers.
-    await s.base.sim.admin.addFault({ kind: "late_create", delaySeconds: 10_000, times: 1 });
-    const jobId = await s.base.submit();
-    await s.base.pump();
-    return jobId;
-  }
-  if (state === "booting") {
-    const jobId = await s.base.submit();
-    await s.base.pump();
-    return jobId;
-  }
-  const { jobId } = await s.jobToPushing({}, { durationSeconds: 600 });
-  if (state === "pushing") return jobId;
-  await s.pumpPush();
-  if (state === "training") return jobId;
-  const job = await s.store.getJob(jobId);
-  await s.store.transition(jobId, job?.version ?? -1, { type: "training_finished", reason: "test" });
-  return jobId;
-}
 
 describe("5. datasets that can never work", () => {
   const refusedBeforeRenting = async (s: PushScenario, dataset: object, why: RegExp) => {

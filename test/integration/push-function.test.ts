@@ -5,10 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { createPushHandler } from "../../functions/push-dataset";
+import { HttpCallbackSender } from "../../packages/core/src/callbacks";
 import { systemClock } from "../../packages/core/src/clock";
 import { ConfigError, createJobDependencies } from "../../packages/core/src/config";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
-import { HttpNotifier, type PushDeps, settingsOf } from "../../packages/core/src/jobs";
+import { type PushDeps, settingsOf } from "../../packages/core/src/jobs";
 import { silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import type { JobStore } from "../../packages/core/src/store";
@@ -39,7 +40,14 @@ describe("createJobDependencies", () => {
       reaper: { orphanGraceMs: 600_000 },
       dataset: { allowedBuckets: null },
     });
-    expect(deps.notifier).toBeInstanceOf(HttpNotifier);
+    // No callback signing secret in this environment: callbacks are off.
+    expect(deps.callbacks).toBeUndefined();
+    const signed = await createJobDependencies({
+      ...env,
+      WEBHOOK_SECRETS: JSON.stringify({ callbacks: "cb-secret-1234" }),
+    });
+    expect(signed.callbacks).toBeInstanceOf(HttpCallbackSender);
+    expect(signed.secrets).toContain("cb-secret-1234");
     expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, pair.private]));
     expect(() => deps.datasets.reader({ kind: "local", path: "/tmp/x" })).toThrow(
       /only allowed in the local stack/,

@@ -16,6 +16,7 @@ import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { directDelivery } from "../../packages/core/src/queue";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { installFakeToolkit } from "../../packages/core/test/training/fake-toolkit";
+import { RecordingCallbacks } from "../support/callbacks";
 import { datasetAccess } from "../support/datasets";
 import { type LocalDynamo, startDynamoLocal } from "../support/dynamodb";
 import { freePort } from "../support/free-port";
@@ -91,13 +92,7 @@ describe("push handler refusals on a real sshd", () => {
   it("a dataset without images fails the job before anything is sent", async () => {
     const path = await folder("captions-only", { "a.txt": "a cat", "b.txt": "a dog" });
     const job = await seed({ dataset: { kind: "local", path }, callbackUrl: "https://hooks.example.test/j" });
-    const calls: unknown[] = [];
-    job.deps.notifier = {
-      notify: async (url, notification) => {
-        calls.push({ url, notification });
-        return { delivered: true };
-      },
-    };
+    job.deps.callbacks = new RecordingCallbacks();
     const outcome = await handlePushMessage(job.deps, { jobId: job.jobId, attempt: 1 });
     expect(outcome.action).toBe("failed");
     await expectFailedAndDestroyed(
@@ -105,19 +100,21 @@ describe("push handler refusals on a real sshd", () => {
       /^The dataset was refused: the dataset contains no images \(jpg, jpeg, png or webp\)$/,
     );
     await expectNothingPushed(job);
-    const spentUsd = (await store.getJob(job.jobId))?.spentUsd;
-    expect(calls).toEqual([
-      {
-        url: "https://hooks.example.test/j",
-        notification: {
-          jobId: job.jobId,
-          status: "failed",
-          artifact: null,
-          costUsd: spentUsd,
-          reason: "The dataset was refused: the dataset contains no images (jpg, jpeg, png or webp)",
-        },
-      },
+    const ended = await store.getJob(job.jobId);
+    // The job's callback hears of the attempt's instance going, then of the failure and its cost.
+    const queued = job.queue.sent.flatMap((s) => (s.message.type === "callback" ? [s.message] : []));
+    expect(queued.every((m) => m.url === "https://hooks.example.test/j")).toBe(true);
+    expect(queued.map((m) => m.delivery.event.detailType)).toEqual([
+      "Instance Terminated",
+      "Job State Changed",
+      "Job Failed",
     ]);
+    expect(queued.at(-1)?.delivery.event.detail).toEqual({
+      jobId: job.jobId,
+      reason: "The dataset was refused: the dataset contains no images (jpg, jpeg, png or webp)",
+      costUsd: ended?.costUsd,
+      costBreakdown: ended?.costBreakdown,
+    });
   });
 
   it("too many images without captions fail the job", async () => {

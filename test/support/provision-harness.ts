@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { createProvisionHandler, type ProvisionHandler } from "../../functions/provision";
+import type { CallbackSender } from "../../packages/core/src/callbacks";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
 import type { HttpsArchiveOptions } from "../../packages/core/src/dataset";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
@@ -109,6 +110,8 @@ export interface ScenarioOptions {
   duplicateSends?: boolean;
   /** How HTTPS datasets are fetched (a test CA's agent). */
   https?: HttpsArchiveOptions;
+  /** Delivers jobs' callbacks (queued on the provision queue, delivered when it is pumped). */
+  callbacks?: CallbackSender;
 }
 
 export interface RunOptions {
@@ -141,6 +144,9 @@ export interface Scenario {
   invariants(): Promise<InvariantReport>;
   close(): Promise<void>;
 }
+
+/** Tests' own receivers (datasets, callbacks) listen on loopback: allowed here, never in production. */
+export const LOOPBACK = { allowHosts: ["127.0.0.1"] };
 
 export async function startScenario(infra: Infra, options: ScenarioOptions = {}): Promise<Scenario> {
   const sim = await startVastSim({ seed: options.seed ?? 1, timeScale: 0, ssh: true, ...options.sim });
@@ -198,9 +204,12 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     probe,
     clock,
     logger: silentLogger,
-    datasets: datasetAccess({ s3, allowLocal: true, https: options.https }),
+    datasets: datasetAccess({ s3, allowLocal: true, https: { policy: LOOPBACK, ...options.https } }),
+    outbound: LOOPBACK,
+    ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     settings: {
       ...options.settings,
+      callbacks: { firstRetrySeconds: 0, ...options.settings?.callbacks },
       provision: {
         readinessBackoffSeconds: [0],
         readinessNearReadySeconds: 0,
@@ -227,7 +236,15 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     newHandler: () => createProvisionHandler(deps),
     async submit(overrides = {}) {
       const { jobId } = await submitJob(
-        { store, queue, events, logger: silentLogger },
+        {
+          store,
+          queue,
+          events,
+          logger: silentLogger,
+          clock,
+          callbacks: options.callbacks,
+          outbound: LOOPBACK,
+        },
         sampleJobRequestInput({ idempotencyKey: `k-${randomBytes(4).toString("hex")}`, ...overrides }),
       );
       return jobId;

@@ -17,14 +17,13 @@ import type {
   CompletionDeps,
   CompletionSettings,
   DatasetAccess,
-  Notifier,
   PushSettings,
   ReaperDeps,
   SshConnector,
   VastPort,
 } from "../../packages/core/src/jobs";
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
-import { JobRequestSchema } from "../../packages/core/src/jobs/request";
+import { StoredJobRequestSchema } from "../../packages/core/src/jobs/request";
 import { type Logger, silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import { connectSsh } from "../../packages/core/src/ssh";
@@ -61,7 +60,6 @@ export function crashingStore<K extends keyof JobStore>(store: JobStore, method:
 export interface PushScenarioOptions extends ScenarioOptions {
   push?: Partial<PushSettings>;
   completion?: Partial<CompletionSettings>;
-  notifier?: Notifier;
   logger?: Logger;
 }
 
@@ -128,7 +126,7 @@ export async function startPushScenario(
     datasets: base.deps.datasets,
     s3,
     artifactBucket: ARTIFACT_BUCKET,
-    ...(options.notifier ? { notifier: options.notifier } : {}),
+    ...(base.deps.callbacks ? { callbacks: base.deps.callbacks } : {}),
     settings: {
       ...base.deps.settings,
       push: { heartbeatIntervalSeconds: 1, progressLogIntervalMs: 0, ...options.push },
@@ -240,7 +238,7 @@ export async function seedPushingJobOnSshd(
   },
 ): Promise<SshdJob> {
   const jobId = `job_${randomBytes(6).toString("hex")}`;
-  const request = JobRequestSchema.parse(options.request);
+  const request = StoredJobRequestSchema.parse(options.request);
   let job = (await store.createJob({ jobId, request, requestHash: randomBytes(8).toString("hex") })).job;
   job = await store.transition(jobId, job.version, { type: "provision_started", reason: "test" });
   job = await store.recordAttemptStarted(jobId, job.version, {

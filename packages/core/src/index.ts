@@ -4,6 +4,7 @@ export * from "./config";
 export * from "./dataset";
 export * from "./events";
 export * from "./jobs";
+export * from "./net";
 export * from "./observability";
 export * from "./offers";
 export * from "./queue";

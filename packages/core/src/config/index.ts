@@ -1,4 +1,4 @@
-export { createJobDependencies, withJobDependencies } from "./job-dependencies";
+export { commandDeadLetters, createJobDependencies, withJobDependencies } from "./job-dependencies";
 export {
   loadOrchestrationConfig,
   type OrchestrationConfig,

@@ -1,7 +1,7 @@
 /**
  * Builds every step's dependencies from the environment and the secrets: DynamoDB, SQS,
  * EventBridge, S3 (datasets and artifacts), the Vast service, SSH (probe and sessions with the
- * orchestrator's key), the callback notifier and a redacting Powertools logger. Built once per
+ * orchestrator's key), the signed callback sender and a redacting Powertools logger. Built once per
  * Lambda container — the provision, push and poller handlers share it — and by the local stack
  * with endpoint overrides.
  */
@@ -10,23 +10,19 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { HttpCallbackSender } from "../callbacks";
 import { systemClock } from "../clock";
 import { datasetReaderFor, inspectDataset } from "../dataset";
 import { EventBridgePublisher } from "../events";
-import {
-  HttpNotifier,
-  type ReaperDeps,
-  type SshConnector,
-  type SshProbe,
-  vastPortFromService,
-} from "../jobs";
-import { SqsJobQueue } from "../queue";
+import { type ReaperDeps, type SshConnector, type SshProbe, vastPortFromService } from "../jobs";
+import { guardedHttpsAgent, parseOutboundAllowHosts } from "../net";
+import { type DeadLetterSink, SqsDeadLetters, SqsJobQueue } from "../queue";
 import { connectSsh, probeSsh } from "../ssh";
 import { DynamoJobStore } from "../store";
 import { VastAIService } from "../vast";
 import { loadOrchestrationConfig, settingsFromConfig } from "./orchestration-config";
 import { createServiceLogger } from "./redacting-logger";
-import { loadRuntimeConfig } from "./runtime-config";
+import { ConfigError, loadRuntimeConfig } from "./runtime-config";
 import { loadSecrets, secretValues } from "./secrets";
 import { publicKeyFromPrivate } from "./ssh-public-key";
 
@@ -83,7 +79,13 @@ export async function createJobDependencies(
       logger,
       signal: options?.signal,
     });
-  const datasetClients = { s3, allowLocal: orchestration.ALLOW_LOCAL_DATASETS === "true" };
+  const policy = parseOutboundAllowHosts(orchestration.OUTBOUND_ALLOW_HOSTS);
+  const datasetClients = {
+    s3,
+    allowLocal: orchestration.ALLOW_LOCAL_DATASETS === "true",
+    https: { agent: guardedHttpsAgent({ policy, keepAlive: true }), policy },
+  };
+  const callbackSecret = secrets.webhookSecrets.callbacks;
   return {
     store,
     vast: vastPortFromService(service, sshPublicKey),
@@ -100,8 +102,11 @@ export async function createJobDependencies(
     },
     s3,
     artifactBucket: orchestration.ARTIFACT_BUCKET,
-    notifier: new HttpNotifier({ timeoutMs: 5_000, logger }),
+    ...(callbackSecret
+      ? { callbacks: new HttpCallbackSender({ secret: callbackSecret, policy, clock: systemClock, logger }) }
+      : {}),
     settings: settingsFromConfig(orchestration),
+    outbound: policy,
   };
 }
 
@@ -121,4 +126,14 @@ export function withJobDependencies<A extends unknown[], R>(
     });
     return (await ready)(...args);
   };
+}
+
+/** The EventBridge subscriber's dead-letter queue, from `COMMANDS_DLQ_URL`. */
+export function commandDeadLetters(env: Record<string, string | undefined> = process.env): DeadLetterSink {
+  const config = loadRuntimeConfig(env);
+  if (!config.COMMANDS_DLQ_URL) throw new ConfigError("missing or invalid environment: COMMANDS_DLQ_URL");
+  return new SqsDeadLetters({
+    client: new SQSClient({ endpoint: config.SQS_ENDPOINT }),
+    queueUrl: config.COMMANDS_DLQ_URL,
+  });
 }

@@ -35,6 +35,9 @@ export const OrchestrationConfigSchema = z.object({
   DATASET_MAX_BYTES: PositiveInt.optional(),
   /** Most files a dataset may hold. */
   DATASET_MAX_FILES: PositiveInt.optional(),
+  /** Comma-separated hosts that datasets and callbacks may reach although they are not public
+   * (the local stack's loopback receivers); unset = none: no loopback, no private address. */
+  OUTBOUND_ALLOW_HOSTS: z.string().optional(),
 });
 export type OrchestrationConfig = z.infer<typeof OrchestrationConfigSchema>;
 

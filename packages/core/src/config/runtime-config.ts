@@ -12,6 +12,8 @@ export const RuntimeConfigSchema = z.object({
   PROVISION_QUEUE_URL: HttpUrl,
   PUSH_QUEUE_URL: HttpUrl,
   EVENT_BUS_NAME: z.string().min(1),
+  /** Where the EventBridge subscriber puts a command it can never apply (with the reason). */
+  COMMANDS_DLQ_URL: HttpUrl.optional(),
   SECRET_ID: z.string().min(1).optional(),
   VASTAI_BASE_URL: HttpUrl.optional(),
   /** Endpoint overrides for the local stack (DynamoDB Local, fauxqs). */

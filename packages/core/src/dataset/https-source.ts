@@ -10,10 +10,32 @@ import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
+import {
+  checkOutboundUrl,
+  type LookupFunction,
+  type OutboundPolicy,
+  OutboundRequestRefusedError,
+  outboundRequestOptions,
+} from "../net";
 import { type DatasetEntry, type DatasetReader, DatasetSourceError } from "./entries";
 
+/**
+ * How archives are fetched. Every hop (the first request and each redirect) is checked by
+ * `checkOutboundUrl` under `policy` and resolved through a guarded lookup, so neither an
+ * IP literal nor a name resolving to a private, loopback or link-local address is ever
+ * connected to unless `policy` allows its host.
+ */
 export interface HttpsArchiveOptions {
-  /** Custom agent (e.g. trusting a test CA). */
+  /**
+   * Hosts allowed although not public. Default: the policy of `agent` when it is a
+   * `guardedHttpsAgent`, else the strict default (no loopback, no private address).
+   */
+  policy?: OutboundPolicy;
+  /**
+   * Custom agent (e.g. trusting a test CA): best a `guardedHttpsAgent` (then `policy` may be
+   * left out). A plain agent works too (each request carries a guarded lookup); an agent with
+   * its own `lookup`, or built with another policy than `policy`, is refused.
+   */
   agent?: Agent;
   maxRedirects?: number;
   /** Socket inactivity timeout (default 30 s). */
@@ -103,21 +125,54 @@ export interface HttpsRequestSpec {
 /**
  * Sends the request and follows redirects (at most `maxRedirects`, https only), resolving with
  * the first response that is not a redirect, whatever its status; the caller reads or
- * discards its body. Failures are `DatasetSourceError`s: permanent for a non-https URL or
- * redirect, too many redirects, an unknown host or an untrusted certificate; transient for a
- * timeout or any other network error.
+ * discards its body. Each hop is checked against the outbound policy before it is sent.
+ * Failures are `DatasetSourceError`s: permanent for a URL or redirect the policy refuses
+ * (non-https, userinfo, a private or loopback address), too many redirects, an unknown host or
+ * an untrusted certificate; transient for a timeout or any other network error.
  */
 export function requestFollowingRedirects(
   url: string,
   spec: HttpsRequestSpec,
   options: HttpsArchiveOptions,
   signal?: AbortSignal,
-  redirectsLeft = options.maxRedirects ?? 5,
 ): Promise<{ response: IncomingMessage; url: string }> {
-  if (!url.startsWith("https://")) {
+  let outbound: ReturnType<typeof outboundRequestOptions>;
+  try {
+    outbound = outboundRequestOptions({ agent: options.agent, policy: options.policy });
+  } catch (error) {
     return Promise.reject(
-      new DatasetSourceError(`dataset URLs must use https (${redactQuery(url)})`, { permanent: true }),
+      new DatasetSourceError(`the dataset fetch is misconfigured: ${(error as Error).message}`, {
+        permanent: true,
+        cause: error,
+      }),
     );
+  }
+  return requestHop(url, spec, options, outbound, signal, options.maxRedirects ?? 5, false);
+}
+
+interface OutboundHop {
+  agent: Agent | undefined;
+  policy: OutboundPolicy;
+  lookup: LookupFunction;
+}
+
+/**
+ * One hop. `redirected` changes only the words of a refusal: the user named the first URL; a
+ * redirect target came from the server, and is not echoed (it may name an internal host).
+ */
+function requestHop(
+  url: string,
+  spec: HttpsRequestSpec,
+  options: HttpsArchiveOptions,
+  outbound: OutboundHop,
+  signal: AbortSignal | undefined,
+  redirectsLeft: number,
+  redirected: boolean,
+): Promise<{ response: IncomingMessage; url: string }> {
+  try {
+    checkOutboundUrl(url, outbound.policy);
+  } catch (error) {
+    return Promise.reject(refusalError(error, url, redirected));
   }
   return new Promise((resolve, reject) => {
     const request = httpsRequest(
@@ -125,7 +180,9 @@ export function requestFollowingRedirects(
       {
         method: spec.method,
         headers: spec.headers,
-        agent: options.agent,
+        agent: outbound.agent,
+        // A guarded agent's own lookup wins over this one; a plain agent's sockets use this.
+        lookup: outbound.lookup,
         timeout: options.timeoutMs ?? 30_000,
         signal,
       },
@@ -140,8 +197,15 @@ export function requestFollowingRedirects(
               }),
             );
           }
-          const next = new URL(response.headers.location, url).toString();
-          return resolve(requestFollowingRedirects(next, spec, options, signal, redirectsLeft - 1));
+          let next: string;
+          try {
+            next = new URL(response.headers.location, url).toString();
+          } catch {
+            return reject(
+              new DatasetSourceError("the dataset URL redirected to an invalid URL", { permanent: true }),
+            );
+          }
+          return resolve(requestHop(next, spec, options, outbound, signal, redirectsLeft - 1, true));
         }
         resolve({ response, url });
       },
@@ -149,18 +213,42 @@ export function requestFollowingRedirects(
     request.on("timeout", () =>
       request.destroy(new DatasetSourceError(`dataset download timed out (${redactQuery(url)})`)),
     );
-    request.on("error", (error: NodeJS.ErrnoException) =>
+    request.on("error", (error: NodeJS.ErrnoException) => {
+      if (error instanceof DatasetSourceError) return reject(error);
+      // The guarded lookup refused what the name resolved to: nothing was connected to.
+      if (error instanceof OutboundRequestRefusedError) return reject(refusalError(error, url, redirected));
       reject(
-        error instanceof DatasetSourceError
-          ? error
-          : new DatasetSourceError(`dataset download failed: ${error.message} (${redactQuery(url)})`, {
-              permanent: error.code !== undefined && PERMANENT_NETWORK_CODES.has(error.code),
-              cause: error,
-            }),
-      ),
-    );
+        new DatasetSourceError(`dataset download failed: ${error.message} (${redactQuery(url)})`, {
+          permanent: error.code !== undefined && PERMANENT_NETWORK_CODES.has(error.code),
+          cause: error,
+        }),
+      );
+    });
     request.end();
   });
+}
+
+/**
+ * A permanent error naming the rule: "the dataset URL points at a private address". The first
+ * URL is the user's own and keeps the old "dataset URLs must use https (url)" wording for the
+ * scheme; a redirect's target is never echoed.
+ */
+function refusalError(error: unknown, url: string, redirected: boolean): DatasetSourceError {
+  if (!(error instanceof OutboundRequestRefusedError)) {
+    return new DatasetSourceError(`the dataset URL cannot be requested (${redactQuery(url)})`, {
+      permanent: true,
+      cause: error,
+    });
+  }
+  const message =
+    error.rule === "scheme"
+      ? redirected
+        ? "the dataset URL redirected to a URL that is not https (dataset URLs must use https)"
+        : `dataset URLs must use https (${redactQuery(url)})`
+      : redirected
+        ? `the dataset URL redirected to a URL that ${error.reason}`
+        : `the dataset URL ${error.reason}`;
+  return new DatasetSourceError(message, { permanent: true, cause: error });
 }
 
 /** The URL without its query string and fragment: a presigned URL's signature must not reach logs. */

@@ -7,7 +7,9 @@
  *   can allow listing and still deny reading.
  * - HTTPS archive: a `HEAD` (a one-byte ranged `GET` when the server refuses `HEAD`) proves the
  *   URL answers and gives the archive's size; its content is only known once it streams, where
- *   `checkedDatasetReader` applies the same rules.
+ *   `checkedDatasetReader` applies the same rules. Every hop, redirects included, is held to the
+ *   outbound policy in `deps.https` (see `requestFollowingRedirects`): a URL pointing at a private
+ *   or loopback address is rejected before anything connects.
  * - Local folder (local stack only): listed like the local reader does.
  *
  * Outcomes: a `DatasetInspection`; a `DatasetRejectedError` for anything permanent; any other

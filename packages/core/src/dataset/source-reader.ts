@@ -8,6 +8,7 @@ import type { DatasetSource } from "./source";
 
 export interface DatasetReaderDeps {
   s3?: S3Client;
+  /** How archives are fetched: `policy` (the deployment's outbound allowlist; default strict) and a test CA's agent. */
   https?: HttpsArchiveOptions;
   /** Local folders exist only in the local stack; the cloud handler leaves this false. */
   allowLocal?: boolean;

@@ -4,13 +4,14 @@
  * needs; `ReaperDeps` is the union, because the reaper finishes whatever any step left undone.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { CallbackSender } from "../callbacks";
 import type { Clock } from "../clock";
 import type { DatasetInspection, DatasetPolicy, DatasetReader, DatasetSource } from "../dataset";
 import type { EventPublisher } from "../events";
+import type { OutboundPolicy } from "../net";
 import { type Logger, redactSecrets } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
-import type { Notifier } from "./notifier";
 import type { SshConnector, SshProbe, VastPort } from "./ports";
 import { type JobSettings, type JobSettingsOverrides, resolveSettings } from "./settings";
 
@@ -36,8 +37,10 @@ export interface JobDeps {
   settings?: JobSettingsOverrides;
   /** Secret values scrubbed from anything that reaches the timeline, events or logs. */
   secrets?: readonly string[];
-  /** Tells the job's callbackUrl how it ended; absent = no callbacks. */
-  notifier?: Notifier;
+  /** Delivers a job's signed callbacks; absent = no callbacks (no signing secret configured). */
+  callbacks?: CallbackSender;
+  /** Hosts datasets and callbacks may reach although not public (`OUTBOUND_ALLOW_HOSTS`). */
+  outbound?: OutboundPolicy;
 }
 
 /** Provisioning and readiness. */

@@ -1,4 +1,6 @@
 /** Public face of the job lifecycle: intake, the steps, the reaper, and what they depend on. */
+
+export { type AnnounceDeps, announce } from "./announce";
 export {
   type AfterAttempt,
   type AttemptEnding,
@@ -13,7 +15,14 @@ export {
   type TerminalEvent,
   totalCost,
 } from "./attempts";
+export { type CallbackStepOutcome, deliverCallback } from "./callbacks";
 export { cancelJob } from "./cancel";
+export {
+  type CommandDeps,
+  type CommandOutcome,
+  handleCommandEvent,
+  InvalidCommandError,
+} from "./commands";
 export {
   artifactKey,
   COMPLETION_LEASE,
@@ -52,14 +61,6 @@ export {
   parseProvisionQueueMessage,
   parseQueueBody,
 } from "./messages";
-export {
-  HttpNotifier,
-  type HttpNotifierOptions,
-  type JobNotification,
-  JobNotificationSchema,
-  type Notifier,
-  notifyJobEnded,
-} from "./notifier";
 export type { SshConnector, SshProbe, VastPort } from "./ports";
 export { giveUpProvisioning, JobBusyError, PROVISION_LEASE, provisionJob } from "./provision";
 export {
@@ -83,7 +84,9 @@ export {
   type JobRequest,
   type JobRequestInput,
   JobRequestSchema,
+  jobRequestSchema,
   offerConstraintsOf,
+  StoredJobRequestSchema,
 } from "./request";
 export {
   type CompletionSettings,

@@ -1,16 +1,14 @@
 /**
  * Applying a state-machine event to a stored job: the conditional write, then the
- * "Job State Changed" event (published best effort: the store is the truth).
+ * "Job State Changed" announcement (bus and callback; best effort: the store is the truth).
  */
-import { type EventPublisher, publishBestEffort } from "../events";
-import { type Logger, redactObject, redactSecrets } from "../observability";
+import { redactObject, redactSecrets } from "../observability";
 import type { JobRecord, JobStore, TransitionOptions } from "../store";
+import { type AnnounceDeps, announce } from "./announce";
 import { isTerminal, type JobEvent } from "./state-machine";
 
-export interface LifecycleDeps {
+export interface LifecycleDeps extends AnnounceDeps {
   store: JobStore;
-  events: EventPublisher;
-  logger: Logger;
   /** Secret values scrubbed from reasons and details before they are stored or published. */
   secrets?: readonly string[];
 }
@@ -35,17 +33,24 @@ export async function applyEvent(
     event: event.type,
     reason: event.reason,
   });
-  await publishBestEffort(deps, {
-    detailType: "Job State Changed",
-    detail: {
-      jobId: job.jobId,
-      from: job.state,
-      to: next.state,
-      reason: event.reason,
-      attempt: next.attempt,
-      spentUsd: next.spentUsd,
-      ...(isTerminal(next.state) ? { costUsd: next.costUsd ?? next.spentUsd, artifact: next.artifact } : {}),
+  await announce(
+    deps,
+    next,
+    {
+      detailType: "Job State Changed",
+      detail: {
+        jobId: job.jobId,
+        from: job.state,
+        to: next.state,
+        reason: event.reason,
+        attempt: next.attempt,
+        spentUsd: next.spentUsd,
+        ...(isTerminal(next.state)
+          ? { costUsd: next.costUsd ?? next.spentUsd, artifact: next.artifact }
+          : {}),
+      },
     },
-  });
+    `v${next.version}`,
+  );
   return next;
 }

@@ -12,6 +12,7 @@ import {
   ProvisionQueueMessageSchema,
   retryDelaySeconds,
 } from "../queue";
+import { deliverCallback } from "./callbacks";
 import { type ProvisionDeps, redactFor } from "./deps";
 import { giveUpProvisioning, JobBusyError, provisionJob } from "./provision";
 import { checkReadiness } from "./readiness";
@@ -44,6 +45,11 @@ export async function handleProvisionQueueMessage(
   message: ProvisionQueueMessage,
   delivery: Delivery,
 ): Promise<void> {
+  if (message.type === "callback") {
+    // Retries are its own (re-queued with a delay): a failure here is not the job's.
+    await deliverCallback(deps, message);
+    return;
+  }
   try {
     if (message.type === "provision") await provisionJob(deps, message.jobId);
     else await checkReadiness(deps, message, delivery);

@@ -21,6 +21,7 @@ import { rankOffers } from "../offers";
 import { AttemptEndedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
 import { templateDiskNeeds } from "../training";
 import { formatInstanceLabel, isVastAIError, type VastInstance, type VastOffer } from "../vast";
+import { announce } from "./announce";
 import {
   endAttempt,
   finishJob,
@@ -515,7 +516,32 @@ async function markBooting(
   for (let round = 0; round < 5; round++) {
     if (job.state !== "provisioning") return;
     try {
-      await applyEvent(deps, job, { type: "instance_created", reason }, { details: { attempt, instanceId } });
+      const booting = await applyEvent(
+        deps,
+        job,
+        { type: "instance_created", reason },
+        { details: { attempt, instanceId } },
+      );
+      const record = await deps.store.getAttempt(job.jobId, attempt);
+      if (record) {
+        await announce(
+          deps,
+          booting,
+          {
+            detailType: "Instance Provisioned",
+            detail: {
+              jobId: job.jobId,
+              attempt,
+              instanceId,
+              offerId: record.offerId,
+              machineId: record.machineId,
+              gpuName: record.gpuName,
+              hourlyUsd: record.hourlyUsd,
+            },
+          },
+          `instance-${instanceId}`,
+        );
+      }
       return;
     } catch (error) {
       // A cancel may have won; its ending destroys the instance this attempt now holds.

@@ -97,12 +97,20 @@ export interface ReaperSettings {
   runBudgetMs: number;
 }
 
+export interface CallbackSettings {
+  /** A callback that cannot be delivered is tried until its event is this old. */
+  maxAgeMs: number;
+  /** Delay before the second try; each next one is three times longer (at most 15 minutes). */
+  firstRetrySeconds: number;
+}
+
 export interface JobSettings {
   provision: ProvisionSettings;
   dataset: DatasetSettings;
   push: PushSettings;
   completion: CompletionSettings;
   reaper: ReaperSettings;
+  callbacks: CallbackSettings;
 }
 
 /** Overrides as `deps.settings` takes them: any field of any group. */
@@ -155,6 +163,10 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     leaseMs: 6 * 60_000,
     runBudgetMs: 3 * 60_000,
   },
+  callbacks: {
+    maxAgeMs: 60 * 60_000,
+    firstRetrySeconds: 5,
+  },
 };
 
 /** The settings in force: the defaults with `overrides` laid over them, group by group. */
@@ -165,5 +177,6 @@ export function resolveSettings(overrides: JobSettingsOverrides = {}): JobSettin
     push: { ...DEFAULT_JOB_SETTINGS.push, ...overrides.push },
     completion: { ...DEFAULT_JOB_SETTINGS.completion, ...overrides.completion },
     reaper: { ...DEFAULT_JOB_SETTINGS.reaper, ...overrides.reaper },
+    callbacks: { ...DEFAULT_JOB_SETTINGS.callbacks, ...overrides.callbacks },
   };
 }

@@ -5,6 +5,7 @@
  * on the instance id).
  */
 import type { VastInstance } from "../vast";
+import { announce } from "./announce";
 import { attemptCost } from "./attempts";
 import type { JobDeps } from "./deps";
 
@@ -29,6 +30,23 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
     instanceId: stray.instanceId,
     reason: stray.reason,
   });
+  const job = await deps.store.getJob(stray.jobId);
+  if (job) {
+    await announce(
+      deps,
+      job,
+      {
+        detailType: "Instance Terminated",
+        detail: {
+          jobId: stray.jobId,
+          attempt: stray.attempt,
+          instanceId: stray.instanceId,
+          reason: stray.reason,
+        },
+      },
+      `instance-${stray.instanceId}`,
+    );
+  }
   const record = await deps.store.getAttempt(stray.jobId, stray.attempt);
   if (!record) return;
   // Priced with the attempt's rates, as if the attempt had held it from `since`.

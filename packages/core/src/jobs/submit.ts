@@ -4,12 +4,16 @@
  * Invalid input changes nothing: it is refused before any write.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { type EventPublisher, publishBestEffort } from "../events";
+import type { CallbackSender } from "../callbacks";
+import { type Clock, systemClock } from "../clock";
+import type { EventPublisher } from "../events";
+import type { OutboundPolicy } from "../net";
 import type { Logger } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
 import { isVastAIError, resolveOfferRequest } from "../vast";
-import { formatIssues, type JobRequest, JobRequestSchema, offerConstraintsOf } from "./request";
+import { announce } from "./announce";
+import { formatIssues, type JobRequest, jobRequestSchema, offerConstraintsOf } from "./request";
 import type { JobState } from "./state-machine";
 
 export interface SubmitDeps {
@@ -20,6 +24,11 @@ export interface SubmitDeps {
   newJobId?: () => string;
   /** The local stack may read datasets from a local folder; the cloud intake may not. */
   allowLocalDataset?: boolean;
+  clock?: Clock;
+  /** Present when callbacks are configured: the job's callbackUrl hears of its submission too. */
+  callbacks?: CallbackSender;
+  /** Hosts a dataset or callback URL may name although not public (the local stack's); default none. */
+  outbound?: OutboundPolicy;
 }
 
 export interface SubmitResult {
@@ -57,8 +66,11 @@ export function requestHash(request: JobRequest): string {
 }
 
 /** Parses and checks a request; throws `JobValidationError` with a precise message. */
-export function validateJobRequest(body: unknown, options: { allowLocalDataset?: boolean } = {}): JobRequest {
-  const parsed = JobRequestSchema.safeParse(body);
+export function validateJobRequest(
+  body: unknown,
+  options: { allowLocalDataset?: boolean; outbound?: OutboundPolicy } = {},
+): JobRequest {
+  const parsed = jobRequestSchema(options.outbound).safeParse(body);
   if (!parsed.success) throw new JobValidationError(formatIssues(parsed.error));
   const request = parsed.data;
   if (request.dataset.kind === "local" && !options.allowLocalDataset) {
@@ -75,7 +87,10 @@ export function validateJobRequest(body: unknown, options: { allowLocalDataset?:
 }
 
 export async function submitJob(deps: SubmitDeps, body: unknown): Promise<SubmitResult> {
-  const request = validateJobRequest(body, { allowLocalDataset: deps.allowLocalDataset });
+  const request = validateJobRequest(body, {
+    allowLocalDataset: deps.allowLocalDataset,
+    outbound: deps.outbound,
+  });
   const jobId = (deps.newJobId ?? newJobId)();
   const { job, created } = await deps.store.createJob({ jobId, request, requestHash: requestHash(request) });
   // A repeated submission of a job that never left `queued` re-sends `provision`: the first
@@ -83,16 +98,21 @@ export async function submitJob(deps: SubmitDeps, body: unknown): Promise<Submit
   if (created || job.state === "queued") await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
   if (created) {
     deps.logger.info("job submitted", { jobId: job.jobId, gpuType: request.gpuType });
-    await publishBestEffort(deps, {
-      detailType: "Job Submitted",
-      detail: {
-        jobId: job.jobId,
-        status: job.state,
-        gpuType: request.gpuType,
-        maxHourlyUsd: request.maxHourlyUsd,
-        budgetUsd: request.budgetUsd,
+    await announce(
+      { ...deps, clock: deps.clock ?? systemClock },
+      job,
+      {
+        detailType: "Job Submitted",
+        detail: {
+          jobId: job.jobId,
+          status: job.state,
+          gpuType: request.gpuType,
+          maxHourlyUsd: request.maxHourlyUsd,
+          budgetUsd: request.budgetUsd,
+        },
       },
-    });
+      "submitted",
+    );
   }
   return { jobId: job.jobId, status: job.state, created };
 }

@@ -6,4 +6,4 @@ export {
   type LogRecord,
   silentLogger,
 } from "./logger";
-export { REDACTED, redactObject, redactSecrets } from "./redact";
+export { REDACTED, redactObject, redactSecretFragments, redactSecrets } from "./redact";

@@ -6,10 +6,7 @@
  */
 import type { JobQueue } from "./job-queue";
 import type { QueueName } from "./messages";
-
-/** How many times each queue delivers a message before its dead-letter queue takes it. The SST
- * config reads these numbers, so the code's "last delivery" and the redrive policy agree. */
-export const MAX_DELIVERIES: Record<QueueName, number> = { provision: 5, push: 3 };
+import { MAX_DELIVERIES } from "./redrive";
 
 export interface Delivery {
   /** The SQS message id (the same on every redelivery of one message). */

@@ -1,7 +1,7 @@
+export { type DeadLetterSink, SqsDeadLetters } from "./dead-letters";
 export {
   type Delivery,
   directDelivery,
-  MAX_DELIVERIES,
   retryDelaySeconds,
   type SqsDeliveryInput,
   sqsDelivery,
@@ -9,6 +9,8 @@ export {
 export { InMemoryJobQueue, type SentMessage } from "./in-memory-job-queue";
 export { clampDelay, type EnqueueOptions, type JobQueue, MAX_DELAY_SECONDS } from "./job-queue";
 export {
+  type CallbackMessage,
+  CallbackMessageSchema,
   type ProvisionMessage,
   ProvisionMessageSchema,
   type ProvisionQueueMessage,
@@ -22,5 +24,6 @@ export {
   type ReadinessMessage,
   ReadinessMessageSchema,
 } from "./messages";
+export { MAX_DELIVERIES } from "./redrive";
 export { type SqsBatchHandler, type SqsBatchHandlerOptions, sqsBatchHandler } from "./sqs-batch";
 export { SqsJobQueue, type SqsJobQueueOptions } from "./sqs-job-queue";

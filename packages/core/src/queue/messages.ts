@@ -1,8 +1,10 @@
 /**
- * The messages on the work queues. The `provision` queue carries `provision` and `readiness`;
- * the `push` queue carries `push`. Parsed with zod on receipt: a malformed body is refused.
+ * The messages on the work queues. The `provision` queue carries `provision`, `readiness` and
+ * `callback` (a job's signed callback, retried with a delay); the `push` queue carries `push`.
+ * Parsed with zod on receipt: a malformed body is refused.
  */
 import { z } from "zod";
+import { CallbackDeliverySchema } from "../callbacks/delivery";
 
 const JobIdSchema = z.string().min(1).max(200);
 
@@ -20,19 +22,34 @@ export const PushMessageSchema = z
   .object({ type: z.literal("push"), jobId: JobIdSchema, attempt: z.number().int().positive() })
   .strict();
 
+export const CallbackMessageSchema = z
+  .object({
+    type: z.literal("callback"),
+    jobId: JobIdSchema,
+    /** The job's callbackUrl, checked at intake and again before every try. */
+    url: z.string().min(1).max(2048),
+    delivery: CallbackDeliverySchema,
+    /** Tries so far, this one included (drives the backoff). */
+    attempt: z.number().int().positive().default(1),
+  })
+  .strict();
+
 export const ProvisionQueueMessageSchema = z.discriminatedUnion("type", [
   ProvisionMessageSchema,
   ReadinessMessageSchema,
+  CallbackMessageSchema,
 ]);
 export const QueueMessageSchema = z.discriminatedUnion("type", [
   ProvisionMessageSchema,
   ReadinessMessageSchema,
+  CallbackMessageSchema,
   PushMessageSchema,
 ]);
 
 export type ProvisionMessage = z.infer<typeof ProvisionMessageSchema>;
 export type ReadinessMessage = z.input<typeof ReadinessMessageSchema>;
 export type PushMessage = z.infer<typeof PushMessageSchema>;
+export type CallbackMessage = z.input<typeof CallbackMessageSchema>;
 export type ProvisionQueueMessage = z.output<typeof ProvisionQueueMessageSchema>;
 export type QueueMessage = z.input<typeof QueueMessageSchema>;
 

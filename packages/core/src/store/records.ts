@@ -3,7 +3,7 @@
  * back from DynamoDB are parsed through these, so a malformed item is an error at the edge.
  */
 import { z } from "zod";
-import { JobRequestSchema } from "../jobs/request";
+import { StoredJobRequestSchema } from "../jobs/request";
 import { JobEventTypeSchema, JobStateSchema } from "../jobs/state-machine";
 
 /** The trained LoRA as stored in S3, with the size and sha256 verified on upload. */
@@ -40,7 +40,8 @@ export const JobRecordSchema = z.object({
   state: JobStateSchema,
   /** Bumped by every write that changes the job; each such write is conditional on it. */
   version: z.number().int().nonnegative(),
-  request: JobRequestSchema,
+  /** As stored: the intake rules of the day it was submitted (its allowlist included) stand. */
+  request: StoredJobRequestSchema,
   idempotencyKey: z.string().nullable(),
   requestHash: z.string(),
   createdAt: z.number(),

@@ -4,6 +4,7 @@
  * onto a small set of codes the orchestrator can act on.
  */
 import type { VastErrorCode } from "./model";
+import { type Redactor, redactDeep } from "./redaction";
 
 export interface VastAIErrorInit {
   code: VastErrorCode;
@@ -58,20 +59,32 @@ const FUNDS_TEXT =
 const AUTH_TEXT = /auth_error|invalid user key|invalid api key/i;
 const OFFER_GONE_TEXT = /no_such_ask|no longer available|is not available/i;
 
-/** Picks the human message out of any of Vast's body shapes. */
-export function extractErrorMessage(body: unknown): string | null {
-  if (typeof body === "string") {
-    const text = body.trim();
-    return text ? text.slice(0, 500) : null;
-  }
+/** Longest message kept from an error body. */
+const MAX_MESSAGE_LENGTH = 500;
+
+const unredacted: Redactor = (text) => text;
+
+/**
+ * Picks the human message out of any of Vast's body shapes. With `redact`: the whole body is
+ * redacted first (every string and key, at any depth), then the message is picked and cut to
+ * 500 characters, then redacted again, because a cut can leave a piece of a key that only the
+ * fragment rule of the redactor still recognises.
+ */
+export function extractErrorMessage(body: unknown, redact: Redactor = unredacted): string | null {
+  const message = pickMessage(redactDeep(body, redact));
+  return message === null ? null : redact(message.slice(0, MAX_MESSAGE_LENGTH));
+}
+
+function pickMessage(body: unknown): string | null {
+  if (typeof body === "string") return body.trim() || null;
   if (body && typeof body === "object" && !Array.isArray(body)) {
     const record = body as Record<string, unknown>;
     for (const key of ["msg", "message", "detail", "error"]) {
       const value = record[key];
-      if (typeof value === "string" && value.trim()) return value.trim().slice(0, 500);
+      if (typeof value === "string" && value.trim()) return value.trim();
       if (value && typeof value === "object") {
         try {
-          return JSON.stringify(value).slice(0, 500);
+          return JSON.stringify(value);
         } catch {
           // cyclic values cannot come from JSON; ignore defensively
         }
@@ -82,10 +95,10 @@ export function extractErrorMessage(body: unknown): string | null {
 }
 
 /** Vast's machine-readable error key, e.g. `no_such_ask`. */
-export function extractErrorKey(body: unknown): string | null {
+export function extractErrorKey(body: unknown, redact: Redactor = unredacted): string | null {
   if (body && typeof body === "object" && !Array.isArray(body)) {
     const value = (body as Record<string, unknown>).error;
-    if (typeof value === "string" && value.trim()) return value.trim();
+    if (typeof value === "string" && value.trim()) return redact(value.trim());
   }
   return null;
 }
@@ -98,19 +111,22 @@ export interface HttpFailure {
   isCreate: boolean;
   /** `new_contract` from a create that failed yet still rented an instance. */
   instanceId?: number | null;
+  /** Applied to the body (deeply) and to every text taken from it; the client passes its key redactor. */
+  redact?: Redactor;
 }
 
 /** Maps an HTTP failure (or a 2xx with `success: false`) to a `VastAIError`. */
 export function errorFromResponse(failure: HttpFailure): VastAIError {
   const { status, body, endpoint, isCreate } = failure;
-  const vastError = extractErrorKey(body);
-  const message = extractErrorMessage(body) ?? `HTTP ${status}`;
+  const redact = failure.redact ?? unredacted;
+  const vastError = extractErrorKey(body, redact);
+  const message = extractErrorMessage(body, redact) ?? `HTTP ${status}`;
   const text = `${vastError ?? ""} ${message}`;
   const instanceId = failure.instanceId ?? null;
   const base = { status, endpoint, vastError, instanceId };
 
   const make = (code: VastErrorCode, retryable: boolean, ambiguous = false) =>
-    new VastAIError({ ...base, code, retryable, ambiguous, message: `Vast ${endpoint}: ${message}` });
+    new VastAIError({ ...base, code, retryable, ambiguous, message: redact(`Vast ${endpoint}: ${message}`) });
 
   if (status === 429 || RATE_LIMIT_TEXT.test(text)) return make("rate_limited", true);
   if (status === 401 || status === 403 || AUTH_TEXT.test(text)) return make("auth", false);

@@ -9,7 +9,7 @@ import type { Logger } from "../observability";
 import type { VastEndpoint } from "./endpoints";
 import { errorFromResponse, VastAIError } from "./errors";
 import type { EndpointRateLimiter } from "./rate-limiter";
-import { pathOf, type Redactor } from "./redaction";
+import { pathOf, type Redactor, redactDeep } from "./redaction";
 import { backoffDelayMs, type RetryPolicy } from "./retry";
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -159,12 +159,15 @@ export class VastHttp {
     if (req.acceptStatus?.(status)) return { status, body };
     const failed = status < 200 || status >= 300 || isUnsuccessful(body);
     if (!failed) return { status, body };
+    // The body is redacted whole before anything is taken from it, and each text taken from it
+    // again after it is cut (see `extractErrorMessage`).
     throw errorFromResponse({
       status,
-      body: redactBody(req.responseType === "text" ? parseBody(text) : body, redact),
+      body: redactDeep(req.responseType === "text" ? parseBody(text) : body, redact),
       endpoint: label,
       isCreate,
       instanceId: isCreate ? contractIdOf(body) : null,
+      redact,
     });
   }
 
@@ -204,15 +207,6 @@ function parseBody(text: string): unknown {
 
 function isUnsuccessful(body: unknown): boolean {
   return !!body && typeof body === "object" && (body as Record<string, unknown>).success === false;
-}
-
-function redactBody(body: unknown, redact: Redactor): unknown {
-  if (typeof body === "string") return redact(body);
-  if (!body || typeof body !== "object" || Array.isArray(body)) return body;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body))
-    out[key] = typeof value === "string" ? redact(value) : value;
-  return out;
 }
 
 /** `new_contract` as a positive integer (it may arrive as a numeric string). */

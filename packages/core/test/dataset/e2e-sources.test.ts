@@ -29,6 +29,9 @@ async function tarOf(files: [string, Buffer][]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The test server is on loopback: allowed as a deliberate exception (production allows none). */
+const LOOPBACK = { allowHosts: ["127.0.0.1"] };
+
 describe("pushing from S3 and HTTPS sources into a real sshd", () => {
   let sshd: TestSshd;
   let session: SshSession;
@@ -107,7 +110,10 @@ describe("pushing from S3 and HTTPS sources into a real sshd", () => {
   });
 
   it("an HTTPS .tar.gz arrives intact", async () => {
-    const reader = datasetReaderFor({ kind: "https", url: `${base}/good.tar.gz` }, { https: { agent } });
+    const reader = datasetReaderFor(
+      { kind: "https", url: `${base}/good.tar.gz` },
+      { https: { agent, policy: LOOPBACK } },
+    );
     const result = await pushDataset(session, {
       jobId: "from-https",
       workspaceRoot: sshd.workspaceRoot,
@@ -118,7 +124,10 @@ describe("pushing from S3 and HTTPS sources into a real sshd", () => {
   });
 
   it("a hostile entry deep in an archive fails the push and leaves nothing behind", async () => {
-    const reader = datasetReaderFor({ kind: "https", url: `${base}/evil.tar` }, { https: { agent } });
+    const reader = datasetReaderFor(
+      { kind: "https", url: `${base}/evil.tar` },
+      { https: { agent, policy: LOOPBACK } },
+    );
     const error = await pushDataset(session, {
       jobId: "from-evil",
       workspaceRoot: sshd.workspaceRoot,

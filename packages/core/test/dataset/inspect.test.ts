@@ -418,7 +418,11 @@ describe("inspectDataset: HTTPS archive", () => {
 
   it("rejects a server whose certificate cannot be trusted", async () => {
     const error = await rejection(
-      inspectDataset({ kind: "https", url: `${server.base}/data.tar.gz` }, {}, options),
+      inspectDataset(
+        { kind: "https", url: `${server.base}/data.tar.gz` },
+        { https: { policy: server.policy } },
+        options,
+      ),
     );
     expect(error).toBeInstanceOf(DatasetRejectedError);
     expect(error.message).toMatch(/certificate/i);
@@ -438,7 +442,11 @@ describe("inspectDataset: HTTPS archive", () => {
     const gone = await startSilentServer();
     await gone.close();
     const refused = await rejection(
-      inspectDataset({ kind: "https", url: `https://127.0.0.1:${gone.port}/x.tar` }, {}, options),
+      inspectDataset(
+        { kind: "https", url: `https://127.0.0.1:${gone.port}/x.tar` },
+        { https: { policy: server.policy } },
+        options,
+      ),
     );
     expect(refused).toBeInstanceOf(DatasetSourceError);
     expect((refused as DatasetSourceError).permanent).toBe(false);

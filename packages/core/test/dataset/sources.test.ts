@@ -180,6 +180,8 @@ describe("HTTPS archive source", () => {
   let server: Server;
   let agent: Agent;
   let base: string;
+  /** The test server is on loopback: allowed here as a deliberate exception (production allows none). */
+  const policy = { allowHosts: ["127.0.0.1"] };
   const files: [string, Buffer][] = [
     ["a.jpg", seededBytes(seededRandom(1), 5000)],
     ["a.txt", Buffer.from("a caption")],
@@ -257,7 +259,7 @@ describe("HTTPS archive source", () => {
   it.each(["/plain.tar", "/data.tar.gz", "/redirect"])("streams entries from %s", async (path) => {
     const seen: DatasetEntry[] = [];
     const read = new Map<string, Buffer>();
-    for await (const entry of httpsArchiveReader(`${base}${path}`, { agent }).entries()) {
+    for await (const entry of httpsArchiveReader(`${base}${path}`, { agent, policy }).entries()) {
       seen.push(entry);
       if (entry.kind === "file") read.set(entry.path, await body(entry));
     }
@@ -268,7 +270,7 @@ describe("HTTPS archive source", () => {
 
   it("hands hostile archive names to the packer as-is (the packer refuses them)", async () => {
     const names: string[] = [];
-    for await (const entry of httpsArchiveReader(`${base}/evil.tar`, { agent }).entries())
+    for await (const entry of httpsArchiveReader(`${base}/evil.tar`, { agent, policy }).entries())
       names.push(entry.path);
     expect(names).toContain("../../etc/cron.d/x.txt");
   });
@@ -278,14 +280,18 @@ describe("HTTPS archive source", () => {
       (async () => {
         for await (const _ of reader.entries()) return;
       })().catch((e) => e);
-    expect(await first(httpsArchiveReader(`${base}/data.zip`, { agent }))).toBeInstanceOf(DatasetSourceError);
+    expect(await first(httpsArchiveReader(`${base}/data.zip`, { agent, policy }))).toBeInstanceOf(
+      DatasetSourceError,
+    );
     const missing = await first(
-      httpsArchiveReader(`${base}/missing.tar?X-Amz-Signature=secret123`, { agent }),
+      httpsArchiveReader(`${base}/missing.tar?X-Amz-Signature=secret123`, { agent, policy }),
     );
     expect(missing).toBeInstanceOf(DatasetSourceError);
     expect(missing.message).toMatch(/404/);
     expect(missing.message).not.toContain("secret123");
-    expect(await first(httpsArchiveReader(`${base}/plain.tar`))).toBeInstanceOf(DatasetSourceError);
+    expect(await first(httpsArchiveReader(`${base}/plain.tar`, { policy }))).toBeInstanceOf(
+      DatasetSourceError,
+    );
     expect(await first(httpsArchiveReader(`http://127.0.0.1:1/x.tar`))).toBeInstanceOf(DatasetSourceError);
   });
 
@@ -298,7 +304,7 @@ describe("HTTPS archive source", () => {
       return error as DatasetSourceError;
     };
     const at = (path: string, timeoutMs?: number) =>
-      httpsArchiveReader(`${base}${path}`, { agent, timeoutMs });
+      httpsArchiveReader(`${base}${path}`, { agent, policy, timeoutMs });
     for (const path of [
       "/data.zip",
       "/share.html",
@@ -313,7 +319,7 @@ describe("HTTPS archive source", () => {
     expect((await failure(at("/share.html"))).message).toMatch(/web page/);
     expect((await failure(at("/loop"))).message).toMatch(/too many redirects/);
     // An untrusted certificate and a plain-http URL: permanent too.
-    expect((await failure(httpsArchiveReader(`${base}/plain.tar`))).permanent).toBe(true);
+    expect((await failure(httpsArchiveReader(`${base}/plain.tar`, { policy }))).permanent).toBe(true);
     expect((await failure(httpsArchiveReader("http://127.0.0.1:1/x.tar"))).permanent).toBe(true);
     for (const path of ["/status/500", "/status/503", "/status/429", "/status/408"]) {
       const error = await failure(at(path));
@@ -323,7 +329,7 @@ describe("HTTPS archive source", () => {
     const late = await failure(at("/hang", 200));
     expect(late.permanent).toBe(false);
     expect(late.message).toMatch(/timed out/);
-    const refused = await failure(httpsArchiveReader("https://127.0.0.1:1/x.tar", { agent }));
+    const refused = await failure(httpsArchiveReader("https://127.0.0.1:1/x.tar", { agent, policy }));
     expect(refused.permanent).toBe(false);
   });
 });

@@ -105,7 +105,18 @@ describe("provisionJob", () => {
     ]);
     expect(
       events.events.map((e) => (e.detailType === "Job State Changed" ? e.detail.to : e.detailType)),
-    ).toEqual(["Job Submitted", "provisioning", "booting"]);
+    ).toEqual(["Job Submitted", "provisioning", "booting", "Instance Provisioned"]);
+    expect(events.of("Instance Provisioned")).toEqual([
+      {
+        jobId,
+        attempt: 1,
+        instanceId: attempt?.instanceId,
+        offerId: 1,
+        machineId: 10,
+        gpuName: "RTX 4090",
+        hourlyUsd: 0.31,
+      },
+    ]);
   });
 
   it("passes the job's constraints to the search and rents the cheapest reliable offer", async () => {

@@ -22,10 +22,10 @@ import {
   type TransitionOptions,
   VersionConflictError,
 } from "../../store";
+import { announce } from "../announce";
 import { type JobDeps, redactFor, settingsOf } from "../deps";
 import { applyEvent } from "../lifecycle";
 import { limitExceeded } from "../limits";
-import { notifyJobEnded } from "../notifier";
 import { canTransition, IllegalTransitionError, isTerminal } from "../state-machine";
 import { attemptCost } from "./billing";
 import { releaseInstance } from "./release";
@@ -94,7 +94,23 @@ export async function endAttempt(
       );
     }
     // Fresh from the store: an instance recorded a moment ago is destroyed too.
-    if (record.endedAt === null) record = await releaseInstance(deps, record);
+    if (record.endedAt === null && record.destroyedAt === null && record.instanceId !== null) {
+      record = await releaseInstance(deps, record);
+      await announce(
+        deps,
+        jobBefore,
+        {
+          detailType: "Instance Terminated",
+          detail: {
+            jobId: jobBefore.jobId,
+            attempt: record.attempt,
+            instanceId: record.instanceId as number,
+            reason,
+          },
+        },
+        `instance-${record.instanceId}`,
+      );
+    }
   }
   const { job, attempt } = await chargeOnce(deps, jobBefore, record, ending, reason);
   const cost = attempt.cost ?? { gpuUsd: attempt.costUsd ?? 0, storageUsd: 0, bandwidthUsd: 0 };
@@ -203,7 +219,7 @@ async function commitTerminal(
       return job;
     }
     const ended = await applyEvent(deps, job, event, options);
-    await notifyJobEnded(deps, ended, options.artifact ?? null);
+    await announceOutcome(deps, ended);
     return ended;
   });
 }
@@ -321,4 +337,49 @@ async function keepDiagnostics(
     reason: `attempt ${record.attempt}: ${reason}`,
     details: JSON.parse(redact(JSON.stringify(details))),
   });
+}
+
+/** `Job Succeeded` or `Job Failed`, with what it cost; a cancelled job has its state change only. */
+async function announceOutcome(deps: JobDeps, job: JobRecord): Promise<void> {
+  const costUsd = job.costUsd ?? job.spentUsd;
+  if (job.state === "succeeded" && job.artifact) {
+    const timeline = await deps.store.getTimeline(job.jobId);
+    const started = timeline.find((entry) => entry.kind === "transition" && entry.to === "training");
+    const endedAt = job.endedAt ?? deps.clock.now();
+    await announce(
+      deps,
+      job,
+      {
+        detailType: "Job Succeeded",
+        detail: {
+          jobId: job.jobId,
+          artifact: job.artifact,
+          costUsd,
+          costBreakdown: job.costBreakdown,
+          timings: {
+            submittedAt: job.createdAt,
+            trainingStartedAt: started?.at ?? null,
+            endedAt,
+            totalSeconds: (endedAt - job.createdAt) / 1000,
+          },
+        },
+      },
+      "final",
+    );
+  } else if (job.state === "failed") {
+    await announce(
+      deps,
+      job,
+      {
+        detailType: "Job Failed",
+        detail: {
+          jobId: job.jobId,
+          reason: job.reason ?? "failed",
+          costUsd,
+          costBreakdown: job.costBreakdown,
+        },
+      },
+      "final",
+    );
+  }
 }

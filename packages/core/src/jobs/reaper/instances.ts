@@ -7,6 +7,7 @@
  * never touched. Destroys Vast accepted earlier are verified here too: still listed → destroyed
  * again; gone → marked done.
  */
+import { publishBestEffort } from "../../events";
 import type { AttemptRecord, JobRecord } from "../../store";
 import { hasRentalLabelPrefix, parseInstanceLabel, type VastInstance } from "../../vast";
 import { destroyStray } from "../strays";
@@ -112,6 +113,15 @@ async function reapOrphan(run: ReaperRun, instance: VastInstance): Promise<void>
   // Destroyed again on every run for as long as Vast lists it (a destroy Vast ignored); the
   // sighting record itself expires with the table's TTL.
   await deps.vast.terminateInstance(instance.instanceId);
+  await publishBestEffort(deps, {
+    detailType: "Instance Terminated",
+    detail: {
+      jobId: null,
+      attempt: null,
+      instanceId: instance.instanceId,
+      reason: "an orphan: no job owns it",
+    },
+  });
   deps.logger.warn("orphan instance destroyed", {
     instanceId: instance.instanceId,
     label: instance.label,
