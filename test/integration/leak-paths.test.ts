@@ -24,6 +24,7 @@ import {
   isTerminal,
   type JobState,
 } from "../../packages/core/src/jobs";
+import { guardedHttpsAgent, type LookupFunction } from "../../packages/core/src/net";
 import { startHttpsServer, type TestHttpsServer } from "../../packages/core/test/dataset/https-server";
 import { DATASET_BUCKET } from "../support/datasets";
 import { driveTo } from "../support/drive-to";
@@ -266,6 +267,25 @@ describe("5. datasets that can never work", () => {
       /^The dataset was refused before renting a GPU: the dataset .* do not fit the job's 38 GB disk/,
     );
     expect(s.base.sim.admin.instances()).toEqual([]);
+  });
+
+  it("a name that resolves to a private address is refused when resolved, before anything is rented", async () => {
+    // A name that looks public; the (stubbed) DNS answers 10.0.0.1 — a host inside the network.
+    const resolver = ((_host: string, options: unknown, callback: unknown) => {
+      const done = (typeof options === "function" ? options : callback) as (...args: unknown[]) => void;
+      const all = typeof options === "object" && options !== null && (options as { all?: boolean }).all;
+      if (all) done(null, [{ address: "10.0.0.1", family: 4 }]);
+      else done(null, "10.0.0.1", 4);
+    }) as LookupFunction;
+    const agent = guardedHttpsAgent({ policy: https.policy, resolver, ca: https.cert });
+    const s = await start(92, { https: { agent, policy: https.policy } });
+    const before = https.connections();
+    await refusedBeforeRenting(
+      s,
+      { kind: "https", url: "https://datasets.example-corp.test/cats.tar" },
+      /resolves to a private address/,
+    );
+    expect(https.connections()).toBe(before);
   });
 
   it("an unreachable URL is retried, never rents, and fails the job on the last delivery", async () => {

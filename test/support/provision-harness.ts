@@ -22,7 +22,7 @@ import {
 } from "../../packages/core/src/jobs";
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { submitJob } from "../../packages/core/src/jobs/submit";
-import { silentLogger } from "../../packages/core/src/observability";
+import { type Logger, silentLogger } from "../../packages/core/src/observability";
 import { type JobQueue, type QueueMessage, SqsJobQueue } from "../../packages/core/src/queue";
 import { probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
@@ -112,6 +112,11 @@ export interface ScenarioOptions {
   https?: HttpsArchiveOptions;
   /** Delivers jobs' callbacks (queued on the provision queue, delivered when it is pumped). */
   callbacks?: CallbackSender;
+  /** Puts something between the orchestrator and the simulator (a proxy that rewrites answers):
+   * given the simulator's URL, returns the URL the Vast client should use. */
+  vastProxy?: (simUrl: string) => Promise<string>;
+  /** Where the orchestrator logs (default: nowhere). */
+  logger?: Logger;
 }
 
 export interface RunOptions {
@@ -175,12 +180,14 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
   const service = new VastAIService({
     client: new VastAIClient({
       apiKey: sim.apiKey,
-      baseUrl: sim.url,
+      baseUrl: options.vastProxy ? await options.vastProxy(sim.url) : sim.url,
       rateLimits: NO_RATE_LIMITS,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
       logs: { pollIntervalMs: 5, maxPolls: 20 },
       timeoutMs: 10_000,
+      ...(options.logger ? { logger: options.logger } : {}),
     }),
+    ...(options.logger ? { logger: options.logger } : {}),
     sshPublicKey: pair.public,
     attachKeyRetryDelayMs: 1,
   });
@@ -203,7 +210,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     events,
     probe,
     clock,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     datasets: datasetAccess({ s3, allowLocal: true, https: { policy: LOOPBACK, ...options.https } }),
     outbound: LOOPBACK,
     ...(options.callbacks ? { callbacks: options.callbacks } : {}),
