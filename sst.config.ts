@@ -32,7 +32,8 @@ export default $config({
 
     // Vast API key, SSH private key and webhook secrets, as one JSON document.
     const secret = new aws.secretsmanager.Secret("VastRentalSecrets", {
-      description: "vast-rental: {vastApiKey, sshPrivateKey, webhookSecrets}",
+      description:
+        "vast-rental: {vastApiKey, sshPrivateKey, webhookSecrets: {vast, callbacks}, apiKeys, submissionSecrets}",
     });
     const secrets = new sst.Linkable("Secrets", {
       properties: { id: secret.id },

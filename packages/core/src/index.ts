@@ -1,4 +1,5 @@
 /** Public face of @vast-rental/core. Each domain folder exports its own API through its index.ts. */
+export * from "./api";
 export * from "./clock";
 export * from "./config";
 export * from "./dataset";

@@ -1,8 +1,8 @@
 /**
  * The system's secrets: the Vast API key, the SSH private key that reaches rented instances,
- * and the webhook signing secrets. In AWS they come from one Secrets Manager secret (a JSON
- * document) through Powertools Parameters, cached for a few minutes; in local runs, from the
- * environment. Errors name what is missing, never a value.
+ * the webhook signing secrets and the HTTP API's credentials. In AWS they come from one Secrets
+ * Manager secret (a JSON document) through Powertools Parameters, cached for a few minutes; in
+ * local runs, from the environment. Errors name what is missing, never a value.
  */
 import { readFile } from "node:fs/promises";
 import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
@@ -12,7 +12,21 @@ import { z } from "zod";
 export const SecretsSchema = z.object({
   vastApiKey: z.string().min(1, "vastApiKey is missing"),
   sshPrivateKey: z.string().min(1, "sshPrivateKey is missing"),
+  /** Signing secrets by purpose: `vast` verifies Vast's notification webhooks, `callbacks` signs ours. */
   webhookSecrets: z.record(z.string(), z.string()).default({}),
+  /**
+   * The HTTP API's keys by name (`{ "ops-laptop": "<key>" }`), sent as `Authorization: Bearer <key>`.
+   * Several may be live at once; removing one revokes it. Absent = none (the API then refuses
+   * every authenticated route). Optional rather than defaulted so a secret written before the API
+   * existed reads back unchanged; the API reads absent as empty.
+   */
+  apiKeys: z.record(z.string(), z.string()).optional(),
+  /**
+   * Secrets by name that product backends sign job submissions with (`X-Vast-Rental-Signature-256`
+   * on `POST /v1/jobs`); any one of them may sign, so a secret is rotated by adding the new one,
+   * switching the sender, then removing the old. Absent = signed submissions are refused.
+   */
+  submissionSecrets: z.record(z.string(), z.string()).optional(),
 });
 export type Secrets = z.infer<typeof SecretsSchema>;
 
@@ -22,7 +36,13 @@ export class SecretsError extends Error {
 
 /** Every secret value, for redaction. */
 export function secretValues(secrets: Secrets): string[] {
-  return [secrets.vastApiKey, secrets.sshPrivateKey, ...Object.values(secrets.webhookSecrets)];
+  return [
+    secrets.vastApiKey,
+    secrets.sshPrivateKey,
+    ...Object.values(secrets.webhookSecrets),
+    ...Object.values(secrets.apiKeys ?? {}),
+    ...Object.values(secrets.submissionSecrets ?? {}),
+  ];
 }
 
 /** Only the paths of what is wrong: zod's own messages may quote the received value. */
@@ -52,8 +72,20 @@ function providerFor(client: SecretsManagerClient | undefined): SecretsProvider 
   return provider;
 }
 
+/** A JSON object from the environment; `undefined` when the variable is unset. */
+function jsonObjectFromEnv(env: Record<string, string | undefined>, name: string): unknown {
+  const text = env[name];
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SecretsError(`${name} is not a JSON object`);
+  }
+}
+
 /** From Secrets Manager when `SECRET_ID` is set, else from `VASTAI_API_KEY`, `VASTAI_SSH_KEY_PATH`
- * (or `VASTAI_SSH_PRIVATE_KEY`) and `WEBHOOK_SECRETS` (a JSON object). */
+ * (or `VASTAI_SSH_PRIVATE_KEY`), and the JSON objects `WEBHOOK_SECRETS`, `API_KEYS` and
+ * `SUBMISSION_SECRETS`. */
 export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Secrets> {
   const env = options.env ?? process.env;
   const secretId = env.SECRET_ID;
@@ -81,15 +113,13 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
       throw new SecretsError(`cannot read the SSH private key at ${env.VASTAI_SSH_KEY_PATH}`);
     }
   }
-  let webhookSecrets: unknown = {};
-  if (env.WEBHOOK_SECRETS) {
-    try {
-      webhookSecrets = JSON.parse(env.WEBHOOK_SECRETS);
-    } catch {
-      throw new SecretsError("WEBHOOK_SECRETS is not a JSON object");
-    }
-  }
-  const parsed = SecretsSchema.safeParse({ vastApiKey: env.VASTAI_API_KEY, sshPrivateKey, webhookSecrets });
+  const parsed = SecretsSchema.safeParse({
+    vastApiKey: env.VASTAI_API_KEY,
+    sshPrivateKey,
+    webhookSecrets: jsonObjectFromEnv(env, "WEBHOOK_SECRETS") ?? {},
+    apiKeys: jsonObjectFromEnv(env, "API_KEYS"),
+    submissionSecrets: jsonObjectFromEnv(env, "SUBMISSION_SECRETS"),
+  });
   if (!parsed.success) throw new SecretsError(`environment: ${describeIssues(parsed.error)}`);
   return parsed.data;
 }

@@ -115,6 +115,7 @@ export {
 } from "./state-machine";
 export { destroyStray, type StrayInstance } from "./strays";
 export {
+  assertKnownGpuAndRegion,
   JobValidationError,
   newJobId,
   requestHash,

@@ -11,9 +11,9 @@ import type { OutboundPolicy } from "../net";
 import type { Logger } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
-import { isVastAIError, resolveOfferRequest } from "../vast";
+import { resolveGpuNames, resolveRegion } from "../vast";
 import { announce } from "./announce";
-import { formatIssues, type JobRequest, jobRequestSchema, offerConstraintsOf } from "./request";
+import { type JobRequest, jobRequestSchema } from "./request";
 import type { JobState } from "./state-machine";
 
 export interface SubmitDeps {
@@ -41,6 +41,12 @@ export interface SubmitResult {
 /** The request is malformed or asks for something impossible (a 400). */
 export class JobValidationError extends Error {
   override readonly name = "JobValidationError";
+  constructor(
+    /** What is wrong, field by field (`path` as dotted keys; empty for the request as a whole). */
+    readonly issues: readonly { path: string; message: string }[],
+  ) {
+    super(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "));
+  }
 }
 
 export function newJobId(): string {
@@ -71,19 +77,37 @@ export function validateJobRequest(
   options: { allowLocalDataset?: boolean; outbound?: OutboundPolicy } = {},
 ): JobRequest {
   const parsed = jobRequestSchema(options.outbound).safeParse(body);
-  if (!parsed.success) throw new JobValidationError(formatIssues(parsed.error));
+  if (!parsed.success) {
+    throw new JobValidationError(
+      parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join("."),
+        message: issue.message,
+      })),
+    );
+  }
   const request = parsed.data;
   if (request.dataset.kind === "local" && !options.allowLocalDataset) {
-    throw new JobValidationError("dataset: local folders are only accepted by the local stack");
+    throw new JobValidationError([
+      { path: "dataset", message: "local folders are only accepted by the local stack" },
+    ]);
   }
-  try {
-    // The Vast offer-query builder knows the GPU aliases and region groups.
-    resolveOfferRequest(offerConstraintsOf(request));
-  } catch (error) {
-    if (isVastAIError(error)) throw new JobValidationError(error.message);
-    throw error;
-  }
+  assertKnownGpuAndRegion(request);
   return request;
+}
+
+/** A GPU type and region the offer search knows (its aliases and region groups), else JobValidationError. */
+export function assertKnownGpuAndRegion(constraints: { gpuType: string; region?: string | undefined }): void {
+  const issues: { path: string; message: string }[] = [];
+  if (!resolveGpuNames(constraints.gpuType)) {
+    issues.push({ path: "gpuType", message: `Unknown GPU type "${constraints.gpuType}"` });
+  }
+  if (constraints.region !== undefined && !resolveRegion(constraints.region)) {
+    issues.push({
+      path: "region",
+      message: `Unknown region "${constraints.region}" (use a group such as US, EU or ASIA, or an ISO-3166 code)`,
+    });
+  }
+  if (issues.length > 0) throw new JobValidationError(issues);
 }
 
 export async function submitJob(deps: SubmitDeps, body: unknown): Promise<SubmitResult> {

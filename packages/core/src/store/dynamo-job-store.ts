@@ -865,7 +865,11 @@ export class DynamoJobStore implements JobStore {
   async listJobs(options: ListJobsOptions = {}): Promise<{ jobs: JobRecord[]; cursor: string | null }> {
     const states = options.states ?? JobStateSchema.options;
     const limit = options.limit ?? 100;
-    const position = decodeCursor(options.cursor, states.length);
+    const position = decodeCursor(
+      options.cursor,
+      (index) => statePartition(states[index] as JobState),
+      states.length,
+    );
     const jobs: JobRecord[] = [];
     let { index, key } = position;
     // One state's partition after the other, each a Query on the index; the cursor says which
@@ -1076,17 +1080,29 @@ function encodeCursor(position: CursorPosition): string {
   return Buffer.from(JSON.stringify(position), "utf8").toString("base64url");
 }
 
-/** A cursor from a caller: anything unreadable is `InvalidCursorError` (a 400, not a 500). */
-function decodeCursor(cursor: string | undefined, partitions: number): CursorPosition {
+/** A cursor from a caller: anything this listing would not have handed out is `InvalidCursorError`
+ * (a 400, never a DynamoDB error): the partition index in range, the key this index's key shape
+ * within that partition. */
+function decodeCursor(
+  cursor: string | undefined,
+  partitionAt: (index: number) => string,
+  partitions: number,
+): CursorPosition {
   if (cursor === undefined) return { index: 0, key: null };
   try {
     const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorPosition;
-    const valid =
-      Number.isInteger(parsed.index) &&
-      parsed.index >= 0 &&
-      parsed.index < partitions &&
-      (parsed.key === null || (typeof parsed.key === "object" && !Array.isArray(parsed.key)));
-    if (valid) return parsed;
+    if (!Number.isInteger(parsed.index) || parsed.index < 0 || parsed.index >= partitions)
+      throw new InvalidCursorError();
+    if (parsed.key === null) return { index: parsed.index, key: null };
+    const key = parsed.key as Record<string, unknown>;
+    const names = ["pk", "sk", "gsi1pk", "gsi1sk"];
+    const shaped =
+      typeof key === "object" &&
+      !Array.isArray(key) &&
+      Object.keys(key).length === names.length &&
+      names.every((name) => typeof key[name] === "string") &&
+      key.gsi1pk === partitionAt(parsed.index);
+    if (shaped) return { index: parsed.index, key: parsed.key };
   } catch {
     // fall through
   }

@@ -398,9 +398,15 @@ describe("DynamoJobStore", () => {
     // Full pages of two; a last page may come back empty when the previous one ended exactly full.
     expect(pages).toBeLessThanOrEqual(3);
     await expect(store.listJobs({ cursor: "not-a-cursor" })).rejects.toBeInstanceOf(InvalidCursorError);
-    await expect(
-      store.listJobs({ cursor: Buffer.from(JSON.stringify({ index: 99, key: null })).toString("base64url") }),
-    ).rejects.toBeInstanceOf(InvalidCursorError);
+    const forged = (position: unknown) => Buffer.from(JSON.stringify(position)).toString("base64url");
+    for (const position of [
+      { index: 99, key: null },
+      { index: 0, key: { pk: "JOB#a", sk: "JOB", gsi1pk: "STATE#failed", gsi1sk: "1" } },
+      { index: 0, key: { pk: 1, sk: "JOB", gsi1pk: "STATE#queued", gsi1sk: "1" } },
+      { index: 0, key: { pk: "JOB#a", sk: "JOB", gsi1pk: "STATE#queued", gsi1sk: "1", extra: "x" } },
+    ]) {
+      await expect(store.listJobs({ cursor: forged(position) })).rejects.toBeInstanceOf(InvalidCursorError);
+    }
   });
 
   it("records an id once while its record lives", async () => {
