@@ -3,12 +3,10 @@
  * only on `POST /v1/jobs` (403 elsewhere), and the open routes. Every refusal is a problem that
  * stores nothing and echoes no credential.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { beforeEach, describe, expect, it } from "vitest";
 import { bearerToken, cachedCredentials, matchApiKey, weakCredentialNames } from "../../src/api";
 import {
   type ApiHarness,
-  apiHarness,
   bearer,
   bodyOf,
   CREDENTIALS,
@@ -16,19 +14,13 @@ import {
   problemOf,
   SHOP_SECRET,
   signedHeaders,
+  useApiHarness,
 } from "./support";
 
-let dynamo: LocalDynamo;
+const api = useApiHarness();
 let h: ApiHarness;
-
-beforeAll(async () => {
-  dynamo = await startDynamoLocal();
-});
-afterAll(async () => {
-  await dynamo?.stop();
-});
-beforeEach(async () => {
-  h = await apiHarness(dynamo);
+beforeEach(() => {
+  h = api.current();
 });
 
 /** Every route that needs an API key. */
@@ -101,7 +93,7 @@ describe("API keys", () => {
       clock,
       maxAgeMs: 60_000,
     });
-    const { app } = await apiHarness(dynamo, { credentials, clock: h.clock });
+    const { app } = await api.make({ credentials, clock: h.clock });
     const list = () => app.request("/v1/jobs", { headers: bearer() });
     expect((await list()).status).toBe(200);
     apiKeys = { ci: CREDENTIALS.apiKeys.ci as string };
@@ -125,7 +117,7 @@ describe("API keys", () => {
   });
 
   it("a credentials store that cannot be read is a 500 that says nothing about it", async () => {
-    const { app } = await apiHarness(dynamo, {
+    const { app } = await api.make({
       credentials: async () => {
         throw new Error(`secret ${SHOP_SECRET} unreadable`);
       },

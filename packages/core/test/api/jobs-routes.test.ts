@@ -2,8 +2,7 @@
  * `/v1/jobs` through `app.request()`: submission (API key and signed), idempotency, every
  * refusal (and that it stores nothing), listing, the job view, and cancel.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { beforeEach, describe, expect, it } from "vitest";
 import { sampleJobRequestInput } from "../../../../test/support/job-request";
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -15,7 +14,6 @@ import {
 import { parseOutboundAllowHosts } from "../../src/net";
 import {
   type ApiHarness,
-  apiHarness,
   bearer,
   bodyOf,
   jsonHeaders,
@@ -24,20 +22,14 @@ import {
   problemOf,
   SHOP_SECRET,
   signedHeaders,
+  useApiHarness,
   VAST_API_KEY,
 } from "./support";
 
-let dynamo: LocalDynamo;
+const api = useApiHarness();
 let h: ApiHarness;
-
-beforeAll(async () => {
-  dynamo = await startDynamoLocal();
-});
-afterAll(async () => {
-  await dynamo?.stop();
-});
-beforeEach(async () => {
-  h = await apiHarness(dynamo);
+beforeEach(() => {
+  h = api.current();
 });
 
 const submit = (body: unknown, headers: Record<string, string> = jsonHeaders()) =>
@@ -253,7 +245,7 @@ describe("POST /v1/jobs", () => {
     });
     await expectNothingStored();
     // The local stack's allowlist: the same request is accepted, keyed or signed.
-    const local = await apiHarness(dynamo, { outbound: parseOutboundAllowHosts("127.0.0.1") });
+    const local = await api.make({ outbound: parseOutboundAllowHosts("127.0.0.1") });
     const body = JSON.stringify(loopback);
     for (const headers of [jsonHeaders(), signedHeaders(body)]) {
       const response = await local.app.request("/v1/jobs", { method: "POST", headers, body });

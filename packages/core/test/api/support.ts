@@ -4,7 +4,8 @@
  * a fixed clock, and known credentials. Plus helpers to sign requests the way senders must.
  */
 import { randomBytes } from "node:crypto";
-import type { LocalDynamo } from "../../../../test/support/dynamodb";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
 import { FakeVast } from "../../../../test/support/fake-vast";
 import { type ApiApp, type ApiCredentials, type ApiDeps, createApiApp, type Problem } from "../../src/api";
 import { InMemoryEventPublisher } from "../../src/events";
@@ -13,7 +14,8 @@ import { InMemoryJobQueue } from "../../src/queue";
 import { signPayload } from "../../src/signing";
 import { DynamoJobStore, type JobStore } from "../../src/store";
 
-export const NOW_MS = Date.UTC(2026, 7, 7, 12, 0, 0);
+// Near the real time: DynamoDB Local deletes items whose TTL (set from this clock) has passed.
+export const NOW_MS = Math.floor(Date.now() / 60_000) * 60_000;
 export const NOW_S = Math.floor(NOW_MS / 1000);
 
 export const CREDENTIALS: ApiCredentials = {
@@ -156,4 +158,41 @@ export async function problemOf(response: Response): Promise<Problem> {
   if (body.status !== response.status)
     throw new Error(`status ${body.status} in a ${response.status} response`);
   return body;
+}
+
+/** A test file's API harnesses: the one made before each test, and more on request. */
+export interface ApiHarnesses {
+  /** The harness made for the running test. */
+  current(): ApiHarness;
+  /** Another harness on the same DynamoDB Local, its own table, with other dependencies. */
+  make(overrides?: Partial<ApiDeps>): Promise<ApiHarness>;
+}
+
+/**
+ * Registers a test file's hooks: one DynamoDB Local for the file, a fresh harness (its own table)
+ * before every test.
+ */
+export function useApiHarness(overrides: Partial<ApiDeps> = {}): ApiHarnesses {
+  let dynamo: LocalDynamo | undefined;
+  let current: ApiHarness | undefined;
+  const make = (more: Partial<ApiDeps> = {}) => {
+    if (!dynamo) throw new Error("DynamoDB Local starts in beforeAll");
+    return apiHarness(dynamo, { ...overrides, ...more });
+  };
+  beforeAll(async () => {
+    dynamo = await startDynamoLocal();
+  });
+  afterAll(async () => {
+    await dynamo?.stop();
+  });
+  beforeEach(async () => {
+    current = await make();
+  });
+  return {
+    current: () => {
+      if (!current) throw new Error("the harness is made in beforeEach");
+      return current;
+    },
+    make,
+  };
 }

@@ -2,24 +2,16 @@
  * The routes that ask Vast: `GET /v1/offers` (searched and ranked as provisioning does) and
  * `/v1/instances` (ours only; anything else is 404), with Vast's rate limiting surfaced as 429.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { beforeEach, describe, expect, it } from "vitest";
 import { instance, offer } from "../../../../test/support/fake-vast";
 import type { InstanceList, OfferSearchResult } from "../../src/api";
 import { VastAIError } from "../../src/vast";
-import { type ApiHarness, apiHarness, bearer, bodyOf, NOW_MS, problemOf, VAST_API_KEY } from "./support";
+import { type ApiHarness, bearer, bodyOf, NOW_MS, problemOf, useApiHarness, VAST_API_KEY } from "./support";
 
-let dynamo: LocalDynamo;
+const api = useApiHarness();
 let h: ApiHarness;
-
-beforeAll(async () => {
-  dynamo = await startDynamoLocal();
-});
-afterAll(async () => {
-  await dynamo?.stop();
-});
-beforeEach(async () => {
-  h = await apiHarness(dynamo);
+beforeEach(() => {
+  h = api.current();
 });
 
 const get = (path: string) => h.app.request(path, { headers: bearer() });

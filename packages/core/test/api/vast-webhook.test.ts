@@ -3,22 +3,14 @@
  * `<X-Vast-Timestamp>.<raw body>`, 300 s window, de-duplicated on the event id, 204, then one
  * `Reconcile Requested` per new event. A bad signature is a 401 that changes nothing.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
+import { beforeEach, describe, expect, it } from "vitest";
 import { signPayload } from "../../src/signing";
-import { type ApiHarness, apiHarness, NOW_S, problemOf, VAST_SECRET, vastHeaders } from "./support";
+import { type ApiHarness, NOW_S, problemOf, useApiHarness, VAST_SECRET, vastHeaders } from "./support";
 
-let dynamo: LocalDynamo;
+const api = useApiHarness();
 let h: ApiHarness;
-
-beforeAll(async () => {
-  dynamo = await startDynamoLocal();
-});
-afterAll(async () => {
-  await dynamo?.stop();
-});
-beforeEach(async () => {
-  h = await apiHarness(dynamo);
+beforeEach(() => {
+  h = api.current();
 });
 
 const notification = (overrides: Record<string, unknown> = {}) =>
@@ -122,7 +114,7 @@ describe("POST /v1/webhooks/vast", () => {
   });
 
   it("refuses everything when no webhook secret is configured", async () => {
-    const { app, writes } = await apiHarness(dynamo, {
+    const { app, writes } = await api.make({
       credentials: () => ({ apiKeys: {}, submissionSecrets: {}, vastWebhookSecret: null }),
     });
     const body = notification();
