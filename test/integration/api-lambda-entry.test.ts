@@ -11,7 +11,7 @@ import { signPayload } from "../../packages/core/src/signing";
 import { DynamoJobStore } from "../../packages/core/src/store";
 import { freePort } from "../support/free-port";
 import { sampleJobRequestInput } from "../support/job-request";
-import { type Infra, startInfra } from "../support/provision-harness";
+import { type Infra, lambdaEnvironment, startInfra } from "../support/provision-harness";
 import { generateTestKeyPair } from "../support/ssh-keys";
 
 const API_KEY = "lambda-api-key-0123456789abcdef";
@@ -24,23 +24,9 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   infra = await startInfra();
-  tableName = await infra.dynamo.createJobsTable();
-  const provision = infra.sqs.createQueue("provision");
-  const push = infra.sqs.createQueue("push");
-  Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    TABLE_NAME: tableName,
-    PROVISION_QUEUE_URL: provision.url,
-    PUSH_QUEUE_URL: push.url,
-    EVENT_BUS_NAME: "vast-rental",
-    DYNAMODB_ENDPOINT: infra.dynamo.endpoint,
-    SQS_ENDPOINT: infra.sqs.endpoint,
-    S3_ENDPOINT: infra.sqs.endpoint,
-    ARTIFACT_BUCKET: "artifacts",
-    // No EventBridge here: publishing fails, which must not fail the submission.
-    EVENTBRIDGE_ENDPOINT: infra.sqs.endpoint,
+  const environment = await lambdaEnvironment(infra);
+  tableName = environment.TABLE_NAME;
+  Object.assign(process.env, environment, {
     VASTAI_API_KEY: VAST_KEY,
     // Never contacted by these requests; a closed loopback port if it were.
     VASTAI_BASE_URL: `http://127.0.0.1:${await freePort()}`,
@@ -48,7 +34,6 @@ beforeAll(async () => {
     API_KEYS: JSON.stringify({ ops: API_KEY, tiny: "abc123" }),
     SUBMISSION_SECRETS: JSON.stringify({ shop: SHOP_SECRET }),
     WEBHOOK_SECRETS: JSON.stringify({ vast: "whsec-lambda-entry-0123456789" }),
-    POWERTOOLS_LOG_LEVEL: "DEBUG",
   });
 });
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { startVastSim, type VastSim } from "../../packages/vast-sim/src/index";
 import { s3For, uploadSampleDataset } from "../support/datasets";
 import { checkMoneyInvariants } from "../support/invariants";
 import { sampleJobRequestInput } from "../support/job-request";
-import { type Infra, startInfra } from "../support/provision-harness";
+import { type Infra, lambdaEnvironment, startInfra } from "../support/provision-harness";
 import { pumpOnce } from "../support/sqs-pump";
 import { generateTestKeyPair } from "../support/ssh-keys";
 
@@ -34,29 +34,15 @@ afterAll(async () => {
 describe("functions/provision.ts handler", () => {
   it("builds its dependencies from the environment, rents, and never logs a secret", async () => {
     const pair = generateTestKeyPair();
-    const tableName = await infra.dynamo.createJobsTable();
-    const provision = infra.sqs.createQueue("provision");
-    const push = infra.sqs.createQueue("push");
-    Object.assign(process.env, {
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      TABLE_NAME: tableName,
-      PROVISION_QUEUE_URL: provision.url,
-      PUSH_QUEUE_URL: push.url,
-      EVENT_BUS_NAME: "vast-rental",
-      DYNAMODB_ENDPOINT: infra.dynamo.endpoint,
-      SQS_ENDPOINT: infra.sqs.endpoint,
-      // The dataset is checked on fauxqs's S3 before anything is rented.
-      S3_ENDPOINT: infra.sqs.endpoint,
-      ARTIFACT_BUCKET: "artifacts",
-      // No EventBridge here: publishing fails, which must not fail the step.
-      EVENTBRIDGE_ENDPOINT: infra.sqs.endpoint,
+    const environment = await lambdaEnvironment(infra);
+    const tableName = environment.TABLE_NAME;
+    const provision = { url: environment.PROVISION_QUEUE_URL };
+    const push = { url: environment.PUSH_QUEUE_URL };
+    Object.assign(process.env, environment, {
       VASTAI_API_KEY: sim.apiKey,
       VASTAI_BASE_URL: sim.url,
       VASTAI_SSH_PRIVATE_KEY: pair.private,
       WEBHOOK_SECRETS: JSON.stringify({ vast: "whsec-very-secret-value" }),
-      POWERTOOLS_LOG_LEVEL: "DEBUG",
     });
     delete process.env.SECRET_ID;
 

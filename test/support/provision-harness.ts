@@ -53,6 +53,37 @@ export async function startInfra(): Promise<Infra> {
   };
 }
 
+/** The variables a test reads back, among the rest. */
+export interface LambdaEnvironment extends Record<string, string> {
+  TABLE_NAME: string;
+  PROVISION_QUEUE_URL: string;
+  PUSH_QUEUE_URL: string;
+}
+
+/**
+ * The environment `functions/*.ts` read, pointed at `infra`: a new jobs table, new provision and
+ * push queues, S3 on fauxqs. EventBridge points at fauxqs too, where publishing fails: a handler
+ * must not fail because an event could not be published. Callers add the Vast and secret settings.
+ */
+export async function lambdaEnvironment(infra: Infra): Promise<LambdaEnvironment> {
+  const tableName = await infra.dynamo.createJobsTable();
+  return {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    TABLE_NAME: tableName,
+    PROVISION_QUEUE_URL: infra.sqs.createQueue("provision").url,
+    PUSH_QUEUE_URL: infra.sqs.createQueue("push").url,
+    EVENT_BUS_NAME: "vast-rental",
+    DYNAMODB_ENDPOINT: infra.dynamo.endpoint,
+    SQS_ENDPOINT: infra.sqs.endpoint,
+    S3_ENDPOINT: infra.sqs.endpoint,
+    ARTIFACT_BUCKET: "artifacts",
+    EVENTBRIDGE_ENDPOINT: infra.sqs.endpoint,
+    POWERTOOLS_LOG_LEVEL: "DEBUG",
+  };
+}
+
 /** What `useScenarios` hands a test file: its infra, and scenarios closed after each test. */
 export interface ScenarioFile<S, O> {
   /** The file's infra (started in the first beforeAll; reading it earlier throws). */
