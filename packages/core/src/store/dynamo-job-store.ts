@@ -112,6 +112,16 @@ function failedConditions(error: Error): number[] {
   return reasons.flatMap((r, i) => (r.Code === "ConditionalCheckFailed" ? [i] : []));
 }
 
+/** True when DynamoDB cancelled the transaction because another one was writing the same item. */
+function isTransactionConflict(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== "TransactionCanceledException") return false;
+  const reasons = (error as Error & { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((r) => r.Code === "TransactionConflict");
+}
+
+/** Tries of a job's creating transaction when a concurrent one on the same key wins the race. */
+const CREATE_TRIES = 4;
+
 function stripKeys(item: Item): Item {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, expiresAt: _e, ...rest } = item;
   return rest;
@@ -245,7 +255,7 @@ export class DynamoJobStore implements JobStore {
       });
     }
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.writeCreation(items);
       return { job, created: true };
     } catch (error) {
       if (!key || !isConditionFailure(error)) throw error;
@@ -260,6 +270,23 @@ export class DynamoJobStore implements JobStore {
       const found = await this.getJob(String(record.jobId));
       if (!found) throw new JobNotFoundError(String(record.jobId));
       return { job: found, created: false };
+    }
+  }
+
+  /**
+   * Two submissions with one idempotency key at the same moment: DynamoDB cancels one transaction
+   * as a conflict rather than a failed condition. Trying again lets it see the winner's key and
+   * answer with that job; the SDK does not retry a cancelled transaction itself.
+   */
+  private async writeCreation(items: TransactItem[]): Promise<void> {
+    for (let tried = 1; ; tried++) {
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!isTransactionConflict(error) || tried >= CREATE_TRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** tried * Math.random()));
+      }
     }
   }
 

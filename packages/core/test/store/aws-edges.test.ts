@@ -50,6 +50,44 @@ beforeEach(() => {
 });
 
 describe("DynamoJobStore at the AWS edge", () => {
+  it("answers a submission that lost a transaction conflict on its idempotency key with the winner's job", async () => {
+    const conflict = new TransactionCanceledException({
+      message: "Transaction cancelled",
+      $metadata: {},
+      CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }, { Code: "None" }],
+    });
+    const keyTaken = new TransactionCanceledException({
+      message: "Transaction cancelled",
+      $metadata: {},
+      CancellationReasons: [{ Code: "ConditionalCheckFailed" }, { Code: "None" }, { Code: "None" }],
+    });
+    mock.on(TransactWriteCommand).rejectsOnce(conflict).rejects(keyTaken);
+    mock
+      .on(GetCommand, { Key: { pk: "IDEMPOTENCY#k-1", sk: "IDEMPOTENCY" } })
+      .resolves({ Item: { jobId: "j1", requestHash: "h" } });
+    const out = await store.createJob({
+      jobId: "j2",
+      request: { ...sampleJobRequest(), idempotencyKey: "k-1" },
+      requestHash: "h",
+    });
+    expect(out).toMatchObject({ created: false, job: { jobId: "j1" } });
+    expect(mock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+  });
+
+  it("gives up on a creation that keeps conflicting, after a bounded number of tries", async () => {
+    mock.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: "Transaction cancelled",
+        $metadata: {},
+        CancellationReasons: [{ Code: "TransactionConflict" }],
+      }),
+    );
+    await expect(
+      store.createJob({ jobId: "j2", request: sampleJobRequest(), requestHash: "h" }),
+    ).rejects.toThrow(TransactionCanceledException);
+    expect(mock).toHaveReceivedCommandTimes(TransactWriteCommand, 4);
+  });
+
   it("turns a transaction cancelled by the version condition into VersionConflictError", async () => {
     mock.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({

@@ -121,6 +121,16 @@ describe("DynamoJobStore", () => {
     expect(await store.getJob("j3")).toBeNull();
   });
 
+  it("gives concurrent submissions with one idempotency key one job, never an error", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        store.createJob({ ...newJob(`race${i}`, { idempotencyKey: "k-race" }), requestHash: "h" }),
+      ),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.job.jobId)).size).toBe(1);
+  });
+
   it("refuses a second job with the same id", async () => {
     await store.createJob(newJob("j1"));
     await expect(store.createJob(newJob("j1"))).rejects.toThrow();
