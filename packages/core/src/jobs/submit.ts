@@ -117,11 +117,13 @@ export async function submitJob(deps: SubmitDeps, body: unknown): Promise<Submit
   });
   const jobId = (deps.newJobId ?? newJobId)();
   const { job, created } = await deps.store.createJob({ jobId, request, requestHash: requestHash(request) });
-  // A repeated submission of a job that never left `queued` re-sends `provision`: the first
-  // send may have been lost, and provisioning the same job twice is harmless.
-  if (created || job.state === "queued") await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
-  if (created) {
-    deps.logger.info("job submitted", { jobId: job.jobId, gpuType: request.gpuType });
+  // A repeated submission of a job that never left `queued` re-sends `provision` and announces it
+  // again: the first try may have failed between storing the job and either of these, and both
+  // are safe twice (provisioning is idempotent; the callback keeps its delivery id).
+  const unfinished = created || job.state === "queued";
+  if (unfinished) await deps.queue.enqueue({ type: "provision", jobId: job.jobId });
+  if (created) deps.logger.info("job submitted", { jobId: job.jobId, gpuType: request.gpuType });
+  if (unfinished) {
     await announce(
       { ...deps, clock: deps.clock ?? systemClock },
       job,

@@ -86,6 +86,29 @@ describe("validateJobRequest", () => {
 });
 
 describe("submitJob", () => {
+  it("completes a submission whose first try failed after storing the job", async () => {
+    const body = sampleJobRequestInput({ idempotencyKey: "order-7" });
+    const failing = { ...deps(), queue: { enqueue: () => Promise.reject(new Error("SQS unavailable")) } };
+    await expect(submitJob(failing, body)).rejects.toThrow("SQS unavailable");
+    expect(events.events).toEqual([]);
+    const retried = await submitJob(deps(), body);
+    expect(retried).toMatchObject({ status: "queued", created: false });
+    expect(queue.sent).toEqual([
+      { queue: "provision", message: { type: "provision", jobId: retried.jobId }, delaySeconds: 0 },
+    ]);
+    expect(events.of("Job Submitted").map((e) => e.jobId)).toEqual([retried.jobId]);
+  });
+
+  it("does not announce again once the job has moved on", async () => {
+    const body = sampleJobRequestInput({ idempotencyKey: "order-8" });
+    const first = await submitJob(deps(), body);
+    const job = (await store.getJob(first.jobId))!;
+    await store.transition(first.jobId, job.version, { type: "provision_started", reason: "test" });
+    await submitJob(deps(), body);
+    expect(events.of("Job Submitted")).toHaveLength(1);
+    expect(queue.sent).toHaveLength(1);
+  });
+
   it("stores the job, enqueues provision and announces it", async () => {
     const result = await submitJob(deps(), sampleJobRequestInput());
     expect(result).toMatchObject({ status: "queued", created: true });
@@ -122,8 +145,8 @@ describe("submitJob", () => {
     const first = await submitJob(deps(), body);
     const second = await submitJob(deps(), { ...body });
     expect(second).toEqual({ ...first, created: false });
-    expect(events.events).toHaveLength(1);
-    // Still queued: the provision message is sent again in case the first was lost.
+    // Still queued: provision is sent and the job announced again, in case the first try failed.
+    expect(events.of("Job Submitted")).toHaveLength(2);
     expect(queue.sent).toHaveLength(2);
     await expect(submitJob(deps(), { ...body, budgetUsd: 99 })).rejects.toBeInstanceOf(
       IdempotencyConflictError,
