@@ -3,6 +3,11 @@
  * request checked against the resolved address; redirects are not followed — a receiver answers
  * at the URL it registered). 2xx = delivered; 408, 429, 5xx, timeouts and network errors = try
  * again later; anything else (and a URL the guard refuses) = rejected for good.
+ *
+ * Each try has an overall deadline (`deadlineMs`, default 10 s) from DNS lookup to status line:
+ * the socket's idle timeout alone lets a receiver that trickles its headers a byte at a time hold
+ * the provision Lambda (and the batch it is in) for as long as it likes. Only the status matters,
+ * so the response is destroyed as soon as it arrives; its body is never read.
  */
 import type { Agent } from "node:http";
 import { request } from "node:https";
@@ -31,10 +36,24 @@ export interface HttpCallbackSenderOptions {
   policy?: OutboundPolicy;
   /** An agent of one's own (a test CA); the guard still applies. */
   agent?: Agent;
-  /** Per try, default 5 s. */
+  /** How long the socket may sit idle within a try, default 5 s. */
   timeoutMs?: number;
+  /**
+   * The whole try — lookup, connect, TLS, request, status line — default
+   * `DEFAULT_CALLBACK_DEADLINE_MS` (10 s). Past it the request is destroyed and the try is
+   * retried later, like a network error.
+   */
+  deadlineMs?: number;
   clock: Clock;
   logger?: Logger;
+}
+
+/** Default overall deadline of one callback try. */
+export const DEFAULT_CALLBACK_DEADLINE_MS = 10_000;
+
+/** A try that had no status line by its deadline; retried like a network error. */
+export class CallbackDeadlineError extends Error {
+  override readonly name = "CallbackDeadlineError";
 }
 
 export class HttpCallbackSender implements CallbackSender {
@@ -80,6 +99,7 @@ export class HttpCallbackSender implements CallbackSender {
   ): Promise<number> {
     const body = callbackBody(delivery);
     const timestamp = Math.floor(this.options.clock.now() / 1000);
+    const deadlineMs = this.options.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS;
     return new Promise((resolve, reject) => {
       const req = request(
         url,
@@ -98,12 +118,21 @@ export class HttpCallbackSender implements CallbackSender {
           },
         },
         (response) => {
-          response.resume();
+          clearTimeout(deadline);
           resolve(response.statusCode ?? 0);
+          // The status is all we wanted: do not wait on (or read) a body the receiver may trickle.
+          response.destroy();
         },
       );
+      const deadline = setTimeout(
+        () => req.destroy(new CallbackDeadlineError(`callback had no answer within ${deadlineMs} ms`)),
+        deadlineMs,
+      );
       req.on("timeout", () => req.destroy(new Error("callback timed out")));
-      req.on("error", reject);
+      req.on("error", (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
       req.end(body);
     });
   }

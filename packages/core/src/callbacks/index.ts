@@ -8,4 +8,9 @@ export {
   callbackBody,
   callbackDeliveryId,
 } from "./delivery";
-export { HttpCallbackSender, type HttpCallbackSenderOptions } from "./http-sender";
+export {
+  CallbackDeadlineError,
+  DEFAULT_CALLBACK_DEADLINE_MS,
+  HttpCallbackSender,
+  type HttpCallbackSenderOptions,
+} from "./http-sender";
