@@ -57,10 +57,21 @@ export default $config({
       dlq: { queue: pushDlq.arn, retry: MAX_DELIVERIES.push },
     });
 
-    const datasetBuckets = (process.env.DATASET_BUCKETS ?? "")
-      .split(",")
-      .map((b) => b.trim())
-      .filter(Boolean);
+    // Submitters choose the dataset bucket, so a deployment names the buckets they may read from
+    // (or "*" for any bucket the role can read, knowingly) rather than defaulting to all of them.
+    const datasetBucketsSetting = (process.env.DATASET_BUCKETS ?? "").trim();
+    if (datasetBucketsSetting === "") {
+      throw new Error(
+        'Set DATASET_BUCKETS to the comma-separated S3 buckets datasets may come from, or "*" to allow any bucket the role can read',
+      );
+    }
+    const datasetBuckets =
+      datasetBucketsSetting === "*"
+        ? []
+        : datasetBucketsSetting
+            .split(",")
+            .map((b) => b.trim())
+            .filter(Boolean);
     // A command event that can never apply is kept here with its reason (see functions/events.ts).
     const commandsDlq = new sst.aws.Queue("CommandsDlq", { visibilityTimeout: "1 minute" });
     const environment = {
@@ -74,7 +85,7 @@ export default $config({
       POWERTOOLS_SERVICE_NAME: "vast-rental",
       // An instance with our label that no job knows is destroyed after this long (README: Reaper).
       ORPHAN_GRACE_SECONDS: process.env.ORPHAN_GRACE_SECONDS ?? "600",
-      // Buckets datasets may be read from (comma-separated); unset = any the role can read.
+      // Buckets datasets may be read from (comma-separated); unset ("*" above) = any the role can read.
       ...(datasetBuckets.length > 0 ? { DATASET_BUCKETS: datasetBuckets.join(",") } : {}),
       // Hosts datasets and callbacks may reach although not public: none in the cloud by default.
       ...(process.env.OUTBOUND_ALLOW_HOSTS ? { OUTBOUND_ALLOW_HOSTS: process.env.OUTBOUND_ALLOW_HOSTS } : {}),

@@ -69,6 +69,9 @@ describe("createJobDependencies", () => {
       reaper: { orphanGraceMs: 120_000 },
       dataset: { allowedBuckets: ["datasets", "more-datasets"], maxBytes: 1_000_000 },
     });
+    // "*" is the deployment's explicit "any bucket the role can read".
+    const anyBucket = await createJobDependencies({ ...env, DATASET_BUCKETS: " * " });
+    expect(settingsOf(anyBucket)).toMatchObject({ dataset: { allowedBuckets: null } });
   });
 
   it("names a missing or malformed setting without echoing any secret", async () => {

@@ -19,12 +19,12 @@ export const OrchestrationConfigSchema = z.object({
   WORKSPACE_ROOT: z.string().startsWith("/").default("/workspace"),
   /** An instance with our label prefix that no job knows is destroyed after this many seconds. */
   ORPHAN_GRACE_SECONDS: PositiveInt.default(600),
-  /** Comma-separated buckets datasets may come from; unset = any bucket the role can read. */
+  /** Comma-separated buckets datasets may come from; unset or "*" = any bucket the role can read. */
   DATASET_BUCKETS: z
     .string()
     .optional()
     .transform((value) =>
-      value === undefined || value.trim() === ""
+      value === undefined || value.trim() === "" || value.trim() === "*"
         ? null
         : value
             .split(",")
