@@ -62,7 +62,8 @@ export function registerSecuritySchemes<E extends Env>(app: OpenAPIHono<E>): voi
       `Job submissions only. \`${SUBMISSION_TIMESTAMP_HEADER}: <unix seconds>\` and`,
       `\`${SUBMISSION_SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\``,
       "with one of the named `submissionSecrets`. The timestamp must be within 300 s of the server's clock;",
-      "each signature is accepted once, so sign every delivery (retries included) anew.",
+      "each signature is accepted once, so sign every delivery (retries included) anew. The idempotency key,",
+      "if any, goes in the signed body: the `Idempotency-Key` header alone is refused (422).",
     ].join(" "),
   });
   registry.registerComponent("securitySchemes", "vastSignature", {

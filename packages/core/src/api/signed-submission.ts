@@ -7,7 +7,10 @@
  *
  * with any one of the named `submissionSecrets`. The timestamp must be within 300 s of the
  * server's clock, and each signature is accepted once (a replay within the window is a 409): a
- * sender signs every delivery anew, retries included.
+ * sender signs every delivery anew, retries included. A submission that fails (a store or queue
+ * outage, an idempotency conflict) releases its signature when a retry cannot make a second job
+ * (it carries an idempotency key, or no job was stored), so the same delivery may be sent again.
+ * The `Idempotency-Key` header is not signed: a signed submission carries its key in the body.
  */
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS, verifyPayloadSignature } from "../signing";
 import { MIN_CREDENTIAL_LENGTH } from "./deps";

@@ -192,7 +192,7 @@ function requestHop(
           response.resume();
           if (redirectsLeft <= 0) {
             return reject(
-              new DatasetSourceError(`too many redirects fetching the dataset from ${redactQuery(url)}`, {
+              new DatasetSourceError(`too many redirects fetching the dataset ${hopName(url, redirected)}`, {
                 permanent: true,
               }),
             );
@@ -211,17 +211,21 @@ function requestHop(
       },
     );
     request.on("timeout", () =>
-      request.destroy(new DatasetSourceError(`dataset download timed out (${redactQuery(url)})`)),
+      request.destroy(new DatasetSourceError(`dataset download timed out ${hopName(url, redirected)}`)),
     );
     request.on("error", (error: NodeJS.ErrnoException) => {
       if (error instanceof DatasetSourceError) return reject(error);
       // The guarded lookup refused what the name resolved to: nothing was connected to.
       if (error instanceof OutboundRequestRefusedError) return reject(refusalError(error, url, redirected));
       reject(
-        new DatasetSourceError(`dataset download failed: ${error.message} (${redactQuery(url)})`, {
-          permanent: error.code !== undefined && PERMANENT_NETWORK_CODES.has(error.code),
-          cause: error,
-        }),
+        // A redirect target's own words (a certificate's names, a resolver's answer) stay out too.
+        new DatasetSourceError(
+          `dataset download failed: ${redirected ? (error.code ?? "network error") : error.message} ${hopName(url, redirected)}`,
+          {
+            permanent: error.code !== undefined && PERMANENT_NETWORK_CODES.has(error.code),
+            cause: error,
+          },
+        ),
       );
     });
     request.end();
@@ -249,6 +253,11 @@ function refusalError(error: unknown, url: string, redirected: boolean): Dataset
         ? `the dataset URL redirected to a URL that ${error.reason}`
         : `the dataset URL ${error.reason}`;
   return new DatasetSourceError(message, { permanent: true, cause: error });
+}
+
+/** How an error names the hop: the user's own URL, or only that a redirect led there. */
+function hopName(url: string, redirected: boolean): string {
+  return redirected ? "(after a redirect)" : `(${redactQuery(url)})`;
 }
 
 /** The URL without its query string and fragment: a presigned URL's signature must not reach logs. */

@@ -937,6 +937,10 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  async forgetOnce(kind: string, id: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.table, Key: onceKey(kind, id) }));
+  }
+
   async appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void> {
     await this.client.send(new PutCommand({ TableName: this.table, Item: this.timelineItem(jobId, entry) }));
   }

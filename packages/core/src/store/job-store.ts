@@ -166,6 +166,8 @@ export interface JobStore {
   listJobs(options?: ListJobsOptions): Promise<{ jobs: JobRecord[]; cursor: string | null }>;
   /** Records `id` of `kind` once: true the first time, false while the record lives (`ttlSeconds`). */
   recordOnce(kind: string, id: string, ttlSeconds: number): Promise<boolean>;
+  /** Removes what `recordOnce` recorded, so `id` of `kind` counts as new again; no record is no error. */
+  forgetOnce(kind: string, id: string): Promise<void>;
   /** Appends a free-standing entry (diagnostics, notes); give it the job version it belongs to. */
   appendTimeline(jobId: string, entry: NewTimelineEntry): Promise<void>;
   /** The timeline in causal order (job version, then time). */

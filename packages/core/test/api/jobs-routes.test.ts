@@ -12,6 +12,7 @@ import {
   type SubmittedJob,
 } from "../../src/api";
 import { parseOutboundAllowHosts } from "../../src/net";
+import { InMemoryJobQueue } from "../../src/queue";
 import {
   type ApiHarness,
   bearer,
@@ -230,6 +231,104 @@ describe("POST /v1/jobs", () => {
       expect((await submit(bad, headers)).status).toBe(422);
       expect((await submit(bad, headers)).status).toBe(422);
       await expectNothingStored();
+    });
+
+    it("a submission the store fails releases its signature: the same delivery retried is accepted", async () => {
+      const createJob = h.dynamo.createJob;
+      h.dynamo.createJob = async () => {
+        h.dynamo.createJob = createJob;
+        throw Object.assign(new Error("DynamoDB unavailable"), { name: "ServiceUnavailable" });
+      };
+      const headers = signedHeaders(body);
+      const failed = await submit(body, headers);
+      expect(failed.status).toBe(500);
+      await expectNothingStored();
+      const retried = await submit(body, headers);
+      expect(retried.status).toBe(202);
+      expect(await bodyOf<SubmittedJob>(retried)).toMatchObject({ created: true });
+      expect((await h.dynamo.listJobs()).jobs).toHaveLength(1);
+      // Accepted now, so spent now.
+      expect((await submit(body, headers)).status).toBe(409);
+      expect((await h.dynamo.listJobs()).jobs).toHaveLength(1);
+    });
+
+    it("a keyed submission the queue fails releases its signature: the retry answers the stored job", async () => {
+      const queue = new InMemoryJobQueue();
+      const enqueue = queue.enqueue.bind(queue);
+      let failures = 1;
+      queue.enqueue = async (...args) => {
+        if (failures-- > 0) throw new Error("SQS unavailable");
+        return enqueue(...args);
+      };
+      const f = await api.make({ queue });
+      const keyed = JSON.stringify(sampleJobRequestInput({ idempotencyKey: "order-q" }));
+      const headers = signedHeaders(keyed);
+      const send = () => f.app.request("/v1/jobs", { method: "POST", headers, body: keyed });
+      expect((await send()).status).toBe(500);
+      const retried = await send();
+      expect(retried.status).toBe(202);
+      const job = await bodyOf<SubmittedJob>(retried);
+      expect(job).toMatchObject({ status: "queued", created: false });
+      expect((await f.dynamo.listJobs()).jobs.map((j) => j.jobId)).toEqual([job.jobId]);
+      expect(queue.sent.map((s) => s.message)).toEqual([{ type: "provision", jobId: job.jobId }]);
+      expect((await send()).status).toBe(409);
+    });
+
+    it("an unkeyed submission stored before the queue failed keeps its signature spent: no second job", async () => {
+      const queue = new InMemoryJobQueue();
+      queue.enqueue = async () => {
+        throw new Error("SQS unavailable");
+      };
+      const f = await api.make({ queue });
+      const headers = signedHeaders(body);
+      const send = () => f.app.request("/v1/jobs", { method: "POST", headers, body });
+      expect((await send()).status).toBe(500);
+      const retried = await send();
+      expect(retried.status).toBe(409);
+      expect((await problemOf(retried)).type).toBe("urn:vast-rental:problem:replayed-request");
+      // The one job stays queued; the reaper re-queues a stale one.
+      expect((await f.dynamo.listJobs()).jobs.map((j) => j.state)).toEqual(["queued"]);
+    });
+
+    it("an idempotency conflict releases its signature and stores nothing", async () => {
+      expect((await submit(sampleJobRequestInput({ idempotencyKey: "order-c" }))).status).toBe(202);
+      const writes = h.writes.length;
+      const other = JSON.stringify(sampleJobRequestInput({ idempotencyKey: "order-c", maxHourlyUsd: 0.9 }));
+      const headers = signedHeaders(other);
+      for (let i = 0; i < 2; i++) {
+        const response = await submit(other, headers);
+        expect(response.status).toBe(409);
+        expect((await problemOf(response)).type).toBe("urn:vast-rental:problem:idempotency-conflict");
+      }
+      expect(h.writes.slice(writes)).toEqual([]);
+      expect((await h.dynamo.listJobs()).jobs).toHaveLength(1);
+    });
+
+    it("refuse an Idempotency-Key header the signed body does not carry (422), spending nothing", async () => {
+      const headerOnly = await submit(body, { ...signedHeaders(body), "idempotency-key": "order-h" });
+      expect(headerOnly.status).toBe(422);
+      const problem = await problemOf(headerOnly);
+      expect(problem.type).toBe("urn:vast-rental:problem:validation-failed");
+      expect(problem.errors).toEqual([
+        {
+          path: "idempotencyKey",
+          message: expect.stringContaining("must carry its idempotency key in the signed body"),
+        },
+      ]);
+      await expectNothingStored();
+      // A key signed in the body, with or without the same header, is accepted.
+      const keyed = JSON.stringify(sampleJobRequestInput({ idempotencyKey: "order-h" }));
+      const same = await submit(keyed, { ...signedHeaders(keyed), "idempotency-key": "order-h" });
+      expect(same.status).toBe(202);
+      const other = await submit(keyed, {
+        ...signedHeaders(keyed, SHOP_SECRET, NOW_S + 1),
+        "idempotency-key": "x",
+      });
+      expect(other.status).toBe(422);
+      expect((await problemOf(other)).errors?.[0]?.path).toBe("idempotencyKey");
+      // The refused delivery's signature was never spent: sent without the header, it is accepted.
+      expect((await submit(body, signedHeaders(body))).status).toBe(202);
+      expect((await h.dynamo.listJobs()).jobs.map((j) => j.idempotencyKey).sort()).toEqual([null, "order-h"]);
     });
   });
 

@@ -55,10 +55,13 @@ function storedNothing(method: string, result: unknown): boolean {
 /**
  * A store that records the name of every write that stored something. A write that throws stored
  * nothing (DynamoDB's conditional writes and transactions are all-or-nothing), nor did a
- * `recordOnce` answering false or a `createJob` answering an existing job.
+ * `recordOnce` answering false or a `createJob` answering an existing job. A `forgetOnce` undoing a
+ * `recordOnce` made through this store takes that write back out: together they stored nothing.
  */
 export function recordingStore(store: JobStore): { store: JobStore; writes: string[] } {
   const writes: string[] = [];
+  // Alongside `writes`: the `kind#id` each `recordOnce` entry recorded, null for other writes.
+  const onceIds: (string | null)[] = [];
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
@@ -67,7 +70,15 @@ export function recordingStore(store: JobStore): { store: JobStore; writes: stri
       }
       return async (...args: unknown[]) => {
         const result = await value.apply(target, args);
-        if (!storedNothing(prop, result)) writes.push(prop);
+        const onceId = prop === "recordOnce" || prop === "forgetOnce" ? `${args[0]}#${args[1]}` : null;
+        const undone = prop === "forgetOnce" ? onceIds.lastIndexOf(onceId) : -1;
+        if (undone >= 0) {
+          writes.splice(undone, 1);
+          onceIds.splice(undone, 1);
+        } else if (!storedNothing(prop, result)) {
+          writes.push(prop);
+          onceIds.push(prop === "recordOnce" ? onceId : null);
+        }
         return result;
       };
     },

@@ -237,7 +237,10 @@ describe("HTTPS archive source", () => {
       }
       if (req.url === "/loop") return res.writeHead(302, { location: "/loop" }).end();
       if (req.url === "/to-http") return res.writeHead(302, { location: "http://127.0.0.1:1/x.tar" }).end();
-      if (req.url === "/hang") return;
+      if (req.url === "/to-closed")
+        return res.writeHead(302, { location: "https://127.0.0.1:1/internal-admin/x.tar" }).end();
+      if (req.url === "/to-hang") return res.writeHead(302, { location: "/hang?internal-admin" }).end();
+      if (req.url?.startsWith("/hang")) return;
       const status = /^\/status\/(\d{3})$/.exec(req.url ?? "")?.[1];
       if (status) return res.writeHead(Number(status)).end();
       const data = routes.get(req.url?.split("?")[0] ?? "");
@@ -331,5 +334,23 @@ describe("HTTPS archive source", () => {
     expect(late.message).toMatch(/timed out/);
     const refused = await failure(httpsArchiveReader("https://127.0.0.1:1/x.tar", { agent, policy }));
     expect(refused.permanent).toBe(false);
+  });
+
+  it("never names a redirect target in a failure: the server chose it, and it may be internal", async () => {
+    const failure = async (path: string) =>
+      (async () => {
+        for await (const _ of httpsArchiveReader(`${base}${path}`, {
+          agent,
+          policy,
+          timeoutMs: 200,
+        }).entries())
+          return;
+      })().catch((e: unknown) => e as DatasetSourceError);
+    for (const path of ["/to-closed", "/to-hang", "/loop"]) {
+      const error = await failure(path);
+      expect(error, path).toBeInstanceOf(DatasetSourceError);
+      expect(error?.message, path).toMatch(/after a redirect/);
+      expect(error?.message, path).not.toMatch(/internal-admin|127\.0\.0\.1:1\b|ECONNREFUSED 127/);
+    }
   });
 });

@@ -425,6 +425,15 @@ describe("DynamoJobStore", () => {
     expect(await store.recordOnce("signed-submission", "evt-1", 3600)).toBe(true);
   });
 
+  it("forgets a recorded id: only that kind and id is new again, and forgetting nothing is no error", async () => {
+    expect(await store.recordOnce("vast-webhook", "evt-2", 3600)).toBe(true);
+    expect(await store.recordOnce("signed-submission", "evt-2", 3600)).toBe(true);
+    await store.forgetOnce("vast-webhook", "evt-2");
+    expect(await store.recordOnce("vast-webhook", "evt-2", 3600)).toBe(true);
+    expect(await store.recordOnce("signed-submission", "evt-2", 3600)).toBe(false);
+    await expect(store.forgetOnce("vast-webhook", "never-recorded")).resolves.toBeUndefined();
+  });
+
   it("remembers when an orphan was first seen", async () => {
     expect(await store.orphanFirstSeen(5, now)).toBe(now);
     expect(await store.orphanFirstSeen(5, now + 1000)).toBe(now);

@@ -16,7 +16,7 @@ import {
   validateJobRequest,
 } from "../../jobs";
 import { redactObject } from "../../observability";
-import { InvalidCursorError, JobNotFoundError } from "../../store";
+import { InvalidCursorError, JobNotFoundError, type JobStore } from "../../store";
 import { type ApiEnv, type Principal, requireApiKey, requireSubmitter } from "../auth";
 import type { ApiDeps } from "../deps";
 import { isJsonMediaType, parseJsonBytes, readJsonBody } from "../json-body";
@@ -83,13 +83,30 @@ const ListJobsQuerySchema = z.object({
     .openapi({ description: "From the previous page's `nextCursor`." }),
 });
 
-/** Merges the `Idempotency-Key` header into the body: when both are given they must agree. */
-export function withIdempotencyKey(body: unknown, header: string | undefined): unknown {
+/**
+ * Merges the `Idempotency-Key` header into the body: when both are given they must agree. With
+ * `signed`, the header alone is refused: it is not covered by the signature, so whoever saw a
+ * signed request could resend it under a key of their choosing; a signed submission carries its
+ * key in the signed body (the header may repeat it).
+ */
+export function withIdempotencyKey(
+  body: unknown,
+  header: string | undefined,
+  options: { signed?: boolean } = {},
+): unknown {
   if (header === undefined) return body;
   const key = IdempotencyKeySchema.safeParse(header);
   if (!key.success) throw problems.validation(fieldErrorsOf(key.error, IDEMPOTENCY_KEY_HEADER));
   if (!body || typeof body !== "object" || Array.isArray(body)) return body; // the schema refuses it
   const given = (body as { idempotencyKey?: unknown }).idempotencyKey;
+  if (given === undefined && options.signed) {
+    throw problems.validation([
+      {
+        path: "idempotencyKey",
+        message: `a signed submission must carry its idempotency key in the signed body; the ${IDEMPOTENCY_KEY_HEADER} header is not signed`,
+      },
+    ]);
+  }
   if (given !== undefined && given !== key.data) {
     throw problems.validation([
       {
@@ -99,6 +116,25 @@ export function withIdempotencyKey(body: unknown, header: string | undefined): u
     ]);
   }
   return { ...body, idempotencyKey: key.data };
+}
+
+/** `store`, noting whether a `createJob` through it returned (a job was stored, or found by its key). */
+function watchCreateJob(store: JobStore): { store: JobStore; stored: () => boolean } {
+  let stored = false;
+  const watched = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === "createJob") {
+        return async (...args: Parameters<JobStore["createJob"]>) => {
+          const result = await target.createJob(...args);
+          stored = true;
+          return result;
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { store: watched, stored: () => stored };
 }
 
 function auditedReason(reason: string | undefined, principal: Principal, fallback: string): string {
@@ -115,6 +151,7 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
       "Validates the request, stores the job and queues its provisioning; answers before anything is rented.",
       `An idempotency key (the \`${IDEMPOTENCY_KEY_HEADER}\` header or the body's \`idempotencyKey\`; when both are sent they must be equal) makes resubmission safe:`,
       "the same key with the same request answers the same job (`created: false`); with a different request, 409.",
+      "The header is not signed, so a signed submission must carry its key in the body (422 otherwise).",
       `Authenticate with an API key, or sign the request (\`${SUBMISSION_TIMESTAMP_HEADER}\`, \`${SUBMISSION_SIGNATURE_HEADER}\`).`,
     ].join(" "),
     security: SUBMITTER_SECURITY,
@@ -144,24 +181,49 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
   // validation would parse first, and validation is `submitJob`'s.
   app.openAPIRegistry.registerPath(submit);
   app.post("/v1/jobs", requireSubmitter(deps), async (c) => {
-    const body = withIdempotencyKey(await readJsonBody(c), c.req.header(IDEMPOTENCY_KEY_HEADER));
     const principal = c.get("principal");
-    if (principal.kind === "signed-submission") {
-      // Validated before the signature is recorded as used: a refused request stores nothing.
-      // With the intake options `submitJob` takes from the same deps, so both judge alike.
-      validateJobRequest(body, deps);
-      const fingerprint = createHash("sha256").update(principal.signature).digest("hex");
-      if (
-        !(await deps.store.recordOnce(SUBMISSION_REPLAY_KIND, fingerprint, SUBMISSION_REPLAY_TTL_SECONDS))
-      ) {
-        throw new ApiProblem({
-          kind: "replayed-request",
-          status: 409,
-          detail: "this signed submission was already received; sign each delivery anew",
+    const signed = principal.kind === "signed-submission";
+    const body = withIdempotencyKey(await readJsonBody(c), c.req.header(IDEMPOTENCY_KEY_HEADER), { signed });
+    if (principal.kind !== "signed-submission") {
+      const result = await submitJob(deps, body);
+      return submitted(c, result, principal);
+    }
+    // Validated before the signature is recorded as used: a refused request stores nothing.
+    // With the intake options `submitJob` takes from the same deps, so both judge alike.
+    const request = validateJobRequest(body, deps);
+    const fingerprint = createHash("sha256").update(principal.signature).digest("hex");
+    if (!(await deps.store.recordOnce(SUBMISSION_REPLAY_KIND, fingerprint, SUBMISSION_REPLAY_TTL_SECONDS))) {
+      throw new ApiProblem({
+        kind: "replayed-request",
+        status: 409,
+        detail: "this signed submission was already received; sign each delivery anew",
+      });
+    }
+    const created = watchCreateJob(deps.store);
+    try {
+      const result = await submitJob({ ...deps, store: created.store }, body);
+      return submitted(c, result, principal);
+    } catch (error) {
+      // The submission failed, so the same delivery may come back: un-spend its signature, unless
+      // a job may already exist that a retry could not find again. With an idempotency key a
+      // retry answers that job; without one, once the job is stored (the queue failing after it),
+      // a retry would store a second job, and the reaper re-queues the first anyway.
+      if (request.idempotencyKey !== undefined || !created.stored()) {
+        await deps.store.forgetOnce(SUBMISSION_REPLAY_KIND, fingerprint).catch((forgetError: unknown) => {
+          deps.logger.error("api: a failed signed submission's signature could not be released", {
+            error: forgetError,
+          });
         });
       }
+      throw error;
     }
-    const result = await submitJob(deps, body);
+  });
+
+  function submitted(
+    c: Context<ApiEnv>,
+    result: Awaited<ReturnType<typeof submitJob>>,
+    principal: Principal,
+  ): Response {
     deps.logger.info("api: job submitted", {
       jobId: result.jobId,
       created: result.created,
@@ -169,7 +231,7 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
     });
     c.header("location", `/v1/jobs/${encodeURIComponent(result.jobId)}`);
     return c.json({ jobId: result.jobId, status: result.status, created: result.created }, 202);
-  });
+  }
 
   app.openapi(
     createRoute({
