@@ -14,11 +14,13 @@ export {
   RuntimeConfigSchema,
 } from "./runtime-config";
 export {
+  assertSigningSecretsSeparate,
   type LoadSecretsOptions,
   loadSecrets,
   type Secrets,
   SecretsError,
   SecretsSchema,
+  SharedSigningSecretError,
   secretValues,
 } from "./secrets";
 export { publicKeyFromPrivate } from "./ssh-public-key";

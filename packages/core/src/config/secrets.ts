@@ -31,7 +31,37 @@ export const SecretsSchema = z.object({
 export type Secrets = z.infer<typeof SecretsSchema>;
 
 export class SecretsError extends Error {
-  override readonly name = "SecretsError";
+  override readonly name: string = "SecretsError";
+}
+
+/**
+ * The callback signing secret is also a submission secret. Callbacks and signed submissions use
+ * the same headers and the same `sha256=HMAC(secret, "<timestamp>.<body>")`, so with one secret
+ * both ways a captured signed submission would verify at a product's callback receiver, and a
+ * captured callback at `POST /v1/jobs`. Names the secrets, never their values.
+ */
+export class SharedSigningSecretError extends SecretsError {
+  override readonly name = "SharedSigningSecretError";
+  constructor(
+    /** `webhookSecrets.callbacks` and the `submissionSecrets.<name>` entries equal to it. */
+    readonly secretNames: readonly string[],
+  ) {
+    const [callbacks, ...submissions] = secretNames;
+    super(
+      `${callbacks} must not be the same secret as ${submissions.join(", ")}: a signed submission would verify ` +
+        "as a callback and a callback as a submission; give callbacks a secret of their own",
+    );
+  }
+}
+
+/** Refuses a callback signing secret that is also a submission secret (`SharedSigningSecretError`). */
+export function assertSigningSecretsSeparate(secrets: Secrets): void {
+  const callbacks = secrets.webhookSecrets.callbacks;
+  if (!callbacks) return;
+  const shared = Object.entries(secrets.submissionSecrets ?? {})
+    .filter(([, value]) => value === callbacks)
+    .map(([name]) => `submissionSecrets.${name}`);
+  if (shared.length > 0) throw new SharedSigningSecretError(["webhookSecrets.callbacks", ...shared]);
 }
 
 /** Every secret value, for redaction. */
@@ -85,7 +115,8 @@ function jsonObjectFromEnv(env: Record<string, string | undefined>, name: string
 
 /** From Secrets Manager when `SECRET_ID` is set, else from `VASTAI_API_KEY`, `VASTAI_SSH_KEY_PATH`
  * (or `VASTAI_SSH_PRIVATE_KEY`), and the JSON objects `WEBHOOK_SECRETS`, `API_KEYS` and
- * `SUBMISSION_SECRETS`. */
+ * `SUBMISSION_SECRETS`. A callback signing secret that is also a submission secret is refused
+ * (`SharedSigningSecretError`). */
 export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Secrets> {
   const env = options.env ?? process.env;
   const secretId = env.SECRET_ID;
@@ -103,6 +134,7 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
     }
     const parsed = SecretsSchema.safeParse(value);
     if (!parsed.success) throw new SecretsError(`secret ${secretId}: ${describeIssues(parsed.error)}`);
+    assertSigningSecretsSeparate(parsed.data);
     return parsed.data;
   }
   let sshPrivateKey = env.VASTAI_SSH_PRIVATE_KEY;
@@ -121,5 +153,6 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
     submissionSecrets: jsonObjectFromEnv(env, "SUBMISSION_SECRETS"),
   });
   if (!parsed.success) throw new SecretsError(`environment: ${describeIssues(parsed.error)}`);
+  assertSigningSecretsSeparate(parsed.data);
   return parsed.data;
 }

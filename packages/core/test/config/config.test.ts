@@ -7,12 +7,14 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  assertSigningSecretsSeparate,
   ConfigError,
   loadRuntimeConfig,
   loadSecrets,
   publicKeyFromPrivate,
   redactingLogger,
   SecretsError,
+  SharedSigningSecretError,
   secretValues,
 } from "../../src/config";
 import { createRecordingLogger, REDACTED } from "../../src/observability";
@@ -71,6 +73,48 @@ describe("loadSecrets", () => {
     expect(secrets).toEqual(SECRET);
     expect(secretValues(secrets)).toEqual([SECRET.vastApiKey, SECRET.sshPrivateKey, "whsec-topsecret-42"]);
     await expect(loadSecrets({ env: {} })).rejects.toThrow("vastApiKey is missing or malformed");
+  });
+
+  it("refuses a callback signing secret that is also a submission secret, naming the secrets only", async () => {
+    const shared = "one-secret-for-both-ways-0123456789";
+    const both = {
+      ...SECRET,
+      webhookSecrets: { ...SECRET.webhookSecrets, callbacks: shared },
+      submissionSecrets: { shop: "a-different-secret-0123456789", legacy: shared },
+    };
+    mock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(both) });
+    const fromManager = await loadSecrets({ env: { SECRET_ID: "s-shared" }, client: sm }).catch(
+      (e: unknown) => e,
+    );
+    const fromEnv = await loadSecrets({
+      env: {
+        VASTAI_API_KEY: SECRET.vastApiKey,
+        VASTAI_SSH_PRIVATE_KEY: SECRET.sshPrivateKey,
+        WEBHOOK_SECRETS: JSON.stringify(both.webhookSecrets),
+        SUBMISSION_SECRETS: JSON.stringify(both.submissionSecrets),
+      },
+    }).catch((e: unknown) => e);
+    for (const error of [fromManager, fromEnv]) {
+      expect(error).toBeInstanceOf(SharedSigningSecretError);
+      expect(error).toBeInstanceOf(SecretsError);
+      expect((error as SharedSigningSecretError).secretNames).toEqual([
+        "webhookSecrets.callbacks",
+        "submissionSecrets.legacy",
+      ]);
+      expect((error as Error).message).toContain("webhookSecrets.callbacks");
+      expect((error as Error).message).toContain("submissionSecrets.legacy");
+      expect((error as Error).message).not.toContain("submissionSecrets.shop");
+      expect((error as Error).message).not.toContain(shared);
+    }
+
+    // Distinct secrets load; so does a submission secret alone, or a callback secret alone.
+    const distinct = { ...both, submissionSecrets: { shop: "a-different-secret-0123456789" } };
+    mock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(distinct) });
+    expect(await loadSecrets({ env: { SECRET_ID: "s-distinct" }, client: sm })).toEqual(distinct);
+    expect(() =>
+      assertSigningSecretsSeparate({ ...SECRET, submissionSecrets: { shop: shared } }),
+    ).not.toThrow();
+    expect(() => assertSigningSecretsSeparate({ ...both, submissionSecrets: undefined })).not.toThrow();
   });
 });
 
