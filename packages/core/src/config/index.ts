@@ -1,4 +1,10 @@
-export { commandDeadLetters, createJobDependencies, withJobDependencies } from "./job-dependencies";
+export { apiDependencies } from "./api-dependencies";
+export {
+  commandDeadLetters,
+  createJobDependencies,
+  type JobDependencies,
+  withJobDependencies,
+} from "./job-dependencies";
 export {
   loadOrchestrationConfig,
   type OrchestrationConfig,

@@ -26,9 +26,18 @@ import { ConfigError, loadRuntimeConfig } from "./runtime-config";
 import { loadSecrets, secretValues } from "./secrets";
 import { publicKeyFromPrivate } from "./ssh-public-key";
 
+/** Every step's dependencies, as built for a Lambda container or the local stack. */
+export interface JobDependencies extends ReaperDeps {
+  /**
+   * Every secret value known, scrubbed from logs, the timeline, events and responses. The logger
+   * reads this very list, so a secret read later (the API's credentials) is appended here.
+   */
+  secrets: string[];
+}
+
 export async function createJobDependencies(
   env: Record<string, string | undefined> = process.env,
-): Promise<ReaperDeps> {
+): Promise<JobDependencies> {
   const config = loadRuntimeConfig(env);
   const orchestration = loadOrchestrationConfig(env);
   const secrets = await loadSecrets({ env });
@@ -115,7 +124,7 @@ export async function createJobDependencies(
  * life; a failed build (Secrets Manager unreachable, say) is tried again on the next call.
  */
 export function withJobDependencies<A extends unknown[], R>(
-  make: (deps: ReaperDeps) => (...args: A) => Promise<R>,
+  make: (deps: JobDependencies) => (...args: A) => Promise<R>,
   env: Record<string, string | undefined> = process.env,
 ): (...args: A) => Promise<R> {
   let ready: Promise<(...args: A) => Promise<R>> | undefined;
