@@ -16,6 +16,11 @@ export interface ApiCredentials {
   submissionSecrets: Readonly<Record<string, string>>;
   /** The secret Vast signs its notification webhooks with (`webhookSecrets.vast`); null = none set. */
   vastWebhookSecret: string | null;
+  /**
+   * While the Vast webhook secret is rotated, the one it replaces (`webhookSecrets.vastPrevious`):
+   * a delivery signed with either is accepted. Absent or null = none.
+   */
+  vastWebhookPreviousSecret?: string | null;
 }
 
 export interface ApiDeps extends JobDeps {
@@ -42,6 +47,7 @@ export function apiCredentialsFrom(secrets: Secrets): ApiCredentials {
     apiKeys: secrets.apiKeys ?? {},
     submissionSecrets: secrets.submissionSecrets ?? {},
     vastWebhookSecret: secrets.webhookSecrets.vast ?? null,
+    vastWebhookPreviousSecret: secrets.webhookSecrets.vastPrevious ?? null,
   };
 }
 

@@ -29,7 +29,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "The body does not satisfy the schema; `errors` names every field and why.",
   429: "Vast.ai is rate limiting this account; retry after `Retry-After` seconds.",
   502: "Vast.ai refused this deployment's account.",
-  503: "Vast.ai (or the credentials store) is unavailable; retry later.",
+  503: "Vast.ai, the credentials store or a secret this route needs is unavailable; retry later.",
   504: "Vast.ai did not answer in time.",
 };
 
@@ -70,7 +70,7 @@ export function registerSecuritySchemes<E extends Env>(app: OpenAPIHono<E>): voi
     type: "apiKey",
     in: "header",
     name: VAST_SIGNATURE_HEADER,
-    description: `Vast.ai's notification signature: \`sha256=\` + hex HMAC-SHA256 of \`<${VAST_TIMESTAMP_HEADER}>.<raw body>\` with the webhook secret (\`webhookSecrets.vast\`).`,
+    description: `Vast.ai's notification signature: \`sha256=\` + hex HMAC-SHA256 of \`<${VAST_TIMESTAMP_HEADER}>.<raw body>\` with the webhook secret (\`webhookSecrets.vast\`, or while it is rotated \`webhookSecrets.vastPrevious\`).`,
   });
 }
 

@@ -35,6 +35,7 @@ export const PROBLEM_KINDS = [
   "validation-failed",
   "rate-limited",
   "upstream-unavailable",
+  "service-unavailable",
   "internal-error",
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -73,6 +74,7 @@ const TITLES: Record<ProblemKind, string> = {
   "validation-failed": "The request does not satisfy the schema",
   "rate-limited": "Too many requests",
   "upstream-unavailable": "Vast.ai could not answer",
+  "service-unavailable": "This deployment cannot take the request now",
   "internal-error": "Internal error",
 };
 

@@ -1,9 +1,9 @@
 /**
  * Vast.ai's notification webhooks (reference/vast-webhooks.md): verified on the raw bytes exactly
  * as Vast signs them — `X-Vast-Signature-256: sha256=<hex HMAC-SHA256 of "<X-Vast-Timestamp>.<body>">`
- * with the webhook secret, 300 s window, constant-time comparison — then de-duplicated on the
- * event id (delivery is at-least-once) and turned into a `Reconcile Requested` event for the
- * poller. The payload names no instance, so a notification can only ask for a full reconcile;
+ * with the webhook secret (or, while it is rotated, the one it replaces), 300 s window,
+ * constant-time comparison — then de-duplicated on the event id (delivery is at-least-once) and
+ * turned into a `Reconcile Requested` event for the poller. The payload names no instance, so a notification can only ask for a full reconcile;
  * the answer must come within Vast's 10 s, so nothing else is done here.
  */
 import { z } from "@hono/zod-openapi";
@@ -21,6 +21,8 @@ export const VAST_EVENT_ID_HEADER = "X-Vast-Event-Id";
 export const VAST_EVENT_KIND = "vast-webhook";
 /** Vast retries for a while; a week covers any retry schedule worth the name. */
 export const VAST_EVENT_TTL_SECONDS = 7 * 24 * 3600;
+/** `Retry-After` when no secret is configured: Vast retries 5xx, so its events wait for the operator. */
+export const VAST_UNCONFIGURED_RETRY_AFTER_SECONDS = 300;
 
 const EventIdSchema = z
   .string()
@@ -59,18 +61,34 @@ export interface VastDelivery {
   eventIdHeader: string | undefined;
 }
 
-/** Verifies and acts on one delivery; throws a 401/400 problem for one that must not be acted on. */
+/**
+ * Verifies and acts on one delivery; throws a 401/400 problem for one that must not be acted on,
+ * and a 503 while the deployment has no secret to verify it with. Vast treats 4xx (but 408/429) as
+ * permanent and drops the event, 5xx as retryable: a missing secret is our fault, so Vast keeps
+ * the event until the operator sets one.
+ */
 export async function receiveVastNotification(
   deps: ApiDeps,
   delivery: VastDelivery,
 ): Promise<VastWebhookOutcome> {
-  const secret = (await deps.credentials()).vastWebhookSecret;
-  if (!secret) {
-    deps.logger.error("a Vast webhook arrived but webhookSecrets.vast is not set; it cannot be verified");
-    throw unauthorized("this deployment has no secret to verify Vast's notifications with");
+  const credentials = await deps.credentials();
+  // During a rotation both verify: Vast may still sign with the old secret for a while.
+  const secrets: Record<string, string> = {};
+  if (credentials.vastWebhookSecret) secrets.vast = credentials.vastWebhookSecret;
+  if (credentials.vastWebhookPreviousSecret) secrets.vastPrevious = credentials.vastWebhookPreviousSecret;
+  if (Object.keys(secrets).length === 0) {
+    deps.logger.error(
+      "a Vast webhook arrived but webhookSecrets.vast is not set; it cannot be verified (answered 503, so Vast retries)",
+    );
+    throw new ApiProblem({
+      kind: "service-unavailable",
+      status: 503,
+      detail: "this deployment has no secret to verify Vast's notifications with yet; retry later",
+      headers: { "retry-after": String(VAST_UNCONFIGURED_RETRY_AFTER_SECONDS) },
+    });
   }
   const verdict = verifyPayloadSignature({
-    secrets: { vast: secret },
+    secrets,
     timestamp: delivery.timestamp,
     signature: delivery.signature,
     body: delivery.body,

@@ -15,16 +15,22 @@ describe("the API's secrets", () => {
         ...base,
         API_KEYS: JSON.stringify({ ops: "ops-key-0123456789abcdef" }),
         SUBMISSION_SECRETS: JSON.stringify({ shop: "shop-secret-0123456789" }),
-        WEBHOOK_SECRETS: JSON.stringify({ vast: "whsec-0123456789" }),
+        WEBHOOK_SECRETS: JSON.stringify({ vast: "whsec-0123456789", vastPrevious: "whsec-old-0123456789" }),
       },
     });
     expect(apiCredentialsFrom(secrets)).toEqual({
       apiKeys: { ops: "ops-key-0123456789abcdef" },
       submissionSecrets: { shop: "shop-secret-0123456789" },
       vastWebhookSecret: "whsec-0123456789",
+      vastWebhookPreviousSecret: "whsec-old-0123456789",
     });
     expect(secretValues(secrets)).toEqual(
-      expect.arrayContaining(["ops-key-0123456789abcdef", "shop-secret-0123456789", "whsec-0123456789"]),
+      expect.arrayContaining([
+        "ops-key-0123456789abcdef",
+        "shop-secret-0123456789",
+        "whsec-0123456789",
+        "whsec-old-0123456789",
+      ]),
     );
   });
 
@@ -34,6 +40,7 @@ describe("the API's secrets", () => {
       apiKeys: {},
       submissionSecrets: {},
       vastWebhookSecret: null,
+      vastWebhookPreviousSecret: null,
     });
   });
 

@@ -113,9 +113,14 @@ describe("POST /v1/webhooks/vast", () => {
     expect(h.writes).toEqual([]);
   });
 
-  it("refuses everything when no webhook secret is configured", async () => {
-    const { app, writes } = await api.make({
-      credentials: () => ({ apiKeys: {}, submissionSecrets: {}, vastWebhookSecret: null }),
+  it("answers 503 with Retry-After while no webhook secret is configured, so Vast retries instead of dropping", async () => {
+    const { app, writes, events } = await api.make({
+      credentials: () => ({
+        apiKeys: {},
+        submissionSecrets: {},
+        vastWebhookSecret: null,
+        vastWebhookPreviousSecret: null,
+      }),
     });
     const body = notification();
     const response = await app.request("/v1/webhooks/vast", {
@@ -123,8 +128,48 @@ describe("POST /v1/webhooks/vast", () => {
       headers: vastHeaders(body),
       body,
     });
-    expect(response.status).toBe(401);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("300");
+    const problem = await problemOf(response);
+    expect(problem.type).toBe("urn:vast-rental:problem:service-unavailable");
+    expect(problem.detail).toContain("no secret to verify");
     expect(writes).toEqual([]);
+    expect(events.events).toEqual([]);
+  });
+
+  it("accepts a delivery signed with either secret while the secret is rotated", async () => {
+    const newSecret = "vast-whsec-new-0123456789abcdef";
+    const { app, events } = await api.make({
+      credentials: () => ({
+        apiKeys: {},
+        submissionSecrets: {},
+        vastWebhookSecret: newSecret,
+        vastWebhookPreviousSecret: VAST_SECRET,
+      }),
+    });
+    const send = (body: string, secret: string) =>
+      app.request("/v1/webhooks/vast", { method: "POST", headers: vastHeaders(body, secret), body });
+    expect((await send(notification({ event_id: "signed-old" }), VAST_SECRET)).status).toBe(204);
+    expect((await send(notification({ event_id: "signed-new" }), newSecret)).status).toBe(204);
+    const neither = await send(notification({ event_id: "signed-other" }), "vast-whsec-unknown-0123456789");
+    expect(neither.status).toBe(401);
+    expect(events.of("Reconcile Requested").map((e) => e.eventId)).toEqual(["signed-old", "signed-new"]);
+    // Only the previous secret left (the new one not yet set): still verified, not refused.
+    const previousOnly = await api.make({
+      credentials: () => ({
+        apiKeys: {},
+        submissionSecrets: {},
+        vastWebhookSecret: null,
+        vastWebhookPreviousSecret: VAST_SECRET,
+      }),
+    });
+    const body = notification();
+    const response = await previousOnly.app.request("/v1/webhooks/vast", {
+      method: "POST",
+      headers: vastHeaders(body),
+      body,
+    });
+    expect(response.status).toBe(204);
   });
 
   it("still answers 204 when the event bus is down (the scheduled poller reconciles anyway)", async () => {

@@ -61,7 +61,8 @@ export function registerMetaRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     summary: "Vast.ai notification webhook",
     description: [
       `Verified on the raw body: \`${VAST_SIGNATURE_HEADER}\` must be \`sha256=\` + hex HMAC-SHA256 of \`<${VAST_TIMESTAMP_HEADER}>.<raw body>\``,
-      "with the webhook secret, the timestamp within 300 s. De-duplicated on the event id (the body's `event_id`, else",
+      "with the webhook secret (`webhookSecrets.vast`, or while it is rotated `webhookSecrets.vastPrevious`), the timestamp within 300 s.",
+      "Without either secret configured, 503 with `Retry-After` (Vast retries 5xx, so no event is lost). De-duplicated on the event id (the body's `event_id`, else",
       `\`${VAST_EVENT_ID_HEADER}\`); each new event asks the poller for a reconcile. \`webhook_test\` is accepted and not acted on.`,
     ].join(" "),
     security: VAST_WEBHOOK_SECURITY,
@@ -75,7 +76,7 @@ export function registerMetaRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     },
     responses: {
       204: { description: "Received (new, duplicate or test): nothing more to send." },
-      ...problemResponses(400, 401, 413),
+      ...problemResponses(400, 401, 413, 503),
     },
   });
   // Registered for the document; the handler verifies the raw bytes before anything parses them.
