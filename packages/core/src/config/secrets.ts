@@ -12,7 +12,10 @@ import { z } from "zod";
 export const SecretsSchema = z.object({
   vastApiKey: z.string().min(1, "vastApiKey is missing"),
   sshPrivateKey: z.string().min(1, "sshPrivateKey is missing"),
-  /** Signing secrets by purpose: `vast` verifies Vast's notification webhooks, `callbacks` signs ours. */
+  /**
+   * Signing secrets by purpose: `vast` verifies Vast's notification webhooks, `callbacks` signs ours.
+   * `vastPrevious`, only while Vast's secret is rotated, is the one `vast` replaces: both verify.
+   */
   webhookSecrets: z.record(z.string(), z.string()).default({}),
   /**
    * The HTTP API's keys by name (`{ "ops-laptop": "<key>" }`), sent as `Authorization: Bearer <key>`.
