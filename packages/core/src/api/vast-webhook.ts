@@ -2,10 +2,14 @@
  * Vast.ai's notification webhooks (reference/vast-webhooks.md): verified on the raw bytes exactly
  * as Vast signs them — `X-Vast-Signature-256: sha256=<hex HMAC-SHA256 of "<X-Vast-Timestamp>.<body>">`
  * with the webhook secret (or, while it is rotated, the one it replaces), 300 s window,
- * constant-time comparison — then de-duplicated on the event id (delivery is at-least-once) and
- * turned into a `Reconcile Requested` event for the poller. The payload names no instance, so a notification can only ask for a full reconcile;
- * the answer must come within Vast's 10 s, so nothing else is done here.
+ * constant-time comparison — then de-duplicated (delivery is at-least-once) and turned into a
+ * `Reconcile Requested` event for the poller. De-duplication uses only signed material: the body's
+ * `event_id`, else a SHA-256 of the signed input (`<timestamp>.<body>`), never the unsigned
+ * `X-Vast-Event-Id` header, which whoever captured a delivery could change on every replay. The
+ * payload names no instance, so a notification can only ask for a full reconcile; the answer must
+ * come within Vast's 10 s, so nothing else is done here.
  */
+import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { publishBestEffort } from "../events";
 import { verifyPayloadSignature } from "../signing";
@@ -17,7 +21,7 @@ export const VAST_TIMESTAMP_HEADER = "X-Vast-Timestamp";
 export const VAST_SIGNATURE_HEADER = "X-Vast-Signature-256";
 export const VAST_EVENT_ID_HEADER = "X-Vast-Event-Id";
 
-/** `recordOnce` kind for Vast event ids. */
+/** `recordOnce` kind for Vast event ids (and `sha256:<hex>` of the signed input when there is none). */
 export const VAST_EVENT_KIND = "vast-webhook";
 /** Vast retries for a while; a week covers any retry schedule worth the name. */
 export const VAST_EVENT_TTL_SECONDS = 7 * 24 * 3600;
@@ -57,8 +61,6 @@ export interface VastDelivery {
   body: Uint8Array;
   timestamp: string | undefined;
   signature: string | undefined;
-  /** `X-Vast-Event-Id`; the signed body's `event_id` wins when both are present. */
-  eventIdHeader: string | undefined;
 }
 
 /**
@@ -106,12 +108,11 @@ export async function receiveVastNotification(
   const parsed = VastNotificationSchema.safeParse(parseJsonBytes(delivery.body));
   if (!parsed.success) throw problems.malformed("the body is not a Vast notification");
   const notification = parsed.data;
-  const eventId = notification.event_id ?? EventIdSchema.safeParse(delivery.eventIdHeader).data;
-  if (!eventId)
-    throw problems.malformed(`the notification has no event id (event_id or ${VAST_EVENT_ID_HEADER})`);
   // Vast's "send a test" button: proves the endpoint and the secret, asks for nothing.
   if (notification.notif_type === "webhook_test") return "test";
-  if (!(await deps.store.recordOnce(VAST_EVENT_KIND, eventId, VAST_EVENT_TTL_SECONDS))) return "duplicate";
+  const eventId = notification.event_id ?? null;
+  const dedupId = eventId ?? signedInputDigest(delivery.timestamp ?? "", delivery.body);
+  if (!(await deps.store.recordOnce(VAST_EVENT_KIND, dedupId, VAST_EVENT_TTL_SECONDS))) return "duplicate";
   // Best effort: the scheduled poller reconciles every minute anyway, so a lost request only
   // delays this reconcile to the next run — while failing the delivery would make Vast resend an
   // event already recorded as seen.
@@ -120,6 +121,16 @@ export async function receiveVastNotification(
     detail: { trigger: "vast-webhook", eventId, notification: notification.notif_type },
   });
   return "reconcile-requested";
+}
+
+/**
+ * `sha256:<hex>` of exactly what the signature covers (`<timestamp>.<raw body>`): a delivery
+ * without an `event_id` is known by it. A replay of the captured delivery has the same digest
+ * whatever headers it adds; a retry Vast signs anew (another timestamp) does not, and asks for one
+ * more reconcile, which is harmless.
+ */
+function signedInputDigest(timestamp: string, body: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(`${timestamp}.`).update(body).digest("hex")}`;
 }
 
 /** A signature problem: no `WWW-Authenticate: Bearer` (Vast does not use API keys). */

@@ -1,6 +1,6 @@
 /**
  * `POST /v1/webhooks/vast`, verified exactly as reference/vast-webhooks.md says: signature over
- * `<X-Vast-Timestamp>.<raw body>`, 300 s window, de-duplicated on the event id, 204, then one
+ * `<X-Vast-Timestamp>.<raw body>`, 300 s window, de-duplicated on signed material only, 204, then one
  * `Reconcile Requested` per new event. A bad signature is a 401 that changes nothing.
  */
 import { beforeEach, describe, expect, it } from "vitest";
@@ -51,17 +51,29 @@ describe("POST /v1/webhooks/vast", () => {
     expect(h.events.of("Reconcile Requested")).toHaveLength(2);
   });
 
-  it("takes the event id from X-Vast-Event-Id when the body has none", async () => {
+  it("without a body event_id, de-duplicates on the signed input, never on the unsigned X-Vast-Event-Id", async () => {
     const body = notification({ event_id: undefined });
-    const headers = { ...vastHeaders(body), "x-vast-event-id": "from-header" };
-    expect((await deliver(body, headers)).status).toBe(204);
+    const headers = vastHeaders(body);
+    expect((await deliver(body, { ...headers, "x-vast-event-id": "header-1" })).status).toBe(204);
+    // The captured delivery replayed with a new header id, or none: still the same signed input.
+    expect((await deliver(body, { ...headers, "x-vast-event-id": "header-2" })).status).toBe(204);
     expect((await deliver(body, headers)).status).toBe(204);
     expect(h.events.of("Reconcile Requested")).toEqual([
-      { trigger: "vast-webhook", eventId: "from-header", notification: "outbid" },
+      { trigger: "vast-webhook", eventId: null, notification: "outbid" },
     ]);
-    const noId = await deliver(body);
-    expect(noId.status).toBe(400);
-    expect((await problemOf(noId)).detail).toContain("no event id");
+    // Signed anew (another timestamp, as Vast signs a retry): other signed input, one more reconcile.
+    expect((await deliver(body, vastHeaders(body, VAST_SECRET, NOW_S + 30))).status).toBe(204);
+    expect(h.events.of("Reconcile Requested")).toHaveLength(2);
+  });
+
+  it("with a body event_id, ignores X-Vast-Event-Id", async () => {
+    const body = notification();
+    expect((await deliver(body, { ...vastHeaders(body), "x-vast-event-id": "header-1" })).status).toBe(204);
+    const other = notification({ message: "another message, the same event id" });
+    expect((await deliver(other, { ...vastHeaders(other), "x-vast-event-id": "header-2" })).status).toBe(204);
+    expect(h.events.of("Reconcile Requested")).toEqual([
+      { trigger: "vast-webhook", eventId: "7e9a2c4e6f9e4a24a53b77c2d8e3f0aa", notification: "outbid" },
+    ]);
   });
 
   it("accepts webhook_test and does nothing with it", async () => {

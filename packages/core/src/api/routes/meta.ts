@@ -62,15 +62,19 @@ export function registerMetaRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     description: [
       `Verified on the raw body: \`${VAST_SIGNATURE_HEADER}\` must be \`sha256=\` + hex HMAC-SHA256 of \`<${VAST_TIMESTAMP_HEADER}>.<raw body>\``,
       "with the webhook secret (`webhookSecrets.vast`, or while it is rotated `webhookSecrets.vastPrevious`), the timestamp within 300 s.",
-      "Without either secret configured, 503 with `Retry-After` (Vast retries 5xx, so no event is lost). De-duplicated on the event id (the body's `event_id`, else",
-      `\`${VAST_EVENT_ID_HEADER}\`); each new event asks the poller for a reconcile. \`webhook_test\` is accepted and not acted on.`,
+      "Without either secret configured, 503 with `Retry-After` (Vast retries 5xx, so no event is lost).",
+      "De-duplicated on signed material only: the body's `event_id`, else a SHA-256 of the signed input (timestamp and body);",
+      `\`${VAST_EVENT_ID_HEADER}\` is not signed and not read. Each new event asks the poller for a reconcile. \`webhook_test\` is accepted and not acted on.`,
     ].join(" "),
     security: VAST_WEBHOOK_SECURITY,
     request: {
       headers: z.object({
         [VAST_TIMESTAMP_HEADER]: z.string().openapi({ description: "Unix seconds." }),
         [VAST_SIGNATURE_HEADER]: z.string().openapi({ description: "`sha256=<hex>`" }),
-        [VAST_EVENT_ID_HEADER]: z.string().optional(),
+        [VAST_EVENT_ID_HEADER]: z
+          .string()
+          .optional()
+          .openapi({ description: "Sent by Vast; not signed, so not used (the body's `event_id` is)." }),
       }),
       body: { required: true, content: { "application/json": { schema: VastNotificationSchema } } },
     },
@@ -86,7 +90,6 @@ export function registerMetaRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       body: new Uint8Array(await c.req.arrayBuffer()),
       timestamp: c.req.header(VAST_TIMESTAMP_HEADER),
       signature: c.req.header(VAST_SIGNATURE_HEADER),
-      eventIdHeader: c.req.header(VAST_EVENT_ID_HEADER),
     });
     deps.logger.info("api: vast notification", { outcome });
     return c.body(null, 204);
