@@ -14,22 +14,11 @@ import { silentLogger } from "../../packages/core/src/observability";
 import { InMemoryJobQueue } from "../../packages/core/src/queue";
 import type { JobStore } from "../../packages/core/src/store";
 import { fakeDatasets } from "../support/fake-datasets";
+import { offlineJobEnvironment } from "../support/offline-environment";
 import { recordingDestroys } from "../support/push-harness";
 import { toSqsRecord } from "../support/sqs-pump";
-import { generateTestKeyPair } from "../support/ssh-keys";
 
-const pair = generateTestKeyPair();
-const env = {
-  TABLE_NAME: "jobs",
-  PROVISION_QUEUE_URL: "http://127.0.0.1:1/000000000000/provision",
-  PUSH_QUEUE_URL: "http://127.0.0.1:1/000000000000/push",
-  EVENT_BUS_NAME: "bus",
-  VASTAI_API_KEY: "vast-key-0123456789abcdef",
-  VASTAI_SSH_PRIVATE_KEY: pair.private,
-  ARTIFACT_BUCKET: "loras",
-  S3_ENDPOINT: "http://127.0.0.1:1",
-  AWS_REGION: "us-east-1",
-};
+const env = offlineJobEnvironment();
 
 describe("createJobDependencies", () => {
   it("builds every step's dependencies from the environment", async () => {
@@ -48,7 +37,7 @@ describe("createJobDependencies", () => {
     });
     expect(signed.callbacks).toBeInstanceOf(HttpCallbackSender);
     expect(signed.secrets).toContain("cb-secret-1234");
-    expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, pair.private]));
+    expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, env.VASTAI_SSH_PRIVATE_KEY]));
     expect(() => deps.datasets.reader({ kind: "local", path: "/tmp/x" })).toThrow(
       /only allowed in the local stack/,
     );

@@ -4,18 +4,11 @@
  * responses as the ones known at start-up.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generateTestKeyPair } from "../../../../test/support/ssh-keys";
+import { offlineJobEnvironment } from "../../../../test/support/offline-environment";
 import { apiDependencies, createJobDependencies } from "../../src/config";
 
 const env = {
-  TABLE_NAME: "jobs",
-  PROVISION_QUEUE_URL: "http://127.0.0.1:1/000000000000/provision",
-  PUSH_QUEUE_URL: "http://127.0.0.1:1/000000000000/push",
-  EVENT_BUS_NAME: "bus",
-  VASTAI_API_KEY: "vast-key-0123456789abcdef",
-  VASTAI_SSH_PRIVATE_KEY: generateTestKeyPair().private,
-  ARTIFACT_BUCKET: "loras",
-  AWS_REGION: "us-east-1",
+  ...offlineJobEnvironment(),
   API_KEYS: JSON.stringify({ ops: "ops-key-at-start-0123456789" }),
 };
 
