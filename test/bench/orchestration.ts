@@ -1,6 +1,6 @@
 /**
- * Orchestration overhead and cost efficiency (DESIGN.md §7), end to end through the real core
- * handlers. Run:
+ * Orchestration overhead and cost efficiency (docs/architecture.md#performance-targets), end to
+ * end through the real core handlers. Run:
  *   npm exec -- tsx test/bench/orchestration.ts [--jobs 5] [--seed 7] [--training 20]
  *     [--schedules default,2] [--poll-ms 1000] [--time-scale 1]
  *

@@ -1,5 +1,5 @@
 /**
- * The money invariants of DESIGN.md §4, checked against the simulator's record of every
+ * The money invariants (docs/architecture.md#money), checked against the simulator's record of every
  * instance ever created: (1) no instance is running without a live job that owns it (our label,
  * the job's current attempt, recorded in the store); (2) no job ever held two instances at once.
  */

@@ -1,5 +1,5 @@
 /**
- * Vast's notification webhooks (reference/vast-webhooks.md): a signed JSON `POST` per event
+ * Vast's notification webhooks (docs/vast-quirks.md#notification-webhooks): a signed JSON `POST` per event
  * (outbid, offline, back online, error detected) with `X-Vast-Event-Id`,
  * `X-Vast-Delivery-Attempt`, `X-Vast-Timestamp` and `X-Vast-Signature-256` =
  * `sha256=` + hex HMAC-SHA256 of `<timestamp>.<raw body>`. Like Vast, the payload names no

@@ -115,7 +115,7 @@ describe("secret hygiene", () => {
 });
 
 describe("notification webhooks", () => {
-  it("delivers a signed outbid event as vast-webhooks.md describes", async () => {
+  it("delivers a signed outbid event as docs/vast-quirks.md#notification-webhooks describes", async () => {
     const received: { headers: IncomingMessage["headers"]; body: string }[] = [];
     const receiver = createServer((req, res) => {
       let body = "";

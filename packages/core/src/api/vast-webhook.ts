@@ -1,7 +1,8 @@
 /**
- * Vast.ai's notification webhooks (reference/vast-webhooks.md): verified on the raw bytes exactly
- * as Vast signs them — `X-Vast-Signature-256: sha256=<hex HMAC-SHA256 of "<X-Vast-Timestamp>.<body>">`
- * with the webhook secret (or, while it is rotated, the one it replaces), 300 s window,
+ * Vast.ai's notification webhooks (docs/vast-quirks.md#notification-webhooks): verified on the
+ * raw bytes exactly as Vast signs them — `X-Vast-Signature-256: sha256=<hex HMAC-SHA256 of
+ * "<X-Vast-Timestamp>.<body>">` with the webhook secret (or, while it is rotated, the one it
+ * replaces), 300 s window,
  * constant-time comparison — then de-duplicated (delivery is at-least-once) and turned into a
  * `Reconcile Requested` event for the poller. De-duplication uses only signed material: the body's
  * `event_id`, else a SHA-256 of the signed input (`<timestamp>.<body>`), never the unsigned

@@ -57,7 +57,7 @@ export interface ListInstancesOptions extends CallOptions {
   onPage?: (page: number, rows: number) => void;
 }
 
-/** The create body Vast accepts (vast-api.md §1); extra fields pass through. */
+/** The create body Vast accepts (docs/vast-quirks.md#create); extra fields pass through. */
 export type CreateInstanceBody = Record<string, unknown> & { image?: string; disk?: number; label?: string };
 
 const PositiveId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

@@ -1,6 +1,6 @@
 /**
  * Vast's rate limits apply per endpoint as a minimum interval between calls. These are the
- * endpoint groups the client limits separately, with the reference's thresholds as defaults.
+ * endpoint groups the client limits separately, with Vast's published thresholds as defaults.
  */
 export type VastEndpoint =
   | "search"
@@ -15,7 +15,7 @@ export type VastEndpoint =
   /** Polling a logs `result_url` (usually S3, not Vast's API). */
   | "logResult";
 
-/** Milliseconds between two calls to the same endpoint (vast-api.md §4). */
+/** Milliseconds between two calls to the same endpoint (docs/vast-quirks.md#rate-limits-and-retries). */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<VastEndpoint, number>> = {
   search: 6000, // "10/minute"
   create: 4500,

@@ -1,5 +1,5 @@
 /**
- * Turns a `SearchOffersRequest` into Vast's offer query (vast-api.md §2). Unknown GPUs and
+ * Turns a `SearchOffersRequest` into Vast's offer query (docs/vast-quirks.md#offer-query). Unknown GPUs and
  * regions fail here, before any network call, as `invalid_request`.
  */
 import { z } from "zod";

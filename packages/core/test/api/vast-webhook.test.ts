@@ -1,7 +1,8 @@
 /**
- * `POST /v1/webhooks/vast`, verified exactly as reference/vast-webhooks.md says: signature over
- * `<X-Vast-Timestamp>.<raw body>`, 300 s window, de-duplicated on signed material only, 204, then one
- * `Reconcile Requested` per new event. A bad signature is a 401 that changes nothing.
+ * `POST /v1/webhooks/vast`, verified exactly as docs/vast-quirks.md#notification-webhooks says:
+ * signature over `<X-Vast-Timestamp>.<raw body>`, 300 s window, de-duplicated on signed material
+ * only, 204, then one `Reconcile Requested` per new event. A bad signature is a 401 that changes
+ * nothing.
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { signPayload } from "../../src/signing";

@@ -20,7 +20,7 @@ interface Case {
   message?: string;
 }
 
-// Against a read endpoint (show): vast-api.md §4.
+// Against a read endpoint (show): docs/vast-quirks.md#errors.
 const readCases: Case[] = [
   {
     name: "401 auth_error",

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { deriveInstanceState, normalizeInstance, VastInstanceSchema } from "../../src/vast";
 import { provisioningInstance, runningInstanceV1, showInstanceV0 } from "./fixtures/raw";
 
-describe("normalizeInstance fixtures (vast-api.md §3)", () => {
+describe("normalizeInstance fixtures (docs/vast-quirks.md#instances)", () => {
   it("normalizes a running v1 row, preferring the direct SSH mapping (HostPort is a string)", () => {
     const instance = normalizeInstance(runningInstanceV1);
     expect(instance).toEqual({

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { normalizeOffer, VastOfferSchema } from "../../src/vast";
 import { offer4090 } from "./fixtures/raw";
 
-describe("normalizeOffer fixtures (vast-api.md §3)", () => {
+describe("normalizeOffer fixtures (docs/vast-quirks.md#offers)", () => {
   it("normalizes a marketplace offer", () => {
     const offer = normalizeOffer(offer4090);
     expect(offer).toEqual({

@@ -122,7 +122,7 @@ describe("buildOfferQuery", () => {
     }
   });
 
-  it("a gpu_ram floor that admits 24564-MiB cards for 24 GB (units per the reference)", () => {
+  it("a gpu_ram floor that admits 24564-MiB cards for 24 GB (units: docs/vast-quirks.md#units)", () => {
     const query = buildOfferQuery({ gpuType: "4090", maxHourlyUsd: 1, minVramGb: 24 });
     const floor = (query.gpu_ram as { gte: number }).gte;
     expect(24564).toBeGreaterThanOrEqual(floor);

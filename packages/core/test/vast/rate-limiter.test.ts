@@ -52,7 +52,7 @@ describe("EndpointRateLimiter (virtual clock)", () => {
     expect(clock.now()).toBe(3000);
   });
 
-  it("defaults follow the reference's thresholds", () => {
+  it("defaults follow Vast's published thresholds (docs/vast-quirks.md#rate-limits-and-retries)", () => {
     expect(DEFAULT_RATE_LIMITS).toMatchObject({
       create: 4500,
       destroy: 3000,
