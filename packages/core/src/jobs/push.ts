@@ -198,6 +198,23 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
           bytes: progress.bytes,
           bytesPerSecond: Math.round(progress.bytesPerSecond),
         });
+        // On the timeline too, so whoever watches the job sees the upload move (best effort).
+        void deps.store
+          .appendTimeline(jobId, {
+            at: now,
+            version: job.version,
+            kind: "note",
+            reason: `dataset push: ${progress.bytes} bytes so far`,
+            details: {
+              kind: "push_progress",
+              attempt: record.attempt,
+              files: progress.files,
+              bytes: progress.bytes,
+              totalBytes: job.dataset?.bytes ?? null,
+              bytesPerSecond: Math.round(progress.bytesPerSecond),
+            },
+          })
+          .catch(() => {});
       },
     });
     if (result.push) {

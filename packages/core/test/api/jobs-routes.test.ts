@@ -438,6 +438,20 @@ describe("GET /v1/jobs/{id}", () => {
       reason: "training step 500/2000",
       details: { kind: "progress", attempt: 1, step: 500, totalSteps: 2000 },
     });
+    await h.dynamo.appendTimeline(jobId, {
+      at: NOW_MS + 500,
+      version: job.version,
+      kind: "note",
+      reason: "dataset push: 4096 bytes so far",
+      details: {
+        kind: "push_progress",
+        attempt: 1,
+        files: 3,
+        bytes: 4096,
+        totalBytes: 8192,
+        bytesPerSecond: 2048,
+      },
+    });
     h.clock.set(NOW_MS + 3_600_000);
 
     const response = await h.app.request(`/v1/jobs/${jobId}`, { headers: bearer() });
@@ -449,6 +463,7 @@ describe("GET /v1/jobs/{id}", () => {
       attempt: 1,
       instance: { instanceId: 777, attempt: 1, sshHost: "10.1.2.3", sshPort: 2222, hourlyUsd: 0.5 },
       progress: { attempt: 1, step: 500, totalSteps: 2000, fraction: 0.25 },
+      upload: { attempt: 1, bytes: 4096, totalBytes: 8192, bytesPerSecond: 2048, done: false },
       request: {
         dataset: { kind: "https", url: "https://data.example.com/cats.tar" },
         callbackUrl: "https://hooks.example.com/t",

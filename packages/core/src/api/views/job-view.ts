@@ -113,6 +113,17 @@ export const TrainingProgressSchema = z
   })
   .openapi("TrainingProgress");
 
+export const UploadProgressSchema = z
+  .object({
+    attempt: z.number().int(),
+    bytes: z.number().int().openapi({ description: "Bytes sent to the instance so far." }),
+    totalBytes: z.number().int().nullable().openapi({ description: "The dataset's size, when known." }),
+    bytesPerSecond: z.number().nullable(),
+    done: z.boolean().openapi({ description: "The whole dataset is on the instance." }),
+    at: epochMs("Last seen"),
+  })
+  .openapi("UploadProgress");
+
 export const TimelineEntryViewSchema = z
   .object({
     at: epochMs("When"),
@@ -146,6 +157,9 @@ export const JobViewSchema = z
     dataset: DatasetSummarySchema.nullable(),
     instance: CurrentInstanceSchema.nullable(),
     cost: JobCostSchema,
+    upload: UploadProgressSchema.nullable().openapi({
+      description: "The latest attempt's dataset upload: progress while pushing, the totals once done.",
+    }),
     progress: TrainingProgressSchema.nullable(),
     artifact: ArtifactSchema.nullable(),
     attempts: z.array(AttemptViewSchema),
@@ -237,6 +251,27 @@ function latestProgress(timeline: readonly TimelineEntry[]): z.infer<typeof Trai
   };
 }
 
+const numberOr = (value: unknown, fallback: number | null) => (typeof value === "number" ? value : fallback);
+
+function latestUpload(timeline: readonly TimelineEntry[]): z.infer<typeof UploadProgressSchema> | null {
+  const note = timeline.findLast(
+    (e) =>
+      (e.details.kind === "push_progress" || e.details.kind === "dataset_pushed") &&
+      typeof e.details.bytes === "number",
+  );
+  if (!note) return null;
+  const done = note.details.kind === "dataset_pushed";
+  const bytes = note.details.bytes as number;
+  return {
+    attempt: numberOr(note.details.attempt, 0) ?? 0,
+    bytes,
+    totalBytes: done ? bytes : numberOr(note.details.totalBytes, null),
+    bytesPerSecond: numberOr(note.details.bytesPerSecond, null),
+    done,
+    at: note.at,
+  };
+}
+
 const add = (a: z.infer<typeof CostBreakdownSchema>, b: z.infer<typeof CostBreakdownSchema>) => ({
   gpuUsd: a.gpuUsd + b.gpuUsd,
   storageUsd: a.storageUsd + b.storageUsd,
@@ -286,6 +321,7 @@ export function jobView(
       ceilingUsd: job.spentUsd + (open ? attemptCostBound(open, nowMs) : 0),
       finalUsd: job.costUsd,
     },
+    upload: latestUpload(timeline),
     progress: latestProgress(timeline),
     artifact: job.artifact,
     attempts: attempts.map(attemptView),
