@@ -5,6 +5,10 @@
  * `no_default: true`), the defaults `verified eq true`, `external eq false`, `rentable eq true`
  * and `rented eq false` apply. A field given as `"any"` or `{}` drops its default. `_` in
  * gpu_name values is read as a space; `geolocation` filters match the 2-letter country code.
+ * Values may arrive as strings: the official CLI sends numbers as typed (`num_gpus=1` becomes
+ * `{"eq": "1"}`), so numeric strings compare as numbers; `driver_version` given as a number
+ * (the CLI's 535086005 for 535.86.05) compares with the numeric driver version; `true`/`false`
+ * match 0/1 flags such as `has_avx`.
  */
 import { errors } from "./errors";
 import type { SimOffer } from "./marketplace";
@@ -140,10 +144,17 @@ function parseType(v: unknown): boolean {
   throw errors.invalidArgs(`type must be one of on-demand, ondemand, bid, reserved`);
 }
 
-function fieldValue(offer: OfferView, field: string): unknown {
+function fieldValue(offer: OfferView, f: Filter): unknown {
   // Geolocation filters take 2-letter codes, compared with the country the host is in.
-  if (field === "geolocation") return offer.country_code;
-  return offer[field];
+  if (f.field === "geolocation") return offer.country_code;
+  // The CLI turns `driver_version >= 535.86.05` into the number 535086005: compare it with the
+  // numeric form Vast keeps beside the dotted string.
+  const numeric = Array.isArray(f.value)
+    ? f.value.some((v) => typeof v === "number")
+    : typeof f.value === "number";
+  if (f.field === "driver_version" && numeric && typeof offer.driver_vers === "number")
+    return offer.driver_vers;
+  return offer[f.field];
 }
 
 function compare(a: unknown, b: Scalar): number | null {
@@ -157,11 +168,13 @@ function compare(a: unknown, b: Scalar): number | null {
 function eq(a: unknown, b: Scalar): boolean {
   if (typeof a === "string" && typeof b === "string") return a.toLowerCase() === b.toLowerCase();
   if (typeof a === "boolean" && typeof b === "number") return a === (b !== 0);
+  // Flags Vast keeps as 0/1 (`has_avx`) are queried with true/false.
+  if (typeof a === "number" && typeof b === "boolean") return (a !== 0) === b;
   return compare(a, b) === 0 || a === b;
 }
 
 export function matches(offer: OfferView, f: Filter): boolean {
-  const v = fieldValue(offer, f.field);
+  const v = fieldValue(offer, f);
   switch (f.op) {
     case "eq":
       return eq(v, f.value as Scalar);
