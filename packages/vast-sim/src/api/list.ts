@@ -1,7 +1,9 @@
 /**
- * `GET /api/v1/instances/`: each query value is JSON (then URL-encoded). `limit` ≤ 25,
- * `after_token` (or `next_token`) pages, `select_filters` on non-computed columns such as
- * `label`; computed columns (`dph_total`, `num_gpus`, ...) answer 400 "… is not a valid search key".
+ * `GET /api/v1/instances/`: each query value is JSON (then URL-encoded); a token may also come
+ * bare, as the official CLI sends it. `limit` ≤ 25, `after_token` (or `next_token`) pages,
+ * `select_filters` on non-computed columns such as `label` or `verification`; computed columns
+ * (`dph_total`, `num_gpus`, ...) answer 400 "… is not a valid search key". `select_cols` (a list
+ * of column names; `["*"]` or absent = every column) narrows each row to those columns.
  */
 import type { Context, Hono } from "hono";
 import { vastError } from "../errors";
@@ -20,6 +22,7 @@ const FILTERABLE = new Set([
   "host_id",
   "gpu_name",
   "image_uuid",
+  "verification",
 ]);
 const MAX_LIMIT = 25;
 const LIST_OPS = new Set(["eq", "neq", "gt", "gte", "lt", "lte", "in", "notin"]);
@@ -69,6 +72,13 @@ export function listRoutes(app: Hono<SimEnv>, deps: RouteDeps) {
       throw invalid("select_filters must be a JSON object");
     const orderBy = jsonParam(c, "order_by") ?? [{ col: "id", dir: "asc" }];
     if (!Array.isArray(orderBy)) throw invalid("order_by must be a list of {col, dir}");
+    const selectCols = jsonParam(c, "select_cols");
+    if (
+      selectCols !== undefined &&
+      (!Array.isArray(selectCols) || !selectCols.every((col) => typeof col === "string"))
+    )
+      throw invalid("select_cols must be a list of column names");
+    const columns = selectCols === undefined || selectCols.includes("*") ? null : (selectCols as string[]);
 
     const all = [...state.instances.values()]
       .filter((i) => i.destroyedAtMs === null)
@@ -91,7 +101,11 @@ export function listRoutes(app: Hono<SimEnv>, deps: RouteDeps) {
         return dir === "desc" ? -cmp : cmp;
       });
     }
-    const page = found.slice(offset, offset + limit);
+    const page = found
+      .slice(offset, offset + limit)
+      .map((row) =>
+        columns ? Object.fromEntries(columns.filter((k) => k in row).map((k) => [k, row[k]])) : row,
+      );
     const more = offset + limit < found.length;
     const labelCounts: Record<string, number> = {};
     for (const row of all) {
