@@ -5,6 +5,7 @@
  * batch failures.
  */
 import {
+  DEPLOYMENT,
   handleProvisionQueueMessage,
   type ProvisionDeps,
   parseProvisionQueueMessage,
@@ -19,7 +20,7 @@ export function createProvisionHandler(deps: ProvisionDeps): ProvisionHandler {
   return sqsBatchHandler({
     queue: "provision",
     jobQueue: deps.queue,
-    teardownMarginMs: 30_000,
+    teardownMarginMs: DEPLOYMENT.provision.teardownMarginSeconds * 1000,
     handle: (body, delivery) => handleProvisionQueueMessage(deps, parseProvisionQueueMessage(body), delivery),
   });
 }

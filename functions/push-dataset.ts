@@ -1,11 +1,12 @@
 /**
  * Lambda entry point of the `push` queue: puts the job's dataset on its instance and launches
  * training. Each SQS record is parsed and handed to core with its delivery: the receive count
- * tells core when a retry is the last one, and the deadline (Lambda's remaining time minus a
- * minute) leaves time to destroy the instance cleanly. Failed records are reported back as
+ * tells core when a retry is the last one, and the deadline (Lambda's remaining time minus the
+ * teardown margin) leaves time to destroy the instance cleanly. Failed records are reported back as
  * partial batch failures.
  */
 import {
+  DEPLOYMENT,
   handlePushMessage,
   type PushDeps,
   parsePushQueueMessage,
@@ -20,8 +21,8 @@ export function createPushHandler(deps: PushDeps): PushHandler {
   return sqsBatchHandler({
     queue: "push",
     jobQueue: deps.queue,
-    // Destroying the instance and recording why takes seconds; a minute leaves room for retries.
-    teardownMarginMs: 60_000,
+    // Destroying the instance and recording why (see DEPLOYMENT.push.teardownMarginSeconds).
+    teardownMarginMs: DEPLOYMENT.push.teardownMarginSeconds * 1000,
     handle: (body, delivery) => handlePushMessage(deps, parsePushQueueMessage(body), delivery),
   });
 }

@@ -3,6 +3,7 @@ export * from "./api";
 export * from "./clock";
 export * from "./config";
 export * from "./dataset";
+export * from "./deployment";
 export * from "./events";
 export * from "./jobs";
 export * from "./net";

@@ -12,6 +12,7 @@
 import type { Agent } from "node:http";
 import { request } from "node:https";
 import type { Clock } from "../clock";
+import { DEPLOYMENT } from "../deployment/settings";
 import {
   checkOutboundUrl,
   type LookupFunction,
@@ -48,8 +49,9 @@ export interface HttpCallbackSenderOptions {
   logger?: Logger;
 }
 
-/** Default overall deadline of one callback try. */
-export const DEFAULT_CALLBACK_DEADLINE_MS = 10_000;
+/** Default overall deadline of one callback try: what the provision function allows one
+ * (`DEPLOYMENT.stepDeadlines`). */
+export const DEFAULT_CALLBACK_DEADLINE_MS = DEPLOYMENT.stepDeadlines.callbackTrySeconds * 1000;
 
 /** A try that had no status line by its deadline; retried like a network error. */
 export class CallbackDeadlineError extends Error {

@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { HttpCallbackSender } from "../callbacks";
 import { systemClock } from "../clock";
 import { datasetReaderFor, inspectDataset } from "../dataset";
+import { DEPLOYMENT } from "../deployment";
 import { EventBridgePublisher } from "../events";
 import { type ReaperDeps, type SshConnector, type SshProbe, vastPortFromService } from "../jobs";
 import { guardedHttpsAgent, parseOutboundAllowHosts } from "../net";
@@ -65,6 +66,8 @@ export async function createJobDependencies(
     baseUrl: config.VASTAI_BASE_URL,
     logger,
     sshPublicKey,
+    // One request must fit inside the shortest function that makes one (the API, the subscriber).
+    timeoutMs: DEPLOYMENT.stepDeadlines.vastRequestSeconds * 1000,
   });
   // One short try per check: the readiness step itself re-checks with backoff.
   const probe: SshProbe = (target) =>
@@ -81,7 +84,8 @@ export async function createJobDependencies(
       ...target,
       username: "root",
       privateKey: secrets.sshPrivateKey,
-      // Bounded so a dead instance fails the delivery well inside the Lambda timeout.
+      // Bounded (about 90 s at worst) so a dead instance fails the delivery well inside the push
+      // function's timeout and the poller's run (DEPLOYMENT.push, DEPLOYMENT.poller).
       retry: { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 8_000 },
       readyTimeoutMs: 20_000,
       keepaliveIntervalMs: 15_000,

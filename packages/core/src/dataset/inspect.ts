@@ -16,6 +16,7 @@
  * error (network, 5xx, 429/408, S3 throttling, the deadline) is transient: retry later.
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DEPLOYMENT } from "../deployment/settings";
 import { DatasetSourceError } from "./entries";
 import { checkEntryName, classifyEntry, UnsafeDatasetEntryError } from "./entry-name";
 import { httpStatusError, redactQuery, requestFollowingRedirects } from "./https-source";
@@ -49,7 +50,8 @@ export interface InspectDatasetOptions {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_INSPECT_TIMEOUT_MS = 60_000;
+/** The deadline the provision function allows a dataset check (`DEPLOYMENT.stepDeadlines`). */
+export const DEFAULT_INSPECT_TIMEOUT_MS = DEPLOYMENT.stepDeadlines.datasetInspectionSeconds * 1000;
 
 export async function inspectDataset(
   source: DatasetSource,

@@ -1,9 +1,12 @@
 /**
  * Tunables of the orchestration, grouped by step, with the defaults the deployment runs with.
  * Every one can be overridden through `deps.settings` (tests scale them down; the local stack
- * may too). Time values are in the unit their name says.
+ * may too). Time values are in the unit their name says. The leases and the reaper's run budget
+ * are derived from the function timeouts in deployment/settings.ts, which `sst.config.ts` deploys:
+ * a lease must outlive the invocation holding it, whatever the timeouts become.
  */
 import type { DatasetCompression } from "../dataset";
+import { DEPLOYMENT, leasesOf } from "../deployment/settings";
 
 export interface ProvisionSettings {
   /** Offers tried per provisioning pass before the job fails (offers vanish between search and rent). */
@@ -15,7 +18,7 @@ export interface ProvisionSettings {
   /** Delay between checks once the instance is loading or running but not yet reachable: it is
    * close to ready, and every second it runs unnoticed is billed (measured in test/bench/orchestration.ts). */
   readinessNearReadySeconds: number;
-  /** How long one provisioning pass may hold the job (longer than the Lambda timeout). */
+  /** How long one provisioning pass may hold the job: the provision function's timeout plus a margin. */
   leaseMs: number;
   /** Lines of the instance log kept in the timeline when an attempt fails. */
   logTailLines: number;
@@ -48,7 +51,7 @@ export interface DatasetSettings {
 }
 
 export interface PushSettings {
-  /** How long one push may hold the job: longer than the push Lambda's timeout (15 min). */
+  /** How long one push may hold the job: the push function's timeout plus a margin. */
   leaseMs: number;
   workspaceRoot: string;
   /** Interpreter for ai-toolkit's run.py on the instance. */
@@ -60,7 +63,8 @@ export interface PushSettings {
 }
 
 export interface CompletionSettings {
-  /** How long one completion check may hold the job (collecting streams the artifact). */
+  /** How long one completion check may hold the job (collecting streams the artifact): the check
+   * runs in the poller, so the poller's timeout plus a margin. */
   leaseMs: number;
   /** A running job whose heartbeat is older than this is considered hung. */
   staleHeartbeatSeconds: number;
@@ -82,7 +86,8 @@ export interface ReaperSettings {
   /** A job whose step shows no sign of life for this long (no lease held, no readiness check,
    * no state change) is handed its next step again. */
   stuckAfterMs: number;
-  /** Time a job may spend in `pushing` before its attempt is ended. */
+  /** Time a job may spend in `pushing` before its attempt is ended: room for every delivery the
+   * push queue makes (checked against the deployment by checkDeploymentInvariants). */
   pushTimeoutMs: number;
   /** Slack past the job's boot timeout before the reaper ends a boot readiness has not ended. */
   bootTimeoutSlackMs: number;
@@ -90,10 +95,11 @@ export interface ReaperSettings {
   maxCompletionChecks: number;
   /** Jobs handled at once within a run. */
   concurrency: number;
-  /** How long one run may hold the reaper lease (longer than the poller Lambda's timeout). */
+  /** How long one run may hold the reaper lease, and the step leases it takes: the poller's timeout
+   * plus a margin. */
   leaseMs: number;
-  /** Real time a run may spend before it starts no new SSH checks (inside the poller Lambda's
-   * 5-minute timeout, with room to finish what is under way). */
+  /** Real time a run may spend before it starts no new SSH checks: inside the poller's timeout,
+   * with room to finish what is under way (`DEPLOYMENT.poller.runBudgetSeconds`). */
   runBudgetMs: number;
 }
 
@@ -116,13 +122,15 @@ export interface JobSettings {
 /** Overrides as `deps.settings` takes them: any field of any group. */
 export type JobSettingsOverrides = { [G in keyof JobSettings]?: Partial<JobSettings[G]> };
 
+const LEASES = leasesOf(DEPLOYMENT);
+
 export const DEFAULT_JOB_SETTINGS: JobSettings = {
   provision: {
     maxOfferTries: 5,
     hostFailureWindowMs: 24 * 3_600_000,
     readinessBackoffSeconds: [5, 10, 20, 30],
     readinessNearReadySeconds: 3,
-    leaseMs: 120_000,
+    leaseMs: LEASES.provisionLeaseMs,
     logTailLines: 50,
     searchLimit: 64,
     maxUnrentedTries: 15,
@@ -138,7 +146,7 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     allowedBuckets: null,
   },
   push: {
-    leaseMs: 16 * 60_000,
+    leaseMs: LEASES.pushLeaseMs,
     workspaceRoot: "/workspace",
     python: "python",
     heartbeatIntervalSeconds: 30,
@@ -146,7 +154,7 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     progressLogIntervalMs: 5_000,
   },
   completion: {
-    leaseMs: 10 * 60_000,
+    leaseMs: LEASES.completionLeaseMs,
     staleHeartbeatSeconds: 600,
     progressRecordFraction: 0.1,
     logTailLines: 40,
@@ -160,8 +168,8 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     bootTimeoutSlackMs: 2 * 60_000,
     maxCompletionChecks: 100,
     concurrency: 8,
-    leaseMs: 6 * 60_000,
-    runBudgetMs: 3 * 60_000,
+    leaseMs: LEASES.reaperLeaseMs,
+    runBudgetMs: LEASES.reaperRunBudgetMs,
   },
   callbacks: {
     maxAgeMs: 60 * 60_000,

@@ -1,6 +1,9 @@
 /**
- * How many times each queue delivers a message before its dead-letter queue takes it. The SST
- * config reads these numbers, so the code's "last delivery" and the redrive policy agree; this
- * file imports nothing so the deployment config can load it alone.
+ * How many times each queue delivers a message before its dead-letter queue takes it: the
+ * redrive policy's `maxReceiveCount`, read from the deployment settings that `sst.config.ts`
+ * deploys, so the code's "last delivery" and the queue's are one number. Imports only the
+ * deployment settings, so the local stack's queues can load it alone.
  */
-export const MAX_DELIVERIES = { provision: 5, push: 3 } as const satisfies Record<string, number>;
+import { DEPLOYMENT, maxDeliveriesOf } from "../deployment/settings";
+
+export const MAX_DELIVERIES = maxDeliveriesOf(DEPLOYMENT);
