@@ -125,12 +125,16 @@ async function checkUnderLease(
     if (stored) return await finishSucceeded(deps, job, record, stored);
   }
   if (record.endedAt !== null || record.endRequestedAt !== null) {
-    // Someone began ending the attempt (an earlier check, a cancel) and did not finish: finish that.
+    // Someone began ending the attempt (an earlier check, a cancel, an operator's terminate) and
+    // did not finish: finish that.
     const resumed = await resumeEnding(deps, job, record);
-    if (resumed) return done(resumed.job, resumed.job.reason ?? "the attempt ended");
-    return await failRun(deps, job, record, {
-      reason: record.failureReason ?? "the training attempt failed",
-    });
+    if (resumed && !stillOn(resumed.job, record)) {
+      return done(resumed.job, resumed.job.reason ?? "the attempt ended");
+    }
+    // The attempt is over yet the job did not move (a finished run cannot go to another GPU, so
+    // "try another GPU" leaves a collecting job where it was): nothing is left to check, and
+    // replaying that ending on every check would keep the job here forever. End it.
+    return await failRun(deps, resumed?.job ?? job, record, { reason: endedRunReason(job, record) });
   }
   if (!record.sshHost || record.sshPort === null) {
     return await failRun(deps, job, record, { reason: "no SSH endpoint is recorded for the instance" });
@@ -351,6 +355,22 @@ async function failRun(
     { next: "finish", event: { type: "fail", reason } },
   );
   return done(ended.job, ended.job.reason ?? reason);
+}
+
+/** Still on this attempt's run: the ending of the attempt did not move the job on. */
+function stillOn(job: JobRecord, record: AttemptRecord): boolean {
+  return isCheckable(job) && job.attempt === record.attempt;
+}
+
+function endedRunReason(job: JobRecord, record: AttemptRecord): string {
+  const why = record.endIntent?.reason ?? record.failureReason;
+  if (job.state === "collecting") {
+    return (
+      `Attempt ${record.attempt} ended while its LoRA was being collected${why ? ` (${why})` : ""}; ` +
+      "its instance is destroyed, so the finished run can no longer be collected."
+    );
+  }
+  return why ?? "the training attempt failed";
 }
 
 function done(job: JobRecord, reason: string): CompletionResult {

@@ -3,7 +3,9 @@
  * instances carrying our label are ever shown or touched: anything else answers as not found,
  * exactly like an instance that does not exist. Terminating an instance a live job holds ends that
  * attempt through the one teardown path (destroyed, charged, the job moves on to another GPU when
- * it may); any other instance of ours is destroyed as a stray.
+ * it may); a job collecting its LoRA cannot move (its run finished on that instance), so the next
+ * completion check fails it unless the LoRA was already stored. Any other instance of ours is
+ * destroyed as a stray.
  */
 import { hasRentalLabelPrefix, parseInstanceLabel, type VastInstance } from "../vast";
 import { endAttempt } from "./attempts";

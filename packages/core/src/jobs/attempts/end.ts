@@ -234,6 +234,9 @@ async function moveOn(
   return await onFreshJob(deps, jobBefore, isConflict, async (job) => {
     // Ended by someone else (a cancel won the race), or already handed back to provisioning.
     if (isTerminal(job.state) || job.attempt !== record.attempt) return { job, retried: false };
+    // provisioning: the pass that opened the attempt carries on itself. collecting: a finished run
+    // cannot move to another GPU; the completion check ends the job (it knows whether the LoRA
+    // was stored first).
     if (!canTransition(job.state, "attempt_failed")) return { job, retried: false };
     const attempts = await deps.store.listAttempts(job.jobId);
     const limit = limitExceeded(job, deps.clock.now());
