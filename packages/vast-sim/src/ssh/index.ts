@@ -4,8 +4,19 @@
  */
 export type { OfferedKey } from "./authorized-keys";
 export { generateHostKey, hostKeyFingerprint } from "./host-key";
-export { prepareInstanceFolder, setTrainingBehaviour, trainingBehaviourPath } from "./instance-folder";
-export { type InstanceSshServerExtraOptions, SFTP_SERVER_PATH, startInstanceSshServer } from "./server";
+export {
+  InstanceFolderError,
+  prepareInstanceFolder,
+  setTrainingBehaviour,
+  trainingBehaviourPath,
+} from "./instance-folder";
+export { BWRAP_MISSING_HINT, SandboxUnavailableError } from "./sandbox";
+export {
+  checkConfinement,
+  type InstanceSshServerExtraOptions,
+  SFTP_SERVER_PATH,
+  startInstanceSshServer,
+} from "./server";
 export { SHIM_MOUNT } from "./shims";
 export type {
   ConfinementMode,

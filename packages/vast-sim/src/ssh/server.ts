@@ -30,8 +30,16 @@ const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 const silent: SshServerLogger = { debug: () => {}, warn: () => {} };
 
 export interface InstanceSshServerExtraOptions {
-  /** Strongest confinement to try (tests use it to exercise the fallbacks). Default "bwrap-container". */
+  /**
+   * Default "bwrap-container" (falls back to "bwrap-per-command", equally confined, when commands cannot
+   * join a container). "unconfined" runs commands as this process, on the host: only when asked for by
+   * name (`--unsafe-no-sandbox`), never as a fallback. Without bubblewrap the server does not start.
+   */
   confinement?: ConfinementMode;
+  /** The bubblewrap executable; default `bwrap` on PATH. */
+  bwrap?: string;
+  /** More host paths the instance sees read-only at the same place (tests bind a folder they own). */
+  readOnlyPaths?: readonly string[];
 }
 
 /** Per TCP connection: how to cut it, and whether the drop fault already did. */
@@ -54,10 +62,23 @@ export async function startInstanceSshServer(
   await mkdir(rootDir, { recursive: true });
   const shimDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
   await writeShims(shimDir);
-  const sandbox = await openSandbox(
-    { instanceId: options.instanceId, rootDir, shimDir, logger },
-    options.confinement ?? "bwrap-container",
-  );
+  let sandbox: Sandbox;
+  try {
+    sandbox = await openSandbox(
+      {
+        instanceId: options.instanceId,
+        rootDir,
+        shimDir,
+        logger,
+        ...(options.bwrap ? { bwrap: options.bwrap } : {}),
+        ...(options.readOnlyPaths ? { readOnlyPaths: options.readOnlyPaths } : {}),
+      },
+      options.confinement ?? "bwrap-container",
+    );
+  } catch (error) {
+    await rm(shimDir, { recursive: true, force: true });
+    throw error;
+  }
   const sftpAvailable = await access(SFTP_SERVER_PATH).then(
     () => true,
     () => false,
@@ -297,6 +318,38 @@ export async function startInstanceSshServer(
     confinement: sandbox.mode,
     close,
   };
+}
+
+/**
+ * Opens and closes a throwaway sandbox the way the instances' servers will: the confinement they get on
+ * this machine, or SandboxUnavailableError (naming what to install) before any instance exists.
+ */
+export async function checkConfinement(
+  options: Pick<InstanceSshServerExtraOptions, "confinement" | "bwrap"> & { logger?: SshServerLogger } = {},
+): Promise<ConfinementMode> {
+  const requested = options.confinement ?? "bwrap-container";
+  if (requested === "unconfined") return requested;
+  const dir = await mkdtemp(join(tmpdir(), "vast-sim-confinement-"));
+  try {
+    const rootDir = join(dir, "instance");
+    const shimDir = join(dir, "shims");
+    await mkdir(rootDir);
+    await writeShims(shimDir);
+    const sandbox = await openSandbox(
+      {
+        instanceId: 0,
+        rootDir,
+        shimDir,
+        logger: options.logger ?? silent,
+        ...(options.bwrap ? { bwrap: options.bwrap } : {}),
+      },
+      requested,
+    );
+    await closeSandbox(sandbox);
+    return sandbox.mode;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function closeSandbox(sandbox: Sandbox): Promise<void> {

@@ -53,12 +53,15 @@ export interface InstanceSshServer {
   readonly port: number;
   /** Fingerprint of the host key, "SHA256:..." as OpenSSH prints it. */
   readonly hostKeyFingerprint: string;
-  /** How commands are confined: a long-lived bubblewrap container, bubblewrap per command, or a plain shell. */
+  /**
+   * How commands are confined: a long-lived bubblewrap container, bubblewrap per command (both: user
+   * namespace without capabilities, no network, read-only system), or — only when asked for — unconfined.
+   */
   readonly confinement: ConfinementMode;
   close(): Promise<void>;
 }
 
-export type ConfinementMode = "bwrap-container" | "bwrap-per-command" | "plain";
+export type ConfinementMode = "bwrap-container" | "bwrap-per-command" | "unconfined";
 
 /** How the training stand-in of one instance behaves; read by the stand-in when it starts. */
 export const SimTrainingBehaviourSchema = z.object({

@@ -1,10 +1,14 @@
 /**
- * The weaker confinements, used when the machine lacks bubblewrap or nsenter: bubblewrap per command, and
- * a plain shell in the instance folder (logged as a warning).
+ * Confinement modes other than the default container: bubblewrap per command (used when commands cannot
+ * join a container; equally confined), and what happens without bubblewrap — the server refuses to start
+ * and says what to install, never degrading to an unconfined shell. The unconfined mode exists only when
+ * asked for by name (`--unsafe-no-sandbox`) and is never used here: it would run test commands on the host.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { checkConfinement, SandboxUnavailableError } from "../../src/ssh";
 import { startTestInstance, type TestInstance } from "./support";
 
 let t: TestInstance | undefined;
@@ -14,40 +18,37 @@ afterEach(async () => {
   t = undefined;
 });
 
-describe("confinement fallbacks", () => {
-  it("bubblewrap per command keeps the /workspace view", async () => {
+describe("confinement modes", () => {
+  it("bubblewrap per command keeps the /workspace view and the read-only system", async () => {
     t = await startTestInstance({ confinement: "bwrap-per-command" });
     expect(t.server.confinement).toBe("bwrap-per-command");
+    // Opening an existing file for writing, without creating or truncating: nothing changes even if it opened.
     const result = await t.exec(
-      "echo v > /workspace/v.txt; pwd; touch /etc/vast-sim-x 2>/dev/null || echo ro",
+      "echo v > /workspace/v.txt; pwd; dd if=/dev/null of=/etc/passwd conv=notrunc,nocreat status=none || echo ro",
     );
     expect(result.stdout).toBe("/root\nro\n");
+    expect(result.stderr).toContain("Read-only file system");
     expect(await readFile(join(t.rootDir, "v.txt"), "utf8")).toBe("v\n");
   });
 
-  it("a plain shell runs in the instance folder, warns, and still has nvidia-smi and the stand-in", async () => {
-    const warnings: string[] = [];
-    t = await startTestInstance({
-      confinement: "plain",
-      timeScale: 1000,
-      logger: { debug: () => {}, warn: (msg) => warnings.push(msg) },
-    });
-    expect(t.server.confinement).toBe("plain");
-    expect(warnings.some((w) => w.includes("unconfined"))).toBe(true);
-    const result = await t.exec('pwd; echo "$HOME"; nvidia-smi -L | head -1');
-    expect(result.stdout.split("\n")).toEqual([
-      t.rootDir,
-      t.rootDir,
-      "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-5eed0000-5151-4a2c-9d1e-0000000a11ce)",
-      "",
-    ]);
-    const run = await t.exec(
-      "printf 'config:\\n  name: plain\\n  process:\\n    - training_folder: out\\n      train:\\n        steps: 10\\n' > c.yml" +
-        " && cd ai-toolkit && python run.py ../c.yml",
-    );
-    expect(run.code).toBe(0);
-    expect(
-      (await readFile(join(t.rootDir, "ai-toolkit", "out", "plain", "plain.safetensors"))).length,
-    ).toBeGreaterThan(0);
+  it("without bubblewrap, the server does not start: it names what to install and the unsafe flag", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vast-sim-no-bwrap-"));
+    try {
+      const attempt = startTestInstance({ bwrap: join(dir, "no-such-bwrap") });
+      await expect(attempt).rejects.toThrow(SandboxUnavailableError);
+      await expect(attempt).rejects.toThrow(/bubblewrap \(.*no-such-bwrap\) is not installed/);
+      await expect(attempt).rejects.toThrow("apt-get install -y --no-install-recommends bubblewrap");
+      await expect(attempt).rejects.toThrow("--unsafe-no-sandbox");
+      // The same check the simulator runs once at start, before any instance exists.
+      await expect(checkConfinement({ bwrap: join(dir, "no-such-bwrap") })).rejects.toThrow(
+        SandboxUnavailableError,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reports the confinement this machine gives instances: a bubblewrap container", async () => {
+    expect(await checkConfinement()).toBe("bwrap-container");
   });
 });

@@ -137,6 +137,9 @@ export async function startTestInstance(
       bytes.total += n;
     },
     ...overrides,
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   return {
     server,
