@@ -3,7 +3,7 @@
  * prints its URL and API key.
  */
 import { parseArgs } from "node:util";
-import { startVastSim } from "./server";
+import { describeConfinement, startVastSim } from "./server";
 
 const HELP = `vast-sim: a Vast.ai simulator
   --port N              listen port (default 7070; 0 = any)
@@ -14,6 +14,8 @@ const HELP = `vast-sim: a Vast.ai simulator
   --loading S           simulated seconds of loading (default 20)
   --api-key KEY         account API key (default: random)
   --no-ssh              do not start per-instance SSH servers
+  --unsafe-no-sandbox   run instance commands UNCONFINED on this machine (only where bubblewrap
+                        cannot be installed; a command sent to an instance can change this machine)
   --rate-limits         enforce Vast's per-endpoint rate limits
   --data-dir DIR        instance folders (default: a temp folder)
   --webhook-url URL --webhook-secret S   deliver signed notification webhooks`;
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     loading: { type: "string" },
     "api-key": { type: "string" },
     "no-ssh": { type: "boolean", default: false },
+    "unsafe-no-sandbox": { type: "boolean", default: false },
     "rate-limits": { type: "boolean", default: false },
     "data-dir": { type: "string" },
     "webhook-url": { type: "string" },
@@ -52,6 +55,7 @@ const num = (name: string, v: string | undefined) => {
 };
 
 const sim = await startVastSim({
+  unsafeNoSandbox: values["unsafe-no-sandbox"],
   port: num("port", values.port),
   host: values.host,
   seed: num("seed", values.seed),
@@ -67,10 +71,15 @@ const sim = await startVastSim({
   ...(values["webhook-url"] && values["webhook-secret"]
     ? { webhook: { url: values["webhook-url"], secret: values["webhook-secret"] } }
     : {}),
+}).catch((error: unknown) => {
+  // e.g. no bubblewrap: one line saying what to install, not a stack trace.
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
 });
 
 console.log(`vast-sim listening on ${sim.url}`);
 console.log(`API key: ${sim.apiKey}`);
+console.log(`Instances: ${describeConfinement(sim.confinement)}`);
 console.log(`Vast CLI: VAST_URL=${sim.url} vastai --api-key ${sim.apiKey} search offers`);
 console.log(`Admin:   curl -H "Authorization: Bearer ${sim.apiKey}" ${sim.url}/_sim/instances`);
 

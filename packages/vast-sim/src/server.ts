@@ -24,7 +24,7 @@ import { FaultBook, type RandomFaultProfileInput, RandomFaultProfileSchema } fro
 import { DEFAULT_DELAYS, type LifecycleDelays } from "./lifecycle";
 import { type RateLimitConfig, RateLimiter } from "./rate-limits";
 import { SimClock } from "./sim-clock";
-import { loadSshBackend } from "./ssh-bridge";
+import { loadSshBackend, type SimConfinement } from "./ssh-bridge";
 import { SimState } from "./state";
 import { startWebhookSender, type WebhookTarget } from "./webhooks";
 
@@ -43,8 +43,14 @@ export interface VastSimOptions {
   delays?: Partial<LifecycleDelays>;
   /** Account API key; random when absent. */
   apiKey?: string;
-  /** Run a real SSH server per instance (default true). */
+  /** Run a real SSH server per instance (default true). Needs bubblewrap unless `unsafeNoSandbox`. */
   ssh?: boolean;
+  /**
+   * Run instance commands unconfined: as this process's user, on the host, with its network (prints a
+   * warning on stderr). Only for machines without bubblewrap, never in tests. Default false: without
+   * bubblewrap, startVastSim rejects with SandboxUnavailableError naming what to install.
+   */
+  unsafeNoSandbox?: boolean;
   /** Where instance folders live; a fresh temp folder (removed on close) when absent. */
   dataDir?: string;
   /** Vast's per-endpoint rate limits: off by default; `true` = Vast's thresholds; or custom intervals. */
@@ -67,17 +73,44 @@ export interface VastSim {
   url: string;
   apiKey: string;
   admin: SimAdmin;
+  /**
+   * How instance commands are confined: "bwrap-container" or "bwrap-per-command" (user namespace without
+   * capabilities, no network, read-only system), "unconfined" (asked for); null when SSH is off.
+   */
+  confinement: SimConfinement | null;
   close(): Promise<void>;
 }
 
+/** One line describing a confinement, for people starting the simulator. */
+export function describeConfinement(confinement: SimConfinement | null): string {
+  switch (confinement) {
+    case "bwrap-container":
+      return "bubblewrap container per instance (user namespace, all capabilities dropped, no network, read-only system)";
+    case "bwrap-per-command":
+      return "bubblewrap per command (user namespace, all capabilities dropped, no network, read-only system; detached jobs end with their command)";
+    case "unconfined":
+      return "UNCONFINED (--unsafe-no-sandbox): instance commands run on this machine as this user";
+    case null:
+      return "none (SSH off)";
+  }
+}
+
+const UNSAFE_WARNING =
+  "vast-sim: WARNING: --unsafe-no-sandbox: instance commands run UNCONFINED on this machine, as this " +
+  "process's user and with its network; a command sent to a simulated instance can change this machine.\n";
+
 export async function startVastSim(options: VastSimOptions = {}): Promise<VastSim> {
+  // First, so a machine without bubblewrap fails before anything is created.
+  const ssh = await loadSshBackend(options.ssh ?? true, {
+    unsafeNoSandbox: options.unsafeNoSandbox ?? false,
+  });
+  if (ssh.confinement === "unconfined") process.stderr.write(UNSAFE_WARNING);
   const apiKey = options.apiKey ?? randomBytes(32).toString("hex");
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "vast-sim-")));
   const clock = new SimClock(options.timeScale ?? 1, options.clock ?? systemClock);
   const profile = options.faults ? RandomFaultProfileSchema.parse(options.faults) : null;
   const faults = new FaultBook(profile);
-  const ssh = await loadSshBackend(options.ssh ?? true);
   const logger = options.logger ?? silentLogger;
   const state = new SimState(
     {
@@ -138,6 +171,7 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
     url: baseUrl,
     apiKey,
     admin,
+    confinement: ssh.confinement,
     close: async () => {
       clearInterval(ticker);
       webhooks?.stop();

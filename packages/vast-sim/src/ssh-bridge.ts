@@ -31,8 +31,12 @@ export interface SshStartRequest {
   };
 }
 
+/** How instance commands are confined (see ssh/sandbox.ts); null when no SSH server runs. */
+export type SimConfinement = "bwrap-container" | "bwrap-per-command" | "unconfined";
+
 export interface SshBackend {
   readonly enabled: boolean;
+  readonly confinement: SimConfinement | null;
   generateHostKey(): string;
   prepareInstanceFolder(rootDir: string): Promise<void>;
   start(req: SshStartRequest): Promise<SshServerHandle>;
@@ -43,26 +47,48 @@ export interface SshBackend {
 }
 
 interface SshModule {
-  startInstanceSshServer(options: SshStartRequest & { host?: string }): Promise<SshServerHandle>;
+  startInstanceSshServer(
+    options: SshStartRequest & { host?: string; confinement?: SimConfinement },
+  ): Promise<SshServerHandle>;
+  checkConfinement(options: { confinement?: SimConfinement }): Promise<SimConfinement>;
   generateHostKey(): string;
   prepareInstanceFolder(rootDir: string): Promise<void>;
   setTrainingBehaviour: SshBackend["setTrainingBehaviour"];
 }
 
-export async function loadSshBackend(enabled: boolean): Promise<SshBackend> {
+export interface SshBackendOptions {
+  /** Run instance commands unconfined, on the host (`--unsafe-no-sandbox`); never a fallback. */
+  unsafeNoSandbox?: boolean;
+}
+
+/**
+ * Checks the confinement before any instance exists: without bubblewrap (and without unsafeNoSandbox)
+ * this throws SandboxUnavailableError, naming what to install, instead of failing at the first instance.
+ */
+export async function loadSshBackend(enabled: boolean, options: SshBackendOptions = {}): Promise<SshBackend> {
   if (!enabled) return placeholderBackend();
   const mod: SshModule = await import("./ssh/index");
+  const requested: SimConfinement = options.unsafeNoSandbox ? "unconfined" : "bwrap-container";
+  const confinement = await mod.checkConfinement({ confinement: requested });
+  const open = (req: SshStartRequest, port?: number) =>
+    mod.startInstanceSshServer({
+      ...req,
+      host: "127.0.0.1",
+      confinement: requested,
+      ...(port === undefined ? {} : { port }),
+    });
   return {
     enabled: true,
+    confinement,
     generateHostKey: () => mod.generateHostKey(),
     prepareInstanceFolder: (dir) => mod.prepareInstanceFolder(dir),
     setTrainingBehaviour: (dir, b) => mod.setTrainingBehaviour(dir, b),
     start: async (req) => {
       try {
-        return await mod.startInstanceSshServer({ ...req, host: "127.0.0.1" });
+        return await open(req);
       } catch (err) {
         // The old port may have been taken while the instance was stopped: take any free one.
-        if (req.port) return mod.startInstanceSshServer({ ...req, host: "127.0.0.1", port: 0 });
+        if (req.port && (err as NodeJS.ErrnoException).code === "EADDRINUSE") return open(req, 0);
         throw err;
       }
     },
@@ -73,6 +99,7 @@ function placeholderBackend(): SshBackend {
   let nextPort = 41_000;
   return {
     enabled: false,
+    confinement: null,
     generateHostKey: () => "",
     prepareInstanceFolder: async () => {},
     setTrainingBehaviour: async () => {},
