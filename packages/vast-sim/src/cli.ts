@@ -12,6 +12,7 @@ const HELP = `vast-sim: a Vast.ai simulator
   --time-scale X        simulated seconds per real second (default 1)
   --provisioning S      simulated seconds before loading (default 5)
   --loading S           simulated seconds of loading (default 20)
+  --training-seconds S  simulated seconds every instance's training takes (default 120)
   --api-key KEY         account API key (default: random)
   --no-ssh              do not start per-instance SSH servers
   --unsafe-no-sandbox   run instance commands UNCONFINED on this machine (only where bubblewrap
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     "time-scale": { type: "string", default: "1" },
     provisioning: { type: "string" },
     loading: { type: "string" },
+    "training-seconds": { type: "string" },
     "api-key": { type: "string" },
     "no-ssh": { type: "boolean", default: false },
     "unsafe-no-sandbox": { type: "boolean", default: false },
@@ -64,6 +66,9 @@ const sim = await startVastSim({
     ...(values.provisioning ? { provisioningSeconds: num("provisioning", values.provisioning) } : {}),
     ...(values.loading ? { loadingSeconds: num("loading", values.loading) } : {}),
   },
+  ...(values["training-seconds"]
+    ? { trainingSeconds: num("training-seconds", values["training-seconds"]) }
+    : {}),
   ...(values["api-key"] ? { apiKey: values["api-key"] } : {}),
   ssh: !values["no-ssh"],
   rateLimits: values["rate-limits"],

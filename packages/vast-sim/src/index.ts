@@ -10,6 +10,8 @@ export type { SimOffer } from "./marketplace";
 export { VAST_MIN_INTERVAL_SECONDS } from "./rate-limits";
 export type { RequestCounts } from "./request-counts";
 export { describeConfinement, startVastSim, type VastSim, type VastSimOptions } from "./server";
+/** A new ed25519 private key in OpenSSH's format (also what the local stack's orchestrator logs in with). */
+export { generateHostKey } from "./ssh/host-key";
 export { InstanceFolderError } from "./ssh/instance-folder";
 export { SandboxUnavailableError } from "./ssh/sandbox";
 export type { SimConfinement } from "./ssh-bridge";

@@ -59,6 +59,8 @@ export interface VastSimOptions {
   faults?: RandomFaultProfileInput;
   /** Bandwidth price in $/GB pushed into instances; default each offer's `inet_down_cost`. */
   bandwidthUsdPerGb?: number;
+  /** Simulated seconds of training on every instance (the admin API can change one); default 120. */
+  trainingSeconds?: number;
   /** Polls of a logs `result_url` that answer 404 before the text; default 2. */
   logPendingPolls?: number;
   /** Deliver Vast's signed notification webhooks (outbid, offline, error) here. */
@@ -120,6 +122,7 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
       dataDir,
       bandwidthUsdPerGb: options.bandwidthUsdPerGb ?? null,
       logPendingPolls: options.logPendingPolls ?? 2,
+      trainingSeconds: options.trainingSeconds ?? null,
       userId: 270_000 + ((options.seed ?? 1) % 1000),
     },
     clock,

@@ -34,6 +34,8 @@ export interface StateOptions {
   /** GETs of a logs `result_url` that answer 404 before the text is ready. */
   logPendingPolls: number;
   userId: number;
+  /** Simulated seconds every instance's training takes unless the admin API says otherwise. */
+  trainingSeconds: number | null;
 }
 
 export type InstanceEvent = { type: "outbid" | "offline" | "online" | "error"; instance: SimInstance };
@@ -264,6 +266,12 @@ export class SimState {
   private async setUp(inst: SimInstance): Promise<void> {
     await mkdir(inst.rootDir, { recursive: true });
     await this.ssh.prepareInstanceFolder(inst.rootDir);
+    if (this.options.trainingSeconds !== null) {
+      await this.ssh.setTrainingBehaviour(inst.rootDir, {
+        durationSeconds: this.options.trainingSeconds,
+        fail: false,
+      });
+    }
     await this.openSsh(inst);
     if (inst.intended === "stopped") await this.closeSsh(inst);
   }
