@@ -10,6 +10,7 @@ export * from "./net";
 export * from "./observability";
 export * from "./offers";
 export * from "./queue";
+export * from "./signing";
 export * from "./ssh";
 export * from "./store";
 export * from "./training";
