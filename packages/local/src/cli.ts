@@ -9,6 +9,7 @@ import { createInterface } from "node:readline/promises";
 import type { Logger, OfferSearchResult } from "@vast-rental/core";
 import { type CliOptions, HELP, parseCliOptions, UsageError } from "./cli-options";
 import { PortInUseError } from "./ports";
+import type { ReleasedRentals } from "./release-rentals";
 import { SAMPLE_DATASET, sampleJobRequest } from "./sample/job";
 import { submitSigned, uploadSampleDataset } from "./sample/run";
 import { type LocalStack, startLocalStack } from "./stack";
@@ -103,6 +104,16 @@ async function runSample(stack: LocalStack, options: CliOptions): Promise<string
   return view.state;
 }
 
+/** What stopping released; problems go to stderr, since an instance may still be billing. */
+function reportReleased(released: ReleasedRentals): void {
+  if (released.cancelledJobs.length > 0)
+    print(`Cancelled ${released.cancelledJobs.length} running job(s): ${released.cancelledJobs.join(", ")}`);
+  if (released.destroyedInstances.length > 0)
+    print(`Destroyed instance(s) ${released.destroyedInstances.join(", ")}`);
+  for (const problem of released.problems)
+    process.stderr.write(`Could not release ${problem}: check your Vast account (vastai show instances)\n`);
+}
+
 async function main(): Promise<void> {
   let options: CliOptions;
   try {
@@ -160,8 +171,8 @@ async function main(): Promise<void> {
       return;
     }
     stoppingSince = Date.now();
-    print("\nStopping: queue workers, poller, API, simulator, fauxqs, DynamoDB Local…");
-    await stack.stop();
+    print("\nStopping: queue workers, poller, running jobs, API, simulator, fauxqs, DynamoDB Local…");
+    reportReleased(await stack.stop());
     await stateDir.release();
     process.exit(0);
   };
@@ -199,7 +210,7 @@ async function main(): Promise<void> {
     }
     print();
     if (options.exitWhenDone) {
-      await stack.stop();
+      reportReleased(await stack.stop());
       await stateDir.release();
       process.exit(outcome === "succeeded" ? 0 : 1);
     }
