@@ -260,26 +260,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReconcile = (e) => poller(e as { detail?: { trigger?: string } });
     deadLetter = (e, reason) => deadLetters.put(e, reason);
 
-    const workers: QueueWorker[] = [
+    const queueHandlers = { provision: createProvisionHandler(deps), push: createPushHandler(deps) };
+    const workers: QueueWorker[] = (["provision", "push"] as const).map((name) =>
       startQueueWorker({
-        functionName: "provision",
+        functionName: name,
         client: aws.sqs,
-        queue: aws.queues.provision,
-        handler: createProvisionHandler(deps),
-        ...LOCAL_FUNCTIONS.provision.worker,
+        queue: aws.queues[name],
+        handler: queueHandlers[name],
+        ...LOCAL_FUNCTIONS[name].worker,
         waitSeconds: options.receiveWaitSeconds ?? 20,
         logger,
       }),
-      startQueueWorker({
-        functionName: "push",
-        client: aws.sqs,
-        queue: aws.queues.push,
-        handler: createPushHandler(deps),
-        ...LOCAL_FUNCTIONS.push.worker,
-        waitSeconds: options.receiveWaitSeconds ?? 20,
-        logger,
-      }),
-    ];
+    );
     // Runs after the workers and the timer stopped (stops run last-in first-out), before any service.
     stops.push(async () => {
       released = await releaseRentals(deps);
