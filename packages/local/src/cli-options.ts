@@ -45,7 +45,7 @@ export const ENVIRONMENT = [
   ["EVENTS_PORT", "8791", "the event bus (EventBridge PutEvents)"],
   ["LOCAL_API_KEY", "random, printed", "the API key the local API accepts"],
   ["LOCAL_STATE_DIR", ".local", "where stack.json is written"],
-  ["LOG_LEVEL", "WARN", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
+  ["LOG_LEVEL", "ERROR", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
   ["VASTAI_API_KEY", "unset", "your Vast.ai key, used only with --live"],
 ] as const;
 
@@ -121,7 +121,7 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
     apiKey: env.LOCAL_API_KEY?.trim() || null,
     vastApiKey,
     stateDir: env.LOCAL_STATE_DIR?.trim() || ".local",
-    logLevel: (env.LOG_LEVEL ?? "WARN").toUpperCase(),
+    logLevel: (env.LOG_LEVEL ?? "ERROR").toUpperCase(),
   };
 }
 

@@ -22,7 +22,7 @@ const DEFAULTS: CliOptions = {
   apiKey: null,
   vastApiKey: null,
   stateDir: ".local",
-  logLevel: "WARN",
+  logLevel: "ERROR",
 };
 
 /** The UsageError `parseCliOptions` throws, or a failure if it throws something else or nothing. */
