@@ -68,12 +68,18 @@ async function runSample(
   options: CliOptions,
   signal: AbortSignal,
 ): Promise<string | null> {
-  const request = sampleJobRequest({
-    gpuType: options.gpuType,
-    maxHourlyUsd: options.maxHourlyUsd,
-    budgetUsd: options.budgetUsd ?? 5,
-    idempotencyKey: `sample-${Date.now()}`,
-  });
+  const request = sampleJobRequest(
+    {
+      gpuType: options.gpuType,
+      maxHourlyUsd: options.maxHourlyUsd,
+      budgetUsd: options.budgetUsd ?? 5,
+      idempotencyKey: `sample-${Date.now()}`,
+    },
+    {
+      ...(options.template ? { template: options.template } : {}),
+      ...(options.steps ? { steps: options.steps } : {}),
+    },
+  );
   if (options.live) {
     const offer = await cheapestOffer(stack, options.gpuType, options.maxHourlyUsd);
     if (!offer) {
@@ -175,7 +181,11 @@ async function main(): Promise<void> {
       pollIntervalSeconds: options.pollIntervalSeconds,
       vast:
         options.live && options.vastApiKey
-          ? { kind: "live", apiKey: options.vastApiKey }
+          ? {
+              kind: "live",
+              apiKey: options.vastApiKey,
+              ...(options.vastBaseUrl ? { baseUrl: options.vastBaseUrl } : {}),
+            }
           : {
               kind: "simulator",
               trainingSeconds: options.trainingSeconds,

@@ -15,6 +15,9 @@ const DEFAULTS: CliOptions = {
   budgetUsd: null,
   maxHourlyUsd: 1,
   gpuType: "RTX 4090",
+  template: null,
+  steps: null,
+  vastBaseUrl: null,
   trainingSeconds: 30,
   bootSeconds: 25,
   exitWhenDone: false,
@@ -59,8 +62,12 @@ describe("npm start's options", () => {
         "2.5",
         "--live",
         "--yes",
+        "--template",
+        "flux-lora-low-vram",
+        "--steps",
+        "120",
       ],
-      { VASTAI_API_KEY: "vast-key" },
+      { VASTAI_API_KEY: "vast-key", VASTAI_BASE_URL: "http://127.0.0.1:9" },
     );
     expect(options).toEqual({
       ...DEFAULTS,
@@ -73,6 +80,9 @@ describe("npm start's options", () => {
       budgetUsd: 2.5,
       live: true,
       yes: true,
+      template: "flux-lora-low-vram",
+      steps: 120,
+      vastBaseUrl: "http://127.0.0.1:9",
       vastApiKey: "vast-key",
     });
     expect(parseCliOptions(["--no-sample"], {}).sample).toBe(false);
@@ -160,6 +170,7 @@ describe("npm start's options", () => {
       "LOCAL_STATE_DIR",
       "LOG_LEVEL",
       "VASTAI_API_KEY",
+      "VASTAI_BASE_URL",
     ]);
     expect(ENVIRONMENT.find(([name]) => name === "LOCAL_STATE_DIR")?.[1]).toBe(DEFAULTS.stateDir);
     expect(ENVIRONMENT.find(([name]) => name === "LOG_LEVEL")?.[1]).toBe(DEFAULTS.logLevel);
@@ -181,6 +192,8 @@ describe("npm start's options", () => {
     expect(usageError(["--training-seconds", "0"])).toBe('--training-seconds must be a number ≥ 1, not "0"');
     expect(usageError(["--boot-seconds=-3"])).toBe('--boot-seconds must be a number ≥ 1, not "-3"');
     expect(usageError(["--max-hourly", "0"])).toBe('--max-hourly must be a number ≥ 0.01, not "0"');
+    expect(usageError(["--steps", "12.5"])).toBe('--steps must be a whole number, not "12.5"');
+    expect(usageError(["--steps", "0"])).toBe('--steps must be a number ≥ 1, not "0"');
     expect(usageError(["--budget", "free"])).toBe('--budget must be a number ≥ 0.01, not "free"');
     expect(usageError(["--budget", "Infinity"])).toBe('--budget must be a number ≥ 0.01, not "Infinity"');
   });

@@ -13,6 +13,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { silentLogger } from "@vast-rental/core";
+import { startVastSim } from "@vast-rental/vast-sim";
 import { afterEach, describe, expect, it } from "vitest";
 import { pollUntil } from "../../../test/support/poll";
 import { assertPortFree, freePort } from "../src/ports";
@@ -69,7 +71,14 @@ async function setting(): Promise<{ env: Record<string, string>; stateDir: strin
 /** Starts `npm start`'s command in its own process group, as a terminal would run it. */
 function start(args: string[], env: Record<string, string>): Run {
   const inherited = { ...process.env };
-  for (const name of [...PORT_VARIABLES, "LOCAL_API_KEY", "LOCAL_STATE_DIR", "VASTAI_API_KEY", "LOG_LEVEL"]) {
+  for (const name of [
+    ...PORT_VARIABLES,
+    "LOCAL_API_KEY",
+    "LOCAL_STATE_DIR",
+    "VASTAI_API_KEY",
+    "VASTAI_BASE_URL",
+    "LOG_LEVEL",
+  ]) {
     delete inherited[name];
   }
   const child = spawn(TSX, [CLI, ...args], {
@@ -240,6 +249,8 @@ describe("npm start", () => {
     const { code } = await run.exited;
     expect(code, `stdout:\n${run.out()}\nstderr:\n${run.err()}`).toBe(0);
     expect(run.out()).toContain("Stopping: ");
+    // The job still training was cancelled, its instance destroyed, before the services stopped.
+    expect(run.out()).toMatch(/^Cancelled 1 running job\(s\): job_\w+$/m);
     // An orderly stop: DynamoDB Local outlived the signal, so the stop could still read and end the
     // running job, and nothing failed on the way down.
     expect(run.err()).not.toMatch(/did not stop cleanly|ECONNREFUSED|failed/);
@@ -259,4 +270,47 @@ describe("npm start", () => {
     await expect(readdir(setup.stateDir)).rejects.toMatchObject({ code: "ENOENT" });
     await expectNoProcessLeft(run);
   }, 60_000);
+
+  it("npm run live-check takes a Vast-compatible API (the simulator) to a trained, collected, destroyed job and prints its cost", async () => {
+    // The flags `npm run live-check` passes, read from package.json so the test runs what users run.
+    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    const script = pkg.scripts["live-check"]!.split(" ");
+    expect(script.slice(0, 2)).toEqual(["tsx", CLI]);
+    const vast = await startVastSim({
+      seed: 5,
+      trainingSeconds: 3,
+      delays: { provisioningSeconds: 0.5, loadingSeconds: 1.5 },
+      logger: silentLogger,
+    });
+    try {
+      const setup = await setting();
+      const env = { ...setup.env, VASTAI_API_KEY: vast.apiKey, VASTAI_BASE_URL: vast.url };
+      const refused = start(script.slice(2), env);
+      expect((await refused.exited).code).toBe(2);
+      expect(refused.err()).toMatch(
+        /^--live rents real GPUs: give the sample job a budget with --budget <usd>$/m,
+      );
+
+      const run = start([...script.slice(2), "--budget", "1", "--yes", "--poll-interval", "1"], env);
+      const { code } = await run.exited;
+      expect(code, `stdout:\n${run.out()}\nstderr:\n${run.err()}`).toBe(0);
+      const out = run.out();
+      expect(out).toContain("Starting vast-rental locally (real Vast.ai)");
+      expect(out).toMatch(
+        /^Real Vast\.ai: the sample job would rent a .+ at \$\d+\.\d+\/h \(offer \d+\), budget \$1\.00?0*\.$/m,
+      );
+      expect(out).toMatch(/^job job_\w+ succeeded in \d+:\d{2}$/m);
+      expect(out).toMatch(/^ {2}cost {6}\$0\.\d{4}$/m);
+      // Everything it rented is destroyed, and it rented once.
+      const instances = vast.admin.instances();
+      expect(instances).toHaveLength(1);
+      expect(instances[0]!.destroyedAtMs).not.toBeNull();
+      expect(instances[0]!.label).toMatch(/^vast-rental:job_\w+:1$/);
+      await expectCleanedUp(run, { ...setup, ports: setup.ports.filter((_, i) => i !== 1) });
+    } finally {
+      await vast.close();
+    }
+  }, 180_000);
 });
