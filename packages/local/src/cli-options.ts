@@ -31,6 +31,8 @@ export interface CliOptions {
   ports: { api: number; vast: number; aws: number; dynamodb: number; events: number };
   apiKey: string | null;
   vastApiKey: string | null;
+  /** HF_TOKEN: with --live, the token the instance downloads FLUX.1-dev (gated) with. */
+  hfToken: string | null;
   /** Where stack.json and the lock live. */
   stateDir: string;
   logLevel: string;
@@ -47,6 +49,7 @@ export const ENVIRONMENT = [
   ["LOCAL_STATE_DIR", ".local", "where stack.json is written"],
   ["LOG_LEVEL", "WARN", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
   ["VASTAI_API_KEY", "unset", "your Vast.ai key, used only with --live"],
+  ["HF_TOKEN", "unset", "your Hugging Face token (FLUX.1-dev is gated), used only with --live"],
 ] as const;
 
 export const HELP = `npm start [-- options]   the whole system on this machine, and a sample job through it
@@ -93,6 +96,12 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
   const budgetUsd = values.budget === undefined ? null : number("--budget", values.budget, 0, 0.01);
   const vastApiKey = env.VASTAI_API_KEY?.trim() || null;
   if (live && !vastApiKey) throw new UsageError("--live needs your Vast.ai API key in VASTAI_API_KEY");
+  const hfToken = env.HF_TOKEN?.trim() || null;
+  if (live && !hfToken && !values["no-sample"]) {
+    throw new UsageError(
+      "--live trains FLUX.1-dev, a gated model: put a Hugging Face token that accepted its licence in HF_TOKEN",
+    );
+  }
   if (values["exit-when-done"] && values["no-sample"]) {
     throw new UsageError("--exit-when-done waits for the sample job, which --no-sample leaves out");
   }
@@ -120,6 +129,7 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
     },
     apiKey: env.LOCAL_API_KEY?.trim() || null,
     vastApiKey,
+    hfToken,
     stateDir: env.LOCAL_STATE_DIR?.trim() || ".local",
     logLevel: (env.LOG_LEVEL ?? "WARN").toUpperCase(),
   };

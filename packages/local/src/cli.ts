@@ -135,7 +135,11 @@ async function main(): Promise<void> {
       pollIntervalSeconds: options.pollIntervalSeconds,
       vast:
         options.live && options.vastApiKey
-          ? { kind: "live", apiKey: options.vastApiKey }
+          ? {
+              kind: "live",
+              apiKey: options.vastApiKey,
+              ...(options.hfToken ? { hfToken: options.hfToken } : {}),
+            }
           : {
               kind: "simulator",
               trainingSeconds: options.trainingSeconds,
