@@ -330,6 +330,8 @@ async function runJob(
         retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
         readyTimeoutMs: 10_000,
       }),
+    // FLUX.1-dev is gated: a (simulated) Hugging Face token, as a deployment has.
+    hfToken: "hf_bench_token_0123456789",
     // A custom schedule is steady: it also sets the delay once the instance is loading or running.
     datasets: realDatasets(s3),
     settings: {
@@ -340,7 +342,7 @@ async function runJob(
           }
         : { readinessBackoffSeconds: schedule.backoff },
     },
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
   };
   const pushDeps: CompletionDeps = {
     store,
@@ -349,7 +351,7 @@ async function runJob(
     queue,
     clock,
     logger: silentLogger,
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
     ssh: (target) =>
       connectSsh({
         ...target,

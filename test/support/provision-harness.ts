@@ -148,6 +148,9 @@ export interface ScenarioOptions {
   vastProxy?: (simUrl: string) => Promise<string>;
   /** Where the orchestrator logs (default: nowhere). */
   logger?: Logger;
+  /** The Hugging Face token (`hfToken` in the secret); default a random one, null = none configured
+   * (the shipped templates' model is gated: their jobs then fail before renting). */
+  hfToken?: string | null;
 }
 
 export interface RunOptions {
@@ -208,6 +211,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       }
     : sqsQueue;
   const events = new InMemoryEventPublisher();
+  const hfToken =
+    options.hfToken === undefined ? `hf_test${randomBytes(16).toString("hex")}` : options.hfToken;
   const service = new VastAIService({
     client: new VastAIClient({
       apiKey: sim.apiKey,
@@ -216,6 +221,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
       logs: { pollIntervalMs: 5, maxPolls: 20 },
       timeoutMs: 10_000,
+      ...(hfToken ? { redactSecrets: [hfToken] } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     }),
     ...(options.logger ? { logger: options.logger } : {}),
@@ -257,7 +263,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
         ...options.settings?.provision,
       },
     },
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, ...(hfToken ? [hfToken] : [])],
+    ...(hfToken ? { hfToken } : {}),
   };
   const handler = createProvisionHandler(deps);
   const pump = (handlers: SqsHandler[] = [handler]) =>

@@ -122,6 +122,7 @@ export async function startPushScenario(
     logger: options.logger ?? silentLogger,
     secrets: base.deps.secrets,
     probe: base.deps.probe,
+    ...(base.deps.hfToken ? { hfToken: base.deps.hfToken } : {}),
     ssh,
     datasets: base.deps.datasets,
     s3,
@@ -278,7 +279,14 @@ export async function seedPushingJobOnSshd(
     s3: options.s3,
     artifactBucket: ARTIFACT_BUCKET,
     settings: {
-      push: { workspaceRoot: workspace, python: "python3", heartbeatIntervalSeconds: 1, ...options.push },
+      // The fake ai-toolkit (installFakeToolkit) lives in the workspace, not at the template's /app.
+      push: {
+        workspaceRoot: workspace,
+        python: "python3",
+        toolkitDir: join(workspace, "ai-toolkit"),
+        heartbeatIntervalSeconds: 1,
+        ...options.push,
+      },
     },
   };
   return {

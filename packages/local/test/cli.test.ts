@@ -77,6 +77,7 @@ function start(args: string[], env: Record<string, string>): Run {
     "LOCAL_STATE_DIR",
     "VASTAI_API_KEY",
     "VASTAI_BASE_URL",
+    "HF_TOKEN",
     "LOG_LEVEL",
   ]) {
     delete inherited[name];
@@ -286,7 +287,12 @@ describe("npm start", () => {
     });
     try {
       const setup = await setting();
-      const env = { ...setup.env, VASTAI_API_KEY: vast.apiKey, VASTAI_BASE_URL: vast.url };
+      const env = {
+        ...setup.env,
+        VASTAI_API_KEY: vast.apiKey,
+        VASTAI_BASE_URL: vast.url,
+        HF_TOKEN: "hf_live_check_token",
+      };
       const refused = start(script.slice(2), env);
       expect((await refused.exited).code).toBe(2);
       expect(refused.err()).toMatch(

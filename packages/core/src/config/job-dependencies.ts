@@ -66,6 +66,8 @@ export async function createJobDependencies(
     baseUrl: config.VASTAI_BASE_URL,
     logger,
     sshPublicKey,
+    // Vast echoes a create's env in instance views and may echo it in errors: scrub the token too.
+    redactSecrets: secrets.hfToken ? [secrets.hfToken] : [],
     // One request must fit inside the shortest function that makes one (the API, the subscriber).
     timeoutMs: DEPLOYMENT.stepDeadlines.vastRequestSeconds * 1000,
   });
@@ -108,6 +110,7 @@ export async function createJobDependencies(
     logger,
     secrets: known,
     probe,
+    ...(secrets.hfToken ? { hfToken: secrets.hfToken } : {}),
     ssh,
     datasets: {
       reader: (source) => datasetReaderFor(source, datasetClients),

@@ -47,6 +47,11 @@ export interface JobDeps {
 export interface ProvisionDeps extends JobDeps {
   probe: SshProbe;
   datasets: DatasetAccess;
+  /**
+   * The Hugging Face token (`hfToken` in the secret): given to instances whose template's model is
+   * gated; without it such a job fails before renting. Must also be in `secrets` (redaction).
+   */
+  hfToken?: string;
 }
 
 /** The push step. */

@@ -16,6 +16,8 @@ export interface VastPort {
     label: string;
     image: string;
     diskGb: number;
+    /** The container's environment (`-e K=V`); holds secrets (HF_TOKEN): never logged. */
+    env?: Record<string, string>;
   }): Promise<{ instanceId: number }>;
   /** `state: "destroyed"` when Vast has no such instance. */
   getInstanceStatus(instanceId: number): Promise<VastInstance>;

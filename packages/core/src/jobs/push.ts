@@ -37,7 +37,7 @@ import {
 } from "../queue";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { AttemptClosedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
-import { pushAndLaunch } from "../training";
+import { pushAndLaunch, templateFor, UnknownTemplateError } from "../training";
 import { type AttemptEnding, endAttempt, resumeEnding } from "./attempts";
 import { pushPolicyFor } from "./dataset-rules";
 import { type PushDeps, settingsOf } from "./deps";
@@ -131,6 +131,13 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
   const limit = runningLimitExceeded(job, record, deps.clock.now());
   if (limit) return await fail({ outcome: "failed", reason: `Stopped before training: ${limit}.` });
 
+  try {
+    templateFor(job.request.training);
+  } catch (error) {
+    if (!(error instanceof UnknownTemplateError)) throw error;
+    return await fail({ outcome: "failed", reason: `Stopped before training: ${error.message}.` });
+  }
+
   let reader: ReturnType<PushDeps["datasets"]["reader"]>;
   try {
     // Throws only for a source this deployment may not read (e.g. a local folder in the cloud).
@@ -183,6 +190,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
       request: job.request.training,
       compression: settings.push.compression,
       python: settings.push.python,
+      toolkitDir: settings.push.toolkitDir,
       heartbeatIntervalSeconds: settings.push.heartbeatIntervalSeconds,
       clock: deps.clock,
       logger: deps.logger,

@@ -54,8 +54,11 @@ export interface PushSettings {
   /** How long one push may hold the job: the push function's timeout plus a margin. */
   leaseMs: number;
   workspaceRoot: string;
-  /** Interpreter for ai-toolkit's run.py on the instance. */
-  python: string;
+  /** Overrides the template's `image.python` (the interpreter for ai-toolkit's run.py): tests on a
+   * plain sshd. Unset in deployments: the template says. */
+  python?: string;
+  /** Overrides the template's `image.toolkitDir` (the folder holding run.py), likewise. */
+  toolkitDir?: string;
   heartbeatIntervalSeconds: number;
   compression: DatasetCompression;
   /** Minimum interval between progress log lines while pushing. */
@@ -148,7 +151,6 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
   push: {
     leaseMs: LEASES.pushLeaseMs,
     workspaceRoot: "/workspace",
-    python: "python",
     heartbeatIntervalSeconds: 30,
     compression: "none",
     progressLogIntervalMs: 5_000,

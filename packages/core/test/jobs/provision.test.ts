@@ -2,6 +2,7 @@
  * The provisioning and readiness logic against the real store (DynamoDB Local), with a
  * scriptable Vast, an in-memory queue and event recorder, and a hand-driven clock.
  */
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
 import { fakeDatasets } from "../../../../test/support/fake-datasets";
@@ -25,6 +26,7 @@ import { VastAIError } from "../../src/vast/errors";
 
 let dynamo: LocalDynamo;
 let store: DynamoJobStore;
+let tableName: string;
 let vast: FakeVast;
 let queue: InMemoryJobQueue;
 let events: InMemoryEventPublisher;
@@ -45,7 +47,8 @@ afterAll(async () => {
 beforeEach(async () => {
   // Near the real time: DynamoDB Local deletes records whose TTL (from this clock) has passed.
   now = Math.floor(Date.now() / 1000) * 1000;
-  store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
+  tableName = await dynamo.createJobsTable();
+  store = new DynamoJobStore({ client: dynamo.doc, tableName, clock });
   vast = new FakeVast();
   queue = new InMemoryJobQueue();
   events = new InMemoryEventPublisher();
@@ -58,7 +61,8 @@ beforeEach(async () => {
     probe,
     clock,
     logger: silentLogger,
-    secrets: ["sekret-api-key-123"],
+    secrets: ["sekret-api-key-123", "hf_fake_token_0123456789"],
+    hfToken: "hf_fake_token_0123456789",
     datasets: fakeDatasets(),
   };
 });
@@ -133,9 +137,67 @@ describe("provisionJob", () => {
       region: "US",
       maxHourlyUsd: 1,
       minReliability: 0.9,
-      minVramGb: 20,
+      // Raised to what flux-lora-24gb needs; the image's CUDA and the default bandwidth floor.
+      minVramGb: 24,
       minDiskGb: 100,
+      numGpus: 1,
+      minCudaVersion: 13,
+      minInetDownMbps: 200,
     });
+    // The template's image, and the Hugging Face token for its gated model.
+    expect(vast.calls.find((c) => c.op === "create")?.arg).toMatchObject({
+      image: "ostris/aitoolkit:0.13.18",
+      env: { HF_TOKEN: "hf_fake_token_0123456789" },
+    });
+  });
+
+  it("keeps a request's stricter constraints and its own image; 0 lifts the bandwidth floor", async () => {
+    const jobId = await submit({
+      minVramGb: 48,
+      minInetDownMbps: 0,
+      image: "example/trainer:1.2",
+      training: { template: "flux-lora-low-vram", params: { triggerWord: "ohwx" } },
+    });
+    await provisionAndBoot(jobId);
+    const search = vast.calls[0]?.arg as Record<string, unknown>;
+    expect(search).toMatchObject({ minVramGb: 48, minCudaVersion: 13 });
+    expect(search).not.toHaveProperty("minInetDownMbps");
+    expect(vast.calls.find((c) => c.op === "create")?.arg).toMatchObject({ image: "example/trainer:1.2" });
+  });
+
+  it("a job for a gated model fails before any search or create when no Hugging Face token is configured", async () => {
+    delete deps.hfToken;
+    const jobId = await submit();
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toBe(
+      'Stopped before renting: the training template "flux-lora-24gb" downloads black-forest-labs/FLUX.1-dev, a gated model on Hugging Face, and no Hugging Face token is configured (hfToken in the deployment\'s secret).',
+    );
+    expect(vast.calls.map((c) => c.op)).toEqual([]);
+    expect(events.of("Job Failed")).toHaveLength(1);
+  });
+
+  it("a job whose template is no longer installed fails before renting", async () => {
+    const jobId = await submit();
+    const job = await store.getJob(jobId);
+    // As if the file had been removed since the job was accepted.
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: `JOB#${jobId}`, sk: "JOB" },
+        UpdateExpression: "SET #r.#t.#n = :gone",
+        ExpressionAttributeNames: { "#r": "request", "#t": "training", "#n": "template" },
+        ExpressionAttributeValues: { ":gone": "flux-lora-retired" },
+      }),
+    );
+    expect(job?.request.training.template).toBe("flux-lora-24gb");
+    await provisionJob(deps, jobId);
+    expect(await store.getJob(jobId)).toMatchObject({
+      state: "failed",
+      reason: 'Stopped before renting: the training template "flux-lora-retired" is not installed.',
+    });
+    expect(vast.calls).toEqual([]);
   });
 
   it("moves to the next offer when one is taken (offer_unavailable)", async () => {

@@ -19,7 +19,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import { SHIM_MOUNT } from "./shims";
+import { IMAGE_APP_MOUNT, SHIM_MOUNT } from "./shims";
 import type { ConfinementMode, SshServerLogger } from "./types";
 
 export interface SandboxOptions {
@@ -27,6 +27,8 @@ export interface SandboxOptions {
   rootDir: string;
   /** Host folder with the shims; bound read-only at SHIM_MOUNT when confined. */
   shimDir: string;
+  /** Host folder with the image's files (writeImageFiles); bound read-only at /app when confined. */
+  appDir?: string;
   logger: SshServerLogger;
   /** The bubblewrap executable; default `bwrap` on PATH. */
   bwrap?: string;
@@ -108,6 +110,7 @@ function viewArgs(options: Resolved): string[] {
     "--dir", "/workspace", "--bind", options.rootDir, "/workspace",
     "--dir", "/root", "--bind", options.rootDir, "/root",
     "--ro-bind", options.shimDir, SHIM_MOUNT,
+    ...(options.appDir ? ["--ro-bind", options.appDir, IMAGE_APP_MOUNT] : []),
     "--tmpfs", "/tmp",
     "--tmpfs", "/var/tmp",
     "--dev", "/dev",

@@ -13,7 +13,7 @@ import { findAuthorizedKey } from "./authorized-keys";
 import { bindProcessToChannel, signalGroup } from "./channel-process";
 import { hostKeyFingerprint, toSsh2HostKey } from "./host-key";
 import { openSandbox, type Sandbox } from "./sandbox";
-import { writeShims } from "./shims";
+import { writeImageFiles, writeShims } from "./shims";
 import type {
   ConfinementMode,
   InstanceSshServer,
@@ -60,8 +60,12 @@ export async function startInstanceSshServer(
   const fingerprint = hostKeyFingerprint(hostKey);
 
   await mkdir(rootDir, { recursive: true });
-  const shimDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
+  // The simulator's own files for the instance: the shims (bin/) and the image's /app (app/).
+  const simDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
+  const shimDir = join(simDir, "bin");
+  const appDir = join(simDir, "app");
   await writeShims(shimDir);
+  await writeImageFiles(appDir);
   let sandbox: Sandbox;
   try {
     sandbox = await openSandbox(
@@ -69,6 +73,7 @@ export async function startInstanceSshServer(
         instanceId: options.instanceId,
         rootDir,
         shimDir,
+        appDir,
         logger,
         ...(options.bwrap ? { bwrap: options.bwrap } : {}),
         ...(options.readOnlyPaths ? { readOnlyPaths: options.readOnlyPaths } : {}),
@@ -76,7 +81,7 @@ export async function startInstanceSshServer(
       options.confinement ?? "bwrap-container",
     );
   } catch (error) {
-    await rm(shimDir, { recursive: true, force: true });
+    await rm(simDir, { recursive: true, force: true });
     throw error;
   }
   const sftpAvailable = await access(SFTP_SERVER_PATH).then(
@@ -283,7 +288,7 @@ export async function startInstanceSshServer(
     });
   }).catch(async (error: unknown) => {
     await sandbox.close();
-    await rm(shimDir, { recursive: true, force: true });
+    await rm(simDir, { recursive: true, force: true });
     throw error;
   });
   const address = tcp.address();
@@ -306,7 +311,7 @@ export async function startInstanceSshServer(
       await Promise.allSettled([...running]);
       await listenerClosed;
       await closeSandbox(sandbox);
-      await rm(shimDir, { recursive: true, force: true });
+      await rm(simDir, { recursive: true, force: true });
     })();
     return closed;
   };

@@ -1,10 +1,10 @@
 /**
  * The simulated GPU environment inside an instance: `nvidia-smi`, `python`/`python3` wrappers and the
- * ai-toolkit training stand-in. They are bash scripts (bash is always there, python may not be) kept as
+ * ai-toolkit training stand-in (also as the image's /app/ai-toolkit/run.py). They are bash scripts (bash is always there, python may not be) kept as
  * real files in ./shims, copied into a host folder that is bound read-only at SHIM_MOUNT, first on PATH.
  * They read the rented GPU from VAST_SIM_GPU_* and the time scale from VAST_SIM_TIME_SCALE, set per command.
  */
-import { chmod, copyFile, mkdir } from "node:fs/promises";
+import { chmod, copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,7 +21,16 @@ const SHIM_SOURCES: Record<string, string> = {
   "vast-sim-train": "vast-sim-train.sh",
 };
 
-/** run.py as placed in /workspace/ai-toolkit: if a real python runs it, it hands over to the stand-in too. */
+/**
+ * Where the image's own files are seen (read-only) inside a confined instance: ai-toolkit's image
+ * installs it in /app/ai-toolkit, which is where the training templates say `run.py` is.
+ */
+export const IMAGE_APP_MOUNT = "/app";
+
+/**
+ * run.py as placed in /app/ai-toolkit (the image's) and /workspace/ai-toolkit: if a real python runs
+ * it, it hands over to the stand-in too.
+ */
 export const RUN_PY = `#!/usr/bin/env python3
 # ${STAND_IN_MARKER}: the simulated instance's ai-toolkit entry point (python run.py CONFIG).
 import os
@@ -29,6 +38,16 @@ import sys
 
 os.execvp("vast-sim-train", ["vast-sim-train", *sys.argv[1:]])
 `;
+
+/**
+ * Writes what the simulated image holds under /app into `dir` (created if missing): the training
+ * stand-in as ai-toolkit/run.py. The folder is the simulator's, bound read-only: an instance cannot
+ * change it, as it cannot change another container's image.
+ */
+export async function writeImageFiles(dir: string): Promise<void> {
+  await mkdir(join(dir, "ai-toolkit"), { recursive: true });
+  await writeFile(join(dir, "ai-toolkit", "run.py"), RUN_PY, { mode: 0o755 });
+}
 
 /** Copies the shims into `dir` (created if missing), executable. */
 export async function writeShims(dir: string): Promise<void> {
