@@ -48,8 +48,11 @@ export const AiToolkitDirSchema = z
 
 export const HostProfileSchema = z
   .object({
-    /** `missing`: nvidia-smi is not installed (exit 127); `no_driver`: it cannot talk to the driver (exit 9). */
-    nvidiaSmi: z.enum(["ok", "missing", "no_driver"]).default("ok"),
+    /**
+     * `missing`: nvidia-smi is not installed (exit 127); `no_driver`: it cannot talk to the driver
+     * (exit 9); `unknown_error`: a GPU in a bad state, whose memory and utilization read `[Unknown Error]`.
+     */
+    nvidiaSmi: z.enum(["ok", "missing", "no_driver", "unknown_error"]).default("ok"),
     /** The model nvidia-smi reports instead of the offer's (e.g. "RTX 3090"). */
     gpuName: z.string().min(1).max(64).optional(),
     /** GPUs nvidia-smi lists instead of the offer's count; 0 prints "No devices were found" (exit 6). */

@@ -159,6 +159,11 @@ describe("host profiles make each pre-flight condition fail", () => {
       profile: { aiToolkit: false },
       reason: /run\.py is not in \/app\/ai-toolkit/,
     },
+    {
+      condition: "report_unparseable",
+      profile: { nvidiaSmi: "unknown_error" },
+      reason: /bad GPU row '0, GPU-[0-9a-f-]+, \[Unknown Error\]/,
+    },
   ])("$condition ($profile)", async ({ condition, profile, reason }) => {
     await sim.admin.addFault({ kind: "host_profile", profile });
     const { port } = await rent();

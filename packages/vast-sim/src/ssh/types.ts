@@ -30,7 +30,7 @@ export interface SimGpu {
  * `host-profile.ts` for what each means and the defaults.
  */
 export interface SimHostEnvironment {
-  nvidiaSmi: "ok" | "missing" | "no_driver";
+  nvidiaSmi: "ok" | "missing" | "no_driver" | "unknown_error";
   busyGpus: number[];
   driverVersion: string;
   cudaVersion: string;

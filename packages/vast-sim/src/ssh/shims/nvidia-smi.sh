@@ -1,6 +1,6 @@
 #!/bin/bash
 # vast-sim: nvidia-smi for the rented GPU(s), from VAST_SIM_GPU_NAME / _COUNT / _RAM_MB, and the host around
-# them: VAST_SIM_NVIDIA_SMI (ok | missing | no_driver), VAST_SIM_GPU_BUSY (indexes another tenant's process
+# them: VAST_SIM_NVIDIA_SMI (ok | missing | no_driver | unknown_error), VAST_SIM_GPU_BUSY (indexes another tenant's process
 # uses, comma-separated), VAST_SIM_DRIVER_VERSION and VAST_SIM_CUDA_VERSION.
 case "${VAST_SIM_NVIDIA_SMI:-ok}" in
   missing)
@@ -45,6 +45,8 @@ units=1 header=1
 [[ "$format" == *nounits* ]] && units=0
 [[ "$format" == *noheader* ]] && header=0
 mib() { if [ "$units" = 1 ]; then echo "$1 MiB"; else echo "$1"; fi; }
+# A GPU in a bad state answers its memory and utilization queries with an error instead of a number.
+broken() { [ "${VAST_SIM_NVIDIA_SMI:-ok}" = unknown_error ]; }
 
 # One CSV table: header (unless noheader), then a row per item from `value FIELD ITEM`.
 table() {
@@ -80,12 +82,19 @@ gpu_value() {
     count) echo "$count" ;;
     uuid|gpu_uuid) uuid "$2" ;;
     driver_version) echo "$driver" ;;
+    memory.*|utilization.gpu) if broken; then echo "[Unknown Error]"; else gpu_number "$1" "$2"; fi ;;
+    temperature.gpu) echo 34 ;;
+    power.draw) v="21.37"; [ "$units" = 1 ] && v="$v W"; echo "$v" ;;
+    *) return 1 ;;
+  esac
+}
+
+gpu_number() {
+  case "$1" in
     memory.total) mib "$ram" ;;
     memory.used) mib "$(used "$2")" ;;
     memory.free) mib "$((ram - $(used "$2")))" ;;
     utilization.gpu) if busy "$2"; then v=97; else v=0; fi; [ "$units" = 1 ] && v="$v %"; echo "$v" ;;
-    temperature.gpu) echo 34 ;;
-    power.draw) v="21.37"; [ "$units" = 1 ] && v="$v W"; echo "$v" ;;
     *) return 1 ;;
   esac
 }
