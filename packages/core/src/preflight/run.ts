@@ -5,7 +5,7 @@
  * train on. Transport failures (connect, channel, the overall deadline) throw instead, so the
  * caller can look again later rather than blame the host for the network.
  */
-import { type SshSession, type SshTarget, shellCommand } from "../ssh";
+import { SshChannelError, type SshSession, type SshTarget, shellCommand } from "../ssh";
 import { evaluatePreflight, type PreflightOutcome } from "./evaluate";
 import { PREFLIGHT_SCRIPT, PreflightReportError, parsePreflightReport } from "./report";
 import { type PreflightRequirements, PreflightRequirementsSchema } from "./requirements";
@@ -37,6 +37,10 @@ export async function runPreflight(
     maxCaptureBytes: 64 * 1024,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  if (result.exitCode === null && result.signal === null) {
+    // The channel closed without a status: the transport's doing, not the host's answer.
+    throw new SshChannelError("the pre-flight command ended without an exit status");
+  }
   try {
     return evaluatePreflight(parsePreflightReport(result.stdout), requirements);
   } catch (error) {

@@ -10,8 +10,10 @@ import {
   PreflightReportError,
   type PreflightRequirements,
   parsePreflightReport,
+  runPreflight,
   sameGpuModel,
 } from "../../src/preflight";
+import { type ExecResult, SshChannelError, type SshSession } from "../../src/ssh";
 
 const NEEDS: PreflightRequirements = {
   gpuName: "RTX 4090",
@@ -358,5 +360,57 @@ describe("minimumDriverFor", () => {
     expect(minimumDriverFor("12.7")).toBe(570);
     expect(minimumDriverFor("11.0")).toBe(520);
     expect(minimumDriverFor("14.0")).toBeNull();
+  });
+});
+
+describe("runPreflight", () => {
+  /** A session that answers every exec with `result` (only exec is used by the check). */
+  const sessionAnswering = (result: Partial<ExecResult>) => {
+    const commands: string[] = [];
+    const session = {
+      exec: async (command: string) => {
+        commands.push(command);
+        return {
+          exitCode: 0,
+          signal: null,
+          stdout: "",
+          stderr: "",
+          stdoutTruncated: false,
+          stderrTruncated: false,
+          ...result,
+        };
+      },
+    } as unknown as SshSession;
+    return { session, commands };
+  };
+
+  it("judges what the host printed, from one quoted command", async () => {
+    const { session, commands } = sessionAnswering({ stdout: output() });
+    expect(await runPreflight(session, { ...NEEDS, aiToolkitDir: "/app/ai toolkit's" })).toMatchObject({
+      passed: true,
+    });
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatch(
+      /^bash -c '.*' preflight '\/workspace' '\/app\/ai toolkit'\\''s' 'python' '20'$/s,
+    );
+  });
+
+  it("output that is no report fails the host as report_unparseable, with the exit and stderr", async () => {
+    const { session } = sessionAnswering({ exitCode: 127, stdout: "", stderr: "sh: 1: bash: not found\n" });
+    expect(await runPreflight(session, NEEDS)).toEqual({
+      passed: false,
+      failures: [
+        {
+          condition: "report_unparseable",
+          reason: "the host printed no pre-flight report (exit 127: sh: 1: bash: not found)",
+        },
+      ],
+      host: null,
+    });
+  });
+
+  it("a command that ended without a status is the transport's failure, not the host's", async () => {
+    const { session } = sessionAnswering({ exitCode: null, stdout: "vast-rental-preflight=1\n" });
+    await expect(runPreflight(session, NEEDS)).rejects.toThrow(SshChannelError);
   });
 });
