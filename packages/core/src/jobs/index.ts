@@ -61,7 +61,8 @@ export {
   parseProvisionQueueMessage,
   parseQueueBody,
 } from "./messages";
-export type { SshConnector, SshProbe, VastPort } from "./ports";
+export type { HostPreflight, SshConnector, SshProbe, VastPort } from "./ports";
+export { imageCudaVersion, preflightRequirementsFor, TEMPLATE_MIN_VRAM_MIB } from "./preflight";
 export { giveUpProvisioning, JobBusyError, PROVISION_LEASE, provisionJob } from "./provision";
 export {
   handlePushMessage,
