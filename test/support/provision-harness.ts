@@ -23,8 +23,9 @@ import {
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { submitJob } from "../../packages/core/src/jobs/submit";
 import { type Logger, silentLogger } from "../../packages/core/src/observability";
+import { preflightOverSsh } from "../../packages/core/src/preflight";
 import { type JobQueue, type QueueMessage, SqsJobQueue } from "../../packages/core/src/queue";
-import { probeSsh } from "../../packages/core/src/ssh";
+import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
 import { NO_RATE_LIMITS, VastAIClient, VastAIService } from "../../packages/core/src/vast";
 import { startVastSim, type VastSim, type VastSimOptions } from "../../packages/vast-sim/src/index";
@@ -238,6 +239,15 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
       readyTimeoutMs: 5_000,
     });
+  const preflight = preflightOverSsh((target) =>
+    connectSsh({
+      ...target,
+      username: "root",
+      privateKey: pair.private,
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      readyTimeoutMs: 5_000,
+    }),
+  );
   const s3 = s3For(infra);
   await uploadSampleDataset(s3);
   const deps: ProvisionDeps = {
@@ -246,6 +256,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     queue,
     events,
     probe,
+    preflight,
     clock,
     logger: options.logger ?? silentLogger,
     datasets: datasetAccess({ s3, allowLocal: true, https: { policy: LOOPBACK, ...options.https } }),

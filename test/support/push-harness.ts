@@ -77,7 +77,8 @@ export interface PushScenario {
   /** A push handler over other deps (e.g. a crashing store). */
   handlerWith(overrides: Partial<ReaperDeps>): PushHandler;
   pumpPush(handlers?: SqsHandler[]): Promise<PumpResult>;
-  /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`. */
+  /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`.
+   * Returns the instance of the attempt that reached `pushing`. */
   jobToPushing(
     overrides?: Partial<JobRequestInput>,
     training?: { durationSeconds?: number; fail?: boolean; failMessage?: string },
@@ -123,6 +124,7 @@ export async function startPushScenario(
     secrets: base.deps.secrets,
     probe: base.deps.probe,
     ...(base.deps.hfToken ? { hfToken: base.deps.hfToken } : {}),
+    preflight: base.deps.preflight,
     ssh,
     datasets: base.deps.datasets,
     s3,
@@ -148,8 +150,9 @@ export async function startPushScenario(
     pumpPush: (handlers = [handler]) => pumpOnce(infra.sqs.client, pushQueueUrl, { handlers }),
     async jobToPushing(overrides = {}, training = {}) {
       const jobId = await base.submit(overrides);
-      await base.run(jobId, (j) => j.state === "pushing");
-      const attempt = await base.store.getAttempt(jobId, 1);
+      const pushing = await base.run(jobId, (j) => j.state === "pushing");
+      // The attempt that got there (an earlier one may have failed its host's pre-flight check).
+      const attempt = await base.store.getAttempt(jobId, pushing.attempt);
       const instanceId = attempt?.instanceId;
       if (!instanceId) throw new Error("no instance recorded");
       await base.service.client.attachSshKey(instanceId, pair.public);

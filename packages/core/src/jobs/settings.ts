@@ -35,6 +35,12 @@ export interface ProvisionSettings {
   ambiguousCreateWindowMs: number;
   /** Delay between those look-ups. */
   ambiguousLookupDelaySeconds: number;
+  /** Seconds each probe of the pre-flight host check may take on the instance (nvidia-smi can
+   * hang on a wedged driver; importing PyTorch takes seconds). */
+  preflightStepSeconds: number;
+  /** The whole pre-flight exec, connection included: past it the check counts as not answered
+   * (looked at again on the next readiness check), inside the provision function's timeout. */
+  preflightTimeoutMs: number;
 }
 
 export interface DatasetSettings {
@@ -140,6 +146,8 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     retryPassDelaySeconds: 30,
     ambiguousCreateWindowMs: 180_000,
     ambiguousLookupDelaySeconds: 20,
+    preflightStepSeconds: 20,
+    preflightTimeoutMs: 90_000,
   },
   dataset: {
     minImages: 1,

@@ -19,7 +19,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import { IMAGE_APP_MOUNT, SHIM_MOUNT } from "./shims";
+import { SHIM_MOUNT } from "./shims";
 import type { ConfinementMode, SshServerLogger } from "./types";
 
 export interface SandboxOptions {
@@ -27,13 +27,13 @@ export interface SandboxOptions {
   rootDir: string;
   /** Host folder with the shims; bound read-only at SHIM_MOUNT when confined. */
   shimDir: string;
-  /** Host folder with the image's files (writeImageFiles); bound read-only at /app when confined. */
-  appDir?: string;
   logger: SshServerLogger;
   /** The bubblewrap executable; default `bwrap` on PATH. */
   bwrap?: string;
   /** More host paths the instance sees read-only at the same place (tests bind a folder they own there). */
   readOnlyPaths?: readonly string[];
+  /** Host folders the instance sees read-only somewhere else (ai-toolkit's stand-in at /app/ai-toolkit). */
+  readOnlyBinds?: readonly { source: string; target: string }[];
 }
 
 export interface Sandbox {
@@ -110,13 +110,13 @@ function viewArgs(options: Resolved): string[] {
     "--dir", "/workspace", "--bind", options.rootDir, "/workspace",
     "--dir", "/root", "--bind", options.rootDir, "/root",
     "--ro-bind", options.shimDir, SHIM_MOUNT,
-    ...(options.appDir ? ["--ro-bind", options.appDir, IMAGE_APP_MOUNT] : []),
     "--tmpfs", "/tmp",
     "--tmpfs", "/var/tmp",
     "--dev", "/dev",
     "--proc", "/proc",
     // Last, so that no mount above (a /tmp of its own) hides them.
     ...(options.readOnlyPaths ?? []).flatMap((path) => ["--ro-bind", path, path]),
+    ...(options.readOnlyBinds ?? []).flatMap((bind) => ["--ro-bind", bind.source, bind.target]),
     "--unshare-user", "--uid", "0", "--gid", "0",
     ...(supportsDisableUserns(bwrap) ? ["--disable-userns"] : []),
     "--cap-drop", "ALL",

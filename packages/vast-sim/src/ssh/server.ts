@@ -13,7 +13,7 @@ import { findAuthorizedKey } from "./authorized-keys";
 import { bindProcessToChannel, signalGroup } from "./channel-process";
 import { hostKeyFingerprint, toSsh2HostKey } from "./host-key";
 import { openSandbox, type Sandbox } from "./sandbox";
-import { writeImageFiles, writeShims } from "./shims";
+import { writeAiToolkitStandIn, writeShims } from "./shims";
 import type {
   ConfinementMode,
   InstanceSshServer,
@@ -60,12 +60,12 @@ export async function startInstanceSshServer(
   const fingerprint = hostKeyFingerprint(hostKey);
 
   await mkdir(rootDir, { recursive: true });
-  // The simulator's own files for the instance: the shims (bin/) and the image's /app (app/).
-  const simDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
-  const shimDir = join(simDir, "bin");
-  const appDir = join(simDir, "app");
+  const shimDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
   await writeShims(shimDir);
-  await writeImageFiles(appDir);
+  // ai-toolkit folders outside the instance folder (e.g. /app/ai-toolkit) show one read-only stand-in.
+  const toolkitStandIn = join(shimDir, ".ai-toolkit");
+  const mounts = options.aiToolkitMounts ?? [];
+  if (mounts.length > 0) await writeAiToolkitStandIn(toolkitStandIn);
   let sandbox: Sandbox;
   try {
     sandbox = await openSandbox(
@@ -73,15 +73,15 @@ export async function startInstanceSshServer(
         instanceId: options.instanceId,
         rootDir,
         shimDir,
-        appDir,
         logger,
         ...(options.bwrap ? { bwrap: options.bwrap } : {}),
         ...(options.readOnlyPaths ? { readOnlyPaths: options.readOnlyPaths } : {}),
+        readOnlyBinds: mounts.map((target) => ({ source: toolkitStandIn, target })),
       },
       options.confinement ?? "bwrap-container",
     );
   } catch (error) {
-    await rm(simDir, { recursive: true, force: true });
+    await rm(shimDir, { recursive: true, force: true });
     throw error;
   }
   const sftpAvailable = await access(SFTP_SERVER_PATH).then(
@@ -142,6 +142,18 @@ export async function startInstanceSshServer(
     return allowed;
   };
 
+  const around = options.hostEnv;
+  const hostEnv: Record<string, string> = around
+    ? {
+        VAST_SIM_NVIDIA_SMI: around.nvidiaSmi,
+        VAST_SIM_GPU_BUSY: around.busyGpus.join(","),
+        VAST_SIM_DRIVER_VERSION: around.driverVersion,
+        VAST_SIM_CUDA_VERSION: around.cudaVersion,
+        VAST_SIM_DISK_BYTES: String(around.diskBytes),
+        ...(around.diskFreeBytes === null ? {} : { VAST_SIM_DISK_FREE_BYTES: String(around.diskFreeBytes) }),
+        VAST_SIM_TORCH: around.torch,
+      }
+    : {};
   const commandEnv = (conn: ConnectionState, sessionEnv: Record<string, string>): Record<string, string> => ({
     LANG: "C.UTF-8",
     ...sessionEnv,
@@ -159,6 +171,7 @@ export async function startInstanceSshServer(
     VAST_SIM_GPU_COUNT: String(options.gpu.count),
     VAST_SIM_GPU_RAM_MB: String(options.gpu.ramMb),
     VAST_SIM_TIME_SCALE: String(options.timeScale ?? 1),
+    ...hostEnv,
   });
 
   const run = (
@@ -288,7 +301,7 @@ export async function startInstanceSshServer(
     });
   }).catch(async (error: unknown) => {
     await sandbox.close();
-    await rm(simDir, { recursive: true, force: true });
+    await rm(shimDir, { recursive: true, force: true });
     throw error;
   });
   const address = tcp.address();
@@ -311,7 +324,7 @@ export async function startInstanceSshServer(
       await Promise.allSettled([...running]);
       await listenerClosed;
       await closeSandbox(sandbox);
-      await rm(simDir, { recursive: true, force: true });
+      await rm(shimDir, { recursive: true, force: true });
     })();
     return closed;
   };

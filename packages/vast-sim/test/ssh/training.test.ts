@@ -14,7 +14,7 @@ let t: TestInstance;
 
 beforeAll(async () => {
   // 600 simulated seconds per real second: a 60 s training takes 0.1 s.
-  t = await startTestInstance({ timeScale: 600 });
+  t = await startTestInstance({ timeScale: 600, aiToolkitMounts: ["/app/ai-toolkit"] });
 });
 
 afterAll(async () => {
