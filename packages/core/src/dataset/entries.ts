@@ -9,6 +9,11 @@ export interface DatasetEntry {
   size: number;
   /** `other` for symlinks, devices and the like: counted as skipped, never opened. */
   kind: "file" | "other";
+  /**
+   * True when `open()` may be called more than once (listing sources: a folder, S3). A large file
+   * the instance may already have is then read once to compare hashes and again to send it.
+   */
+  repeatable?: boolean;
   /** The file's bytes; a Node Readable or any async iterable of chunks. */
   open(): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
 }
