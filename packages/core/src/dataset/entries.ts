@@ -14,6 +14,13 @@ export interface DatasetEntry {
    * the instance may already have is then read once to compare hashes and again to send it.
    */
   repeatable?: boolean;
+  /**
+   * Local files only: the whole file read synchronously into `scratch` (at least the listed size
+   * plus one byte), returning the bytes read — a view of `scratch`, valid until the next call. For
+   * the many small files of a dataset this beats thread-pool reads, which cost an event-loop round
+   * trip for each open, read and close.
+   */
+  readSync?(scratch: Buffer): Buffer;
   /** The file's bytes; a Node Readable or any async iterable of chunks. */
   open(): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
 }

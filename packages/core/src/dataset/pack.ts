@@ -64,8 +64,12 @@ export interface PackedDataset {
 
 /** Output chunk size: large enough that per-write costs vanish, small enough to keep memory flat. */
 const CHUNK_BYTES = 256 * 1024;
-/** Source chunks at least this large go out as they are instead of being copied into a chunk. */
-const PASS_THROUGH_BYTES = 64 * 1024;
+/**
+ * Source chunks at least this large go out as they are; smaller ones (a typical image, a caption,
+ * every header) are copied into the current chunk, so the SSH channel sees full 32 KiB packets
+ * rather than a short packet for each header.
+ */
+const PASS_THROUGH_BYTES = CHUNK_BYTES;
 
 export function packDataset(entries: AsyncIterable<DatasetEntry>, options: PackOptions = {}): PackedDataset {
   let settle!: { resolve: (summary: PackSummary) => void; reject: (error: unknown) => void };
@@ -148,6 +152,8 @@ async function* fill(
   const counts = { images: 0, captions: 0, skipped: 0, bytes: 0 };
   const reused = { files: 0, bytes: 0 };
   const out = new ChunkWriter();
+  // Small local files are read into this one buffer (see DatasetEntry.readSync), then copied out.
+  const scratch = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
   let lastReport = -Infinity;
   const report = (force: boolean) => {
     const now = clock.now();
@@ -184,7 +190,11 @@ async function* fill(
       };
 
       const known = present.get(name);
-      let data = item.data ? checkSize(entry, await item.data) : undefined;
+      let data = item.sync
+        ? checkSize(entry, item.sync(scratch))
+        : item.data
+          ? checkSize(entry, await item.data)
+          : undefined;
       if (known && known.size === entry.size && (data || entry.repeatable)) {
         const sha256 = data ? createHash("sha256").update(data).digest("hex") : await hashEntry(entry);
         if (sha256 === known.sha256) {
@@ -272,7 +282,14 @@ const LOOKAHEAD = 8;
 
 type Planned =
   | { kind: "skip" }
-  | { kind: "image" | "caption"; name: string; entry: DatasetEntry; data?: Promise<Buffer> };
+  | {
+      kind: "image" | "caption";
+      name: string;
+      entry: DatasetEntry;
+      data?: Promise<Buffer>;
+      /** Read when packed, not ahead: synchronous reads need no overlap. */
+      sync?: (scratch: Buffer) => Buffer;
+    };
 
 /**
  * Names are checked and entries classified here; small kept files are read ahead so per-file
@@ -285,7 +302,7 @@ async function* lookahead(entries: AsyncIterable<DatasetEntry>): AsyncGenerator<
   let exhausted = false;
   const blocked = () => {
     const last = queue.at(-1);
-    return last !== undefined && last.kind !== "skip" && last.data === undefined;
+    return last !== undefined && last.kind !== "skip" && last.data === undefined && last.sync === undefined;
   };
   const fill = async () => {
     while (!exhausted && queue.length < LOOKAHEAD && !blocked()) {
@@ -302,11 +319,14 @@ async function* lookahead(entries: AsyncIterable<DatasetEntry>): AsyncGenerator<
         continue;
       }
       let data: Promise<Buffer> | undefined;
-      if (entry.size <= SMALL_FILE_BYTES) {
+      let sync: ((scratch: Buffer) => Buffer) | undefined;
+      if (entry.size <= SMALL_FILE_BYTES && entry.readSync) {
+        sync = entry.readSync.bind(entry);
+      } else if (entry.size <= SMALL_FILE_BYTES) {
         data = collect(entry);
         data.catch(() => {});
       }
-      queue.push({ kind, name, entry, data });
+      queue.push({ kind, name, entry, data, sync });
     }
   };
   try {
