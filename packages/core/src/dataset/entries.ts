@@ -21,6 +21,11 @@ export interface DatasetEntry {
    * trip for each open, read and close.
    */
   readSync?(scratch: Buffer): Buffer;
+  /**
+   * Local files only: reads up to `target.length` bytes at `position` synchronously, returning how
+   * many (0 at the end): large files are read straight into the packer's output chunks.
+   */
+  readAt?(target: Buffer, position: number): number;
   /** The file's bytes; a Node Readable or any async iterable of chunks. */
   open(): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
 }

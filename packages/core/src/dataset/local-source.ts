@@ -48,6 +48,7 @@ async function listFolder(root: string): Promise<DatasetEntry[]> {
         kind: stat.isFile() ? "file" : "other",
         repeatable: true,
         readSync: (scratch) => readWholeSync(full, size, scratch),
+        readAt: (target, position) => readAtSync(full, target, position),
         open: () =>
           size <= SMALL_FILE_BYTES
             ? (async function* () {
@@ -76,6 +77,16 @@ function readWholeSync(path: string, size: number, scratch: Buffer): Buffer {
       length += n;
       if (n === 0 || length === size + 1) return buffer.subarray(0, length);
     }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One positioned read (the file opened and closed around it, never through a link). */
+function readAtSync(path: string, target: Buffer, position: number): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readSync(fd, target, 0, target.length, position);
   } finally {
     closeSync(fd);
   }

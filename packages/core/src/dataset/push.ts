@@ -5,7 +5,7 @@
  * would only cost CPU on both ends; `gzip` is for caption-heavy or uncompressed sets.
  */
 
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGzip } from "node:zlib";
 import { type Clock, systemClock } from "../clock";
@@ -149,7 +149,10 @@ export async function pushDataset(
   // Without a `ready` line (the script failed before listing), the packer must not wait forever.
   remote.result.then(listing.end, listing.end);
   if (sourceError !== undefined) remote.stdin.end();
-  else source.pipe(remote.stdin);
+  else {
+    if (compression === "none") releaseAfterWrite(remote.stdin, packed.release);
+    source.pipe(remote.stdin);
+  }
 
   const running = remote;
   const result = await running.result.catch((error: unknown) => {
@@ -286,4 +289,22 @@ class RemoteListing {
     const match = /^present ([0-9a-f]{64}) (\d+) (.+)$/.exec(line);
     if (match) this.#files.set(match[3] as string, { sha256: match[1] as string, size: Number(match[2]) });
   }
+}
+
+/**
+ * Calls `release` with each chunk written to `target` once the target is done with it (its write
+ * callback: ssh2 has copied the bytes into its packets), so the packer can reuse the memory.
+ */
+function releaseAfterWrite(target: Writable, release: (chunk: Buffer) => void): void {
+  const write = target.write;
+  target.write = function (this: Writable, chunk: unknown, ...rest: unknown[]) {
+    const callback = rest.find((arg) => typeof arg === "function") as
+      | ((error?: Error | null) => void)
+      | undefined;
+    const encoding = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : undefined;
+    return write.call(this, chunk, encoding as BufferEncoding, (error?: Error | null) => {
+      if (!error && Buffer.isBuffer(chunk)) release(chunk);
+      callback?.(error);
+    });
+  } as Writable["write"];
 }

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -181,6 +181,36 @@ describe("packDataset", () => {
       expect((await packed.summary).files).toBe(4);
     } finally {
       await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a local file that grows or shrinks after it was listed", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "pack-grow-"));
+    try {
+      for (const [name, size] of [
+        ["small.jpg", 1000],
+        ["large.png", 2 * 1024 * 1024],
+      ] as const) {
+        await writeFile(join(folder, name), Buffer.alloc(size, 1));
+        // Listed first, changed afterwards.
+        const entries: DatasetEntry[] = [];
+        for await (const entry of localDatasetReader(folder).entries())
+          if (entry.path === name) entries.push(entry);
+        for (const change of ["grow", "shrink"] as const) {
+          await writeFile(join(folder, name), Buffer.alloc(change === "grow" ? size + 1 : size - 1, 1));
+          const packed = packDataset(
+            (async function* () {
+              yield* entries;
+            })(),
+          );
+          packed.stream.on("error", () => {}).resume();
+          await expect(packed.summary, `${name} ${change}`).rejects.toThrow(/size changed/);
+          await writeFile(join(folder, name), Buffer.alloc(size, 1));
+        }
+        await rm(join(folder, name));
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   });
 });

@@ -97,6 +97,33 @@ describe("pushDataset against a real sshd", () => {
     expect(await readdir(join(jobsDir(), "job-2000"))).toEqual(["dataset"]);
   });
 
+  it("delivers large local files intact (read straight into reused chunks), in both compression modes", async () => {
+    const large = join(local, "large");
+    await mkdir(large);
+    const random = seededRandom(77);
+    // Past the read-ahead size and several chunks each, with odd sizes; more than the SSH window.
+    for (const [name, size] of [
+      ["a.png", 3 * 1024 * 1024 + 7],
+      ["b.jpg", 5 * 1024 * 1024 - 1],
+      ["c.webp", 1024 * 1024 + 1],
+    ] as const) {
+      await writeFile(join(large, name), seededBytes(random, size));
+      await writeFile(join(large, `${name.split(".")[0]}.txt`), `caption of ${name}`);
+    }
+    const source = await hashTree(large);
+    for (const compression of ["none", "gzip"] as const) {
+      const result = await pushDataset(session, {
+        jobId: `job-large-${compression}`,
+        workspaceRoot: sshd.workspaceRoot,
+        reader: localDatasetReader(large),
+        compression,
+      });
+      expect(result.files).toBe(6);
+      const arrived = await hashTree(result.datasetDir);
+      for (const [path, hash] of source) expect(arrived.get(path), `${compression} ${path}`).toBe(hash);
+    }
+  });
+
   it("gzip mode delivers the same content", async () => {
     const result = await pushDataset(session, {
       jobId: "job-gzip",
