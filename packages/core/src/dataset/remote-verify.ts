@@ -123,6 +123,7 @@ def write_all(fd, data):
 
 
 got = {}
+folders = set()
 manifest = None
 next_path = None
 next_size = None
@@ -158,7 +159,8 @@ try:
             name, next_path = next_path, None
         if next_size is not None:
             size, next_size = next_size, None
-        rel = checked(name)
+        # Folder entries (GNU tar) end with a slash.
+        rel = checked(name[:-1] if kind == b"5" and name.endswith(b"/") else name)
         path = os.path.join(dest, rel)
         if kind == b"5":
             os.makedirs(path, exist_ok=True)
@@ -170,13 +172,17 @@ try:
             continue
         if rel == marker_name:
             fail(2, "refusing tar entry %r" % name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        # A file sent again replaces the old copy; never written through a link.
+        parent = os.path.dirname(path)
+        if parent not in folders:
+            os.makedirs(parent, exist_ok=True)
+            folders.add(parent)
+        # A file sent again replaces the old copy (O_EXCL: never written through a link).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         try:
+            fd = os.open(path, flags, 0o644)
+        except FileExistsError:
             os.unlink(path)
-        except FileNotFoundError:
-            pass
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            fd = os.open(path, flags, 0o644)
         current = path
         h = hashlib.sha256()
         left = size

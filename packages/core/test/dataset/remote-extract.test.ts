@@ -278,4 +278,18 @@ describe("remote extract script", () => {
       "new.jpg",
     ]);
   });
+
+  it("accepts folder entries as GNU tar writes them (trailing slash)", async () => {
+    const pack = tar.pack();
+    const files: [string, string][] = [["sub/a.jpg", "image"]];
+    pack.entry({ name: "sub/", type: "directory" });
+    pack.entry({ name: "sub/a.jpg" }, "image");
+    pack.entry({ name: "MANIFEST.sha256" }, manifestOf(files));
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const result = await run("folders", Buffer.concat(chunks), roomy);
+    expect(result.code).toBe(0);
+    expect((await hashTree(join(dir, "folders", "dataset"))).get("sub/a.jpg")).toBe(sha256("image"));
+  });
 });
