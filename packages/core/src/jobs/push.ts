@@ -226,15 +226,19 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
       },
     });
     if (result.push) {
-      const { files, images, captions, skipped, bytes, durationMs } = result.push;
+      const { files, images, captions, skipped, bytes, reused, durationMs } = result.push;
       sentBytes = 0;
-      // Bandwidth into the instance is billed per byte.
+      // Bandwidth into the instance is billed per byte (files it already had were not sent).
       await deps.store.updateAttempt(jobId, record.attempt, { bytesPushed: record.bytesPushed + bytes });
+      const reusedText =
+        reused.files > 0
+          ? `; ${reused.files} files (${reused.bytes} bytes) already on the instance were not sent again`
+          : "";
       await deps.store.appendTimeline(jobId, {
         at: deps.clock.now(),
         version: job.version,
         kind: "note",
-        reason: `dataset pushed: ${files} files (${images} images, ${captions} captions), ${bytes} bytes`,
+        reason: `dataset pushed: ${files} files (${images} images, ${captions} captions), ${bytes} bytes sent${reusedText}`,
         details: {
           kind: "dataset_pushed",
           attempt: record.attempt,
@@ -243,6 +247,8 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
           captions,
           skipped,
           bytes,
+          reusedFiles: reused.files,
+          reusedBytes: reused.bytes,
           durationMs,
           bytesPerSecond: durationMs > 0 ? Math.round((bytes * 1000) / durationMs) : null,
           manifestSha256: result.manifestSha256,
