@@ -84,10 +84,11 @@ native_toolchain() {
   [ -x node_modules/.bin/node ] && node_bin=node_modules/.bin/node
   if [ -f scripts/build-ssh2-native.mjs ]; then "$node_bin" scripts/build-ssh2-native.mjs || true; fi
 }
-native_toolchain
 
 check
-[ -z "$missing" ] && exit 0
+# The optional step runs only once the required programs are there, so a missing requirement is
+# reported (or installed) exactly as before and the compiler never delays that message.
+[ -z "$missing" ] && { native_toolchain; exit 0; }
 
 debian=no
 if [ -r /etc/os-release ] && have apt-get; then
@@ -108,7 +109,7 @@ if [ "$mode" = install ] && [ "$debian" = yes ] && [ "$root" = yes ]; then
     exit 1
   fi
   check
-  [ -z "$missing" ] && exit 0
+  [ -z "$missing" ] && { native_toolchain; exit 0; }
   echo "prerequisites: still missing after apt-get install: $missing" >&2
   exit 1
 fi

@@ -27,6 +27,8 @@ export const EXIT_NO_SPACE = 5;
 export const SPACE_MARGIN_PERCENT = 5;
 /** Below this much free space (or 1% of the filesystem) a failed step is blamed on a full disk. */
 const NEARLY_FULL_KIB = 64 * 1024;
+/** How long a push waits for the extractor of an earlier, dropped push of the same job to end. */
+const PREVIOUS_PUSH_WAIT_SECONDS = 120;
 /** Name of the folder a push extracts into, next to the dataset folder. */
 export const PARTIAL_NAME = ".dataset.partial";
 
@@ -66,6 +68,12 @@ trap 'exit 129' HUP
 trap 'exit 143' TERM
 trap 'exit 141' PIPE
 mkdir -p -- "$parent"
+# One push per job folder at a time: the extractor of a dropped connection may still be draining
+# what reached its pipe (and removing its half-written file) when the retry arrives, and the retry
+# must list the partial folder only after that. The lock is on the folder itself (no lock file),
+# held through the extractor, which inherits the descriptor; without flock, no wait.
+exec 9<"$parent"
+if command -v flock >/dev/null 2>&1; then flock -w ${PREVIOUS_PUSH_WAIT_SECONDS} 9 || true; fi
 # Left by older versions of this script (random partial names) or by an interrupted swap.
 rm -rf -- "$parent"/.dataset.partial.* "$parent"/.dataset.old.*
 if [ -n "$announced" ]; then

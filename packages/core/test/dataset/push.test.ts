@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -197,6 +198,8 @@ describe("pushDataset against a real sshd", () => {
       expect(await readdir(jobDir).catch(() => [])).not.toContain("dataset");
       // ...while what arrived stays in the partial folder for the retry.
       await eventually(async () => expect(await readdir(jobDir)).toEqual([PARTIAL_NAME]));
+      // The cut extractor may still be draining its pipe: its lock on the job folder says when it is done.
+      expect(spawnSync("flock", ["-w", "60", jobDir, "true"]).status).toBe(0);
       // Whatever reached the instance's pipe before the cut was written there (how much depends on
       // buffers along the way); each whole file of it is what the retry must not send again.
       const partial = await hashTree(join(jobDir, PARTIAL_NAME));
