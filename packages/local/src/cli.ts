@@ -9,6 +9,7 @@ import { createInterface } from "node:readline/promises";
 import type { Logger, OfferSearchResult } from "@vast-rental/core";
 import { type CliOptions, HELP, parseCliOptions, UsageError } from "./cli-options";
 import { PortInUseError } from "./ports";
+import type { ReleasedRentals } from "./release-rentals";
 import { SAMPLE_DATASET, sampleJobRequest } from "./sample/job";
 import { submitSigned, uploadSampleDataset } from "./sample/run";
 import { type LocalStack, startLocalStack } from "./stack";
@@ -62,13 +63,23 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /** Runs the sample job; resolves with its final state (null when nothing was rented). */
-async function runSample(stack: LocalStack, options: CliOptions): Promise<string | null> {
-  const request = sampleJobRequest({
-    gpuType: options.gpuType,
-    maxHourlyUsd: options.maxHourlyUsd,
-    budgetUsd: options.budgetUsd ?? 5,
-    idempotencyKey: `sample-${Date.now()}`,
-  });
+async function runSample(
+  stack: LocalStack,
+  options: CliOptions,
+  signal: AbortSignal,
+): Promise<string | null> {
+  const request = sampleJobRequest(
+    {
+      gpuType: options.gpuType,
+      maxHourlyUsd: options.maxHourlyUsd,
+      budgetUsd: options.budgetUsd ?? 5,
+      idempotencyKey: `sample-${Date.now()}`,
+    },
+    {
+      ...(options.template ? { template: options.template } : {}),
+      ...(options.steps ? { steps: options.steps } : {}),
+    },
+  );
   if (options.live) {
     const offer = await cheapestOffer(stack, options.gpuType, options.maxHourlyUsd);
     if (!offer) {
@@ -97,10 +108,21 @@ async function runSample(stack: LocalStack, options: CliOptions): Promise<string
     apiKey: stack.apiKey,
     jobId: submitted.jobId,
     out: process.stdout,
+    signal,
   });
   print();
   for (const line of finalReport(view)) print(line);
   return view.state;
+}
+
+/** What stopping released; problems go to stderr, since an instance may still be billing. */
+function reportReleased(released: ReleasedRentals): void {
+  if (released.cancelledJobs.length > 0)
+    print(`Cancelled ${released.cancelledJobs.length} running job(s): ${released.cancelledJobs.join(", ")}`);
+  if (released.destroyedInstances.length > 0)
+    print(`Destroyed instance(s) ${released.destroyedInstances.join(", ")}`);
+  for (const problem of released.problems)
+    process.stderr.write(`Could not release ${problem}: check your Vast account (vastai show instances)\n`);
 }
 
 async function main(): Promise<void> {
@@ -126,8 +148,32 @@ async function main(): Promise<void> {
     if (error instanceof StackAlreadyRunningError) fail(error.message);
     throw error;
   }
+
+  // One Ctrl-C can arrive several times (the terminal signals every process in the group, and
+  // npm and tsx pass it on too): repeats within two seconds are the same request; a later one forces.
+  // Handled from here on, so a Ctrl-C during start-up still releases the state folder and exits
+  // through process.exit (whose hooks stop DynamoDB Local, which has its own process group).
+  let stack: LocalStack | null = null;
+  const stopping = new AbortController();
+  let stoppingSince: number | null = null;
+  const shutdown = async () => {
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince > 2000) process.exit(1);
+      return;
+    }
+    stoppingSince = Date.now();
+    // The sample run's follow ends quietly: the job's end is reported by the release below.
+    stopping.abort();
+    if (stack) {
+      print("\nStopping: queue workers, poller, running jobs, API, simulator, fauxqs, DynamoDB Local…");
+      reportReleased(await stack.stop());
+    }
+    await stateDir.release();
+    process.exit(stack ? 0 : 130);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown());
+
   print(`Starting vast-rental locally (${options.live ? "real Vast.ai" : "the Vast simulator"})…`);
-  let stack: LocalStack;
   try {
     stack = await startLocalStack({
       ports: options.ports,
@@ -135,7 +181,11 @@ async function main(): Promise<void> {
       pollIntervalSeconds: options.pollIntervalSeconds,
       vast:
         options.live && options.vastApiKey
-          ? { kind: "live", apiKey: options.vastApiKey }
+          ? {
+              kind: "live",
+              apiKey: options.vastApiKey,
+              ...(options.vastBaseUrl ? { baseUrl: options.vastBaseUrl } : {}),
+            }
           : {
               kind: "simulator",
               trainingSeconds: options.trainingSeconds,
@@ -150,23 +200,6 @@ async function main(): Promise<void> {
     if (error instanceof PortInUseError) fail(error.message);
     throw error;
   }
-
-  // One Ctrl-C can arrive several times (the terminal signals every process in the group, and
-  // npm and tsx pass it on too): repeats within two seconds are the same request; a later one forces.
-  let stoppingSince: number | null = null;
-  const shutdown = async () => {
-    if (stoppingSince !== null) {
-      if (Date.now() - stoppingSince > 2000) process.exit(1);
-      return;
-    }
-    stoppingSince = Date.now();
-    print("\nStopping: queue workers, poller, API, simulator, fauxqs, DynamoDB Local…");
-    await stack.stop();
-    await stateDir.release();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown());
-  process.on("SIGTERM", () => void shutdown());
 
   await stateDir.writeStackFile({
     apiUrl: stack.apiUrl,
@@ -191,15 +224,18 @@ async function main(): Promise<void> {
   if (options.sample) {
     let outcome: string | null = null;
     try {
-      outcome = await runSample(stack, options);
+      outcome = await runSample(stack, options, stopping.signal);
     } catch (error) {
-      process.stderr.write(
-        `The sample run failed: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
+      if (!stopping.signal.aborted)
+        process.stderr.write(
+          `The sample run failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
     }
+    // Stopping: shutdown reports and exits.
+    if (stopping.signal.aborted) return;
     print();
     if (options.exitWhenDone) {
-      await stack.stop();
+      reportReleased(await stack.stop());
       await stateDir.release();
       process.exit(outcome === "succeeded" ? 0 : 1);
     }

@@ -13,6 +13,7 @@ export { type LocalAws, type LocalQueue, startLocalAws } from "./fauxqs";
 export { lambdaContext } from "./lambda-context";
 export { assertPortFree, freePort, PortInUseError } from "./ports";
 export { type QueueWorker, type QueueWorkerOptions, startQueueWorker } from "./queue-worker";
+export { type ReleasedRentals, releaseRentals, STOPPED_REASON } from "./release-rentals";
 export { toSqsRecord } from "./sqs-event";
 export {
   type LiveVastOptions,

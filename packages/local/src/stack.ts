@@ -32,6 +32,7 @@ import { LOCAL_FUNCTIONS } from "./functions";
 import { startPollerTimer } from "./poller-timer";
 import { assertPortFree } from "./ports";
 import { type QueueWorker, startQueueWorker } from "./queue-worker";
+import { type ReleasedRentals, releaseRentals } from "./release-rentals";
 
 /** Where each service listens; 0 = a free port. */
 export interface LocalPorts {
@@ -99,10 +100,15 @@ export interface LocalStack {
   deps: JobDependencies;
   /** The environment the functions were built from (secrets included: never print it). */
   environment: Readonly<Record<string, string>>;
-  stop(): Promise<void>;
+  /**
+   * Stops the poller and the workers, cancels every job still running and destroys what this
+   * stack's jobs rented (`releaseRentals`), then stops every service. Resolves with what it released.
+   */
+  stop(): Promise<ReleasedRentals>;
 }
 
 const BUS_NAME = "vast-rental-local";
+const LIVE_ORPHAN_GRACE_SECONDS = 10 * 365 * 24 * 3600;
 const BUCKETS = { datasets: "datasets", artifacts: "artifacts" };
 
 const secret = () => randomBytes(24).toString("base64url");
@@ -126,7 +132,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await assertPortFree(ports.events, "EVENTS_PORT");
 
   const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
+  let released: ReleasedRentals = { cancelledJobs: [], destroyedInstances: [], problems: [] };
+  const stopAll = async (): Promise<ReleasedRentals> => {
     for (const stop of stops.reverse()) {
       try {
         await stop();
@@ -134,6 +141,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         logger.warn("a local service did not stop cleanly", { error: String(error) });
       }
     }
+    stops.length = 0;
+    return released;
   };
   try {
     ensureLocalAwsIdentity();
@@ -233,7 +242,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       API_KEYS: JSON.stringify({ local: apiKey }),
       SUBMISSION_SECRETS: JSON.stringify({ local: submissionSecret }),
       ALLOW_LOCAL_DATASETS: "true",
-      ORPHAN_GRACE_SECONDS: String(options.orphanGraceSeconds ?? 60),
+      // With real Vast, an instance with our label that this stack's table does not know may belong
+      // to a deployment sharing the account: never reap it (ten years of grace).
+      ORPHAN_GRACE_SECONDS: String(
+        vast.kind === "live" ? LIVE_ORPHAN_GRACE_SECONDS : (options.orphanGraceSeconds ?? 60),
+      ),
       // Callbacks to receivers on this machine are allowed here, never in the cloud.
       OUTBOUND_ALLOW_HOSTS: "127.0.0.1,localhost",
       POWERTOOLS_SERVICE_NAME: "vast-rental-local",
@@ -247,26 +260,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReconcile = (e) => poller(e as { detail?: { trigger?: string } });
     deadLetter = (e, reason) => deadLetters.put(e, reason);
 
-    const workers: QueueWorker[] = [
+    const queueHandlers = { provision: createProvisionHandler(deps), push: createPushHandler(deps) };
+    const workers: QueueWorker[] = (["provision", "push"] as const).map((name) =>
       startQueueWorker({
-        functionName: "provision",
+        functionName: name,
         client: aws.sqs,
-        queue: aws.queues.provision,
-        handler: createProvisionHandler(deps),
-        ...LOCAL_FUNCTIONS.provision.worker,
+        queue: aws.queues[name],
+        handler: queueHandlers[name],
+        ...LOCAL_FUNCTIONS[name].worker,
         waitSeconds: options.receiveWaitSeconds ?? 20,
         logger,
       }),
-      startQueueWorker({
-        functionName: "push",
-        client: aws.sqs,
-        queue: aws.queues.push,
-        handler: createPushHandler(deps),
-        ...LOCAL_FUNCTIONS.push.worker,
-        waitSeconds: options.receiveWaitSeconds ?? 20,
-        logger,
-      }),
-    ];
+    );
+    // Runs after the workers and the timer stopped (stops run last-in first-out), before any service.
+    stops.push(async () => {
+      released = await releaseRentals(deps);
+      for (const problem of released.problems) logger.warn("could not release a rental", { problem });
+    });
     stops.push(async () => {
       await Promise.all(workers.map((w) => w.stop()));
     });

@@ -8,6 +8,18 @@ export interface Reply {
   headers: Headers;
 }
 
+/** A response as tests read it: the text, and its JSON when it is JSON (else `{}`). */
+export async function toReply(res: Response): Promise<Reply> {
+  const text = await res.text();
+  let json: Reply["json"] = {};
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON (plain-text 429, HTML 502, log text)
+  }
+  return { status: res.status, text, json, headers: res.headers };
+}
+
 export function client(sim: VastSim, key: string | null = sim.apiKey) {
   const call = async (
     method: string,
@@ -22,14 +34,7 @@ export function client(sim: VastSim, key: string | null = sim.apiKey) {
       headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const text = await res.text();
-    let json: Reply["json"] = {};
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // not JSON (plain-text 429, HTML 502, log text)
-    }
-    return { status: res.status, text, json, headers: res.headers };
+    return await toReply(res);
   };
   return {
     call,

@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VastSim } from "../src/index";
-import { type Reply, startFrozenSim } from "./helpers";
+import { type Reply, startFrozenSim, toReply } from "./helpers";
 
 // ---------------------------------------------------------------------------------------------
 // Writing requests the way Python's requests + json + urllib do
@@ -84,14 +84,7 @@ async function send(sim: VastSim, req: CliRequest): Promise<Reply> {
     headers,
     ...(body === undefined ? {} : { body: pyDumps(body) }),
   });
-  const text = await res.text();
-  let json: Reply["json"] = {};
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, text, json, headers: res.headers };
+  return await toReply(res);
 }
 
 // ---------------------------------------------------------------------------------------------
