@@ -1,13 +1,13 @@
 /**
  * Orchestration overhead and money, end to end through the real handlers (docs/architecture.md,
  * "Performance targets"). Run:
- *   npx tsx test/bench/orchestration.ts [--jobs 5] [--seed 7] [--schedules default,2]
+ *   npx tsx test/bench/orchestration.ts [--jobs 5] [--concurrency 2] [--seed 7] [--schedules default,2]
  *     [--training 1800] [--poll-seconds 60] [--provisioning 5] [--loading 10,30]
  *
  * Each job gets its own "deployment" — a simulator (seeded; its loading phase drawn from the seed,
  * so boot times differ), a jobs table on DynamoDB Local, provision and push queues on fauxqs with
  * real `DelaySeconds`, its own Vast client (production rate limits and retries, as one Lambda
- * container would have) — and all jobs run at once. Consumers long-poll the queues as the event
+ * container would have); `--concurrency` jobs run at once (2 by default). Consumers long-poll the queues as the event
  * source mapping does and feed `functions/provision.ts` and `functions/push-dataset.ts`. The job
  * arrives as `POST /v1/jobs` on the API app (`createApiApp`, in process). Every schedule named in
  * `--schedules` (readiness backoff in seconds, `default` = the production setting) and every poller
@@ -92,8 +92,11 @@ import {
 // ---------- options ----------
 
 export interface OrchestrationBenchOptions {
-  /** Jobs per group (a group = one readiness schedule × one poller interval), all run at once. */
+  /** Jobs per group (a group = one readiness schedule × one poller interval). */
   jobs: number;
+  /** Jobs running at once, over all groups (each has its own simulator: on 2 cores, more jobs at
+   * once measure the bench's own contention more than the orchestration). */
+  concurrency: number;
   seed: number;
   /** Readiness backoff schedules: `default` (production) or delays in seconds separated by `/`. */
   schedules: string[];
@@ -113,6 +116,7 @@ export interface OrchestrationBenchOptions {
 
 export const DEFAULT_ORCHESTRATION_OPTIONS: OrchestrationBenchOptions = {
   jobs: 5,
+  concurrency: 2,
   seed: 7,
   schedules: ["default"],
   trainingSeconds: 1800,
@@ -751,11 +755,18 @@ export async function runOrchestrationBenchmark(
     options.log(
       `orchestration: ${options.jobs} jobs × ${groups.length} group(s), seed ${options.seed}, boot ${options.provisioningSeconds}+[${options.loadingSeconds.join("..")}] s, training ${options.trainingSeconds} simulated s`,
     );
-    const jobs = await Promise.all(
-      groups.flatMap(({ schedule, poll }) =>
-        Array.from({ length: options.jobs }, (_, i) => runJob(infra, options, schedule, poll, i)),
-      ),
+    const work = groups.flatMap(({ schedule, poll }) =>
+      Array.from({ length: options.jobs }, (_, i) => () => runJob(infra, options, schedule, poll, i)),
     );
+    const jobs: OrchestrationJobResult[] = new Array(work.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const i = next++;
+        jobs[i] = await work[i]!();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
     const summaries = groups.map(({ schedule, poll }) =>
       summarize(jobs.filter((j) => j.schedule === schedule.name && j.pollSeconds === poll)),
     );
@@ -776,11 +787,21 @@ export async function runOrchestrationBenchmark(
 
 if (isMain(import.meta.url)) {
   const flags = new Flags(process.argv.slice(2), {
-    values: ["jobs", "seed", "schedules", "training", "poll-seconds", "provisioning", "loading"],
+    values: [
+      "jobs",
+      "concurrency",
+      "seed",
+      "schedules",
+      "training",
+      "poll-seconds",
+      "provisioning",
+      "loading",
+    ],
   });
   const loading = flags.numbers("loading");
   const result = await runOrchestrationBenchmark({
     ...(flags.has("jobs") ? { jobs: Math.max(1, flags.number("jobs") ?? 1) } : {}),
+    ...(flags.has("concurrency") ? { concurrency: Math.max(1, flags.number("concurrency") ?? 1) } : {}),
     ...(flags.has("seed") ? { seed: flags.number("seed") } : {}),
     schedules: (flags.string("schedules") ?? "default,2").split(",").filter(Boolean),
     ...(flags.has("training") ? { trainingSeconds: flags.number("training") } : {}),
