@@ -7,8 +7,9 @@
  * Each job gets its own "deployment" — a simulator (seeded; its loading phase drawn from the seed,
  * so boot times differ), a jobs table on DynamoDB Local, provision and push queues on fauxqs with
  * real `DelaySeconds`, its own Vast client (production rate limits and retries, as one Lambda
- * container would have); `--concurrency` jobs run at once (2 by default). Consumers long-poll the queues as the event
- * source mapping does and feed `functions/provision.ts` and `functions/push-dataset.ts`. The job
+ * container would have); `--concurrency` jobs run at once (2 by default). Consumers long-poll the
+ * queues as the event source mapping does and feed `functions/provision.ts` and
+ * `functions/push-dataset.ts`. The job
  * arrives as `POST /v1/jobs` on the API app (`createApiApp`, in process). Every schedule named in
  * `--schedules` (readiness backoff in seconds, `default` = the production setting) and every poller
  * interval in `--poll-seconds` gets `--jobs` jobs with the same seeds, so they compare like for like.
