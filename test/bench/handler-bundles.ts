@@ -4,18 +4,20 @@
  *   npx tsx test/bench/handler-bundles.ts [--runs 5]
  *
  * Each handler in functions/ is bundled with esbuild (ESM, node24, minified, `ssh2` left external as
- * sst.config.ts installs it) into a temporary folder (its `node_modules` links to the repository's, so
- * the external resolves), then imported in a fresh Node process that reports how long the import
+ * sst.config.ts installs it) into `functions/` of a temporary package that also holds what
+ * sst.config.ts copies beside the code (`BUNDLE_COPY_FILES`: the training templates, read at init) and
+ * whose `node_modules` links to the repository's (so the external resolves), then imported in a fresh Node process that reports how long the import
  * took. Rounds are interleaved (every handler and the empty one once per round), so load drifting on
  * the machine touches them alike; each figure is the median of `--runs` rounds. `runHandlerBundles`
  * is the same thing as a function.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
+import { BUNDLE_COPY_FILES } from "../../packages/core/src/deployment";
 import { type BenchLog, Flags, isMain, median, round, stderrLog } from "./common";
 
 const run = promisify(execFile);
@@ -56,6 +58,9 @@ export async function runHandlerBundles(
   const out = await mkdtemp(join(tmpdir(), "bench-bundles-"));
   try {
     await symlink(join(root, "node_modules"), join(out, "node_modules"), "dir");
+    for (const { from, to } of BUNDLE_COPY_FILES)
+      await cp(join(root, from), join(out, to), { recursive: true });
+    await mkdir(join(out, "functions"));
     const emptySource = join(out, "empty-handler.ts");
     await writeFile(emptySource, EMPTY_HANDLER);
     const entries = [
@@ -64,7 +69,7 @@ export async function runHandlerBundles(
     ];
     const bundles: { name: string; file: string; bytes: number; times: number[] }[] = [];
     for (const entry of entries) {
-      const file = join(out, `${basename(entry.source, ".ts")}.mjs`);
+      const file = join(out, "functions", `${basename(entry.source, ".ts")}.mjs`);
       await build({
         entryPoints: [entry.source],
         outfile: file,

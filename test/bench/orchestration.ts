@@ -63,6 +63,7 @@ import {
   vastPortFromService,
 } from "../../packages/core/src/jobs";
 import { silentLogger } from "../../packages/core/src/observability";
+import { preflightOverSsh } from "../../packages/core/src/preflight";
 import { SqsJobQueue } from "../../packages/core/src/queue";
 import { seededRandom } from "../../packages/core/src/retry";
 import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
@@ -401,6 +402,18 @@ async function runJob(
         retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
         readyTimeoutMs: 10_000,
       }),
+    // FLUX.1-dev is gated: a (simulated) Hugging Face token, as a deployment has.
+    hfToken: "hf_bench_token_0123456789",
+    preflight: preflightOverSsh((target, options) =>
+      connectSsh({
+        ...target,
+        username: "root",
+        privateKey: pair.private,
+        retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
+        readyTimeoutMs: 10_000,
+        signal: options?.signal,
+      }),
+    ),
     datasets: realDatasets(s3),
     // A custom schedule is steady: it also sets the delay once the instance is loading or running.
     settings: {
@@ -411,7 +424,7 @@ async function runJob(
           }
         : { readinessBackoffSeconds: schedule.backoff },
     },
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
   };
   const pushDeps: CompletionDeps = {
     store,
@@ -420,7 +433,7 @@ async function runJob(
     queue,
     clock,
     logger: silentLogger,
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
     ssh: (target) =>
       connectSsh({
         ...target,
@@ -432,8 +445,14 @@ async function runJob(
     datasets: realDatasets(s3),
     s3,
     artifactBucket: ARTIFACT_BUCKET,
+    settings: { push: { heartbeatIntervalSeconds: 5 } },
   };
-  const reaperDeps: ReaperDeps = { ...pushDeps, probe: deps.probe, settings: deps.settings };
+  const reaperDeps: ReaperDeps = {
+    ...pushDeps,
+    probe: deps.probe,
+    preflight: deps.preflight,
+    settings: { ...deps.settings, ...pushDeps.settings },
+  };
   const api = createApiApp({
     store,
     vast,

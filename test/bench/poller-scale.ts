@@ -149,6 +149,7 @@ export async function runPollerScaleBenchmark(
       clock,
       logger: silentLogger,
       probe: refuse,
+      preflight: refuse,
       ssh: refuse,
       datasets: { reader: () => refuse() as never, inspect: refuse },
       s3: undefined as never,

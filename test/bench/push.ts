@@ -30,7 +30,7 @@
 import { execFile, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -87,6 +87,15 @@ export interface PushBenchToolResult {
    * ratio of medians when the machine's load drifts during the bench.
    */
   speedVsTarPaired: number | null;
+  /**
+   * CPU time of each run, both ends together: this process (our push runs in it; the other tools
+   * are its reaped children) plus sshd and everything it ran for the session. Unlike wall time, it
+   * hardly moves when other work shares the machine.
+   */
+  cpuRunsMs: number[];
+  cpuMedianMs: number;
+  /** This tool's median CPU time / tar's: 1 = the same work as `tar | ssh`, 2 = twice as much. */
+  cpuVsTar: number | null;
 }
 
 export interface PushBenchDataset {
@@ -140,6 +149,8 @@ export async function runPushBenchmark(overrides: Partial<PushBenchOptions> = {}
   const port = proxy?.port ?? sshd.port;
   const runners = toolRunners(sshd, port);
   const times = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
+  const sshdPid = Number((await readFile(join(sshd.workspaceRoot, "..", "sshd.pid"), "utf8")).trim());
   let n = 0;
   try {
     for (let round = 0; round < options.runs; round++) {
@@ -147,14 +158,21 @@ export async function runPushBenchmark(overrides: Partial<PushBenchOptions> = {}
         for (let i = 0; i < tools.length; i++) {
           const tool = tools[(i + round) % tools.length] as PushBenchTool;
           const dest = join(sshd.workspaceRoot, `run-${n++}`);
+          const cpuBefore = await cpuMs(sshdPid);
           const started = performance.now();
           await runners[tool](dataset.dir, dest);
           const ms = performance.now() - started;
+          // sshd reaps the session's processes just after the client has gone.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const cpuUsed = (await cpuMs(sshdPid)) - cpuBefore;
           await rm(dest, { recursive: true, force: true });
           await run("sync");
           const key = `${dataset.name}/${tool}`;
           times.set(key, [...(times.get(key) ?? []), ms]);
-          log(`round ${round + 1}/${options.runs} ${dataset.name} ${tool}: ${ms.toFixed(0)} ms`);
+          cpu.set(key, [...(cpu.get(key) ?? []), cpuUsed]);
+          log(
+            `round ${round + 1}/${options.runs} ${dataset.name} ${tool}: ${ms.toFixed(0)} ms, CPU ${cpuUsed.toFixed(0)} ms`,
+          );
         }
       }
     }
@@ -173,6 +191,8 @@ export async function runPushBenchmark(overrides: Partial<PushBenchOptions> = {}
       tools: tools.map((tool) => {
         const runsMs = (times.get(`${dataset.name}/${tool}`) ?? []).map((ms) => Math.round(ms));
         const medianMs = median(runsMs);
+        const cpuRunsMs = (cpu.get(`${dataset.name}/${tool}`) ?? []).map((ms) => Math.round(ms));
+        const tarCpu = median(cpu.get(`${dataset.name}/tar`) ?? []);
         return {
           tool,
           runsMs,
@@ -183,6 +203,9 @@ export async function runPushBenchmark(overrides: Partial<PushBenchOptions> = {}
             tarRuns.length === runsMs.length && runsMs.length > 0
               ? round2(median(runsMs.map((ms, i) => (tarRuns[i] as number) / ms)))
               : null,
+          cpuRunsMs,
+          cpuMedianMs: median(cpuRunsMs),
+          cpuVsTar: Number.isFinite(tarCpu) ? round2(median(cpuRunsMs) / tarCpu) : null,
         };
       }),
     };
@@ -408,6 +431,25 @@ async function ssh2NativeCrypto(): Promise<boolean> {
   }
 }
 
+/**
+ * CPU milliseconds so far of this process, its reaped children, and sshd's reaped children (each
+ * connection's processes, down to the remote `tar`/python, once they have exited).
+ */
+async function cpuMs(sshdPid: number): Promise<number> {
+  const ticks = async (pid: number | "self") => {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime is the 14th field overall.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const at = (field: number) => Number(fields[field - 3]);
+    return { own: at(14) + at(15), children: at(16) + at(17) };
+  };
+  const self = await ticks("self");
+  const server = await ticks(sshdPid);
+  // Our own time from cpuUsage (µs), children's from /proc (clock ticks, 100 per second).
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000 + (self.children + server.children + server.own) * 10;
+}
+
 function hasProgram(name: string): boolean {
   return (process.env.PATH ?? "").split(":").some((dir) => dir && existsSync(join(dir, name)));
 }
@@ -432,12 +474,12 @@ export function formatPushBenchmark(result: PushBenchResult): string {
       `\n${dataset.name}: ${dataset.files} files, ${(dataset.bytes / 1e6).toFixed(0)} MB, ${result.options.runs} interleaved runs, RTT ${result.options.rttMs} ms`,
     );
     lines.push(
-      "| tool | median | MB/s | speed vs tar (medians) | speed vs tar (paired by round) | runs (ms) |",
-      "| --- | ---: | ---: | ---: | ---: | --- |",
+      "| tool | median | MB/s | speed vs tar (medians) | speed vs tar (paired by round) | CPU (both ends) | CPU vs tar | runs (ms) |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     );
     for (const t of dataset.tools) {
       lines.push(
-        `| ${t.tool} | ${(t.medianMs / 1000).toFixed(2)} s | ${t.mbPerSecond.toFixed(0)} | ${t.speedVsTar?.toFixed(2) ?? "-"} | ${t.speedVsTarPaired?.toFixed(2) ?? "-"} | ${t.runsMs.join(", ")} |`,
+        `| ${t.tool} | ${(t.medianMs / 1000).toFixed(2)} s | ${t.mbPerSecond.toFixed(0)} | ${t.speedVsTar?.toFixed(2) ?? "-"} | ${t.speedVsTarPaired?.toFixed(2) ?? "-"} | ${(t.cpuMedianMs / 1000).toFixed(2)} s | ${t.cpuVsTar?.toFixed(2) ?? "-"} | ${t.runsMs.join(", ")} |`,
       );
     }
   }

@@ -37,6 +37,8 @@ export interface CliOptions {
   ports: { api: number; vast: number; aws: number; dynamodb: number; events: number };
   apiKey: string | null;
   vastApiKey: string | null;
+  /** HF_TOKEN: with --live, the token the instance downloads FLUX.1-dev (gated) with. */
+  hfToken: string | null;
   /** Where stack.json and the lock live. */
   stateDir: string;
   logLevel: string;
@@ -54,6 +56,7 @@ export const ENVIRONMENT = [
   ["LOG_LEVEL", "ERROR", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
   ["VASTAI_API_KEY", "unset", "your Vast.ai key, used only with --live"],
   ["VASTAI_BASE_URL", "https://console.vast.ai", "Vast's API, used only with --live"],
+  ["HF_TOKEN", "unset", "your Hugging Face token (FLUX.1-dev is gated), used only with --live"],
 ] as const;
 
 export const HELP = `npm start [-- options]   the whole system on this machine, and a sample job through it
@@ -114,6 +117,12 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
   if (live && budgetUsd === null && !values["no-sample"]) {
     throw new UsageError("--live rents real GPUs: give the sample job a budget with --budget <usd>");
   }
+  const hfToken = env.HF_TOKEN?.trim() || null;
+  if (live && !hfToken && !values["no-sample"]) {
+    throw new UsageError(
+      "--live trains FLUX.1-dev, a gated model: put a Hugging Face token that accepted its licence in HF_TOKEN",
+    );
+  }
   return {
     help: values.help ?? false,
     sample: !(values["no-sample"] ?? false),
@@ -138,6 +147,7 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
     },
     apiKey: env.LOCAL_API_KEY?.trim() || null,
     vastApiKey,
+    hfToken,
     stateDir: env.LOCAL_STATE_DIR?.trim() || ".local",
     logLevel: (env.LOG_LEVEL ?? "ERROR").toUpperCase(),
   };

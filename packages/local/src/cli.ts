@@ -185,6 +185,7 @@ async function main(): Promise<void> {
               kind: "live",
               apiKey: options.vastApiKey,
               ...(options.vastBaseUrl ? { baseUrl: options.vastBaseUrl } : {}),
+              ...(options.hfToken ? { hfToken: options.hfToken } : {}),
             }
           : {
               kind: "simulator",

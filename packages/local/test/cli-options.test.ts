@@ -24,6 +24,7 @@ const DEFAULTS: CliOptions = {
   ports: { api: 8787, vast: 8788, aws: 8789, dynamodb: 8790, events: 8791 },
   apiKey: null,
   vastApiKey: null,
+  hfToken: null,
   stateDir: ".local",
   logLevel: "ERROR",
 };
@@ -67,7 +68,7 @@ describe("npm start's options", () => {
         "--steps",
         "120",
       ],
-      { VASTAI_API_KEY: "vast-key", VASTAI_BASE_URL: "http://127.0.0.1:9" },
+      { VASTAI_API_KEY: "vast-key", VASTAI_BASE_URL: "http://127.0.0.1:9", HF_TOKEN: "hf_token_1" },
     );
     expect(options).toEqual({
       ...DEFAULTS,
@@ -83,6 +84,7 @@ describe("npm start's options", () => {
       template: "flux-lora-low-vram",
       steps: 120,
       vastBaseUrl: "http://127.0.0.1:9",
+      hfToken: "hf_token_1",
       vastApiKey: "vast-key",
     });
     expect(parseCliOptions(["--no-sample"], {}).sample).toBe(false);
@@ -171,6 +173,7 @@ describe("npm start's options", () => {
       "LOG_LEVEL",
       "VASTAI_API_KEY",
       "VASTAI_BASE_URL",
+      "HF_TOKEN",
     ]);
     expect(ENVIRONMENT.find(([name]) => name === "LOCAL_STATE_DIR")?.[1]).toBe(DEFAULTS.stateDir);
     expect(ENVIRONMENT.find(([name]) => name === "LOG_LEVEL")?.[1]).toBe(DEFAULTS.logLevel);
@@ -227,7 +230,12 @@ describe("npm start's options", () => {
       budgetUsd: null,
     });
     // With a budget, the price cap keeps its default.
-    expect(parseCliOptions(["--live", "--budget", "3"], { VASTAI_API_KEY: "k" })).toMatchObject({
+    expect(usageError(["--live", "--budget", "3"], { VASTAI_API_KEY: "k" })).toBe(
+      "--live trains FLUX.1-dev, a gated model: put a Hugging Face token that accepted its licence in HF_TOKEN",
+    );
+    expect(
+      parseCliOptions(["--live", "--budget", "3"], { VASTAI_API_KEY: "k", HF_TOKEN: "hf_1" }),
+    ).toMatchObject({
       live: true,
       budgetUsd: 3,
       maxHourlyUsd: 1,

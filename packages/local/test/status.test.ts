@@ -38,6 +38,7 @@ const cost = (totalUsd: number, finalUsd: number | null = null) => ({
 const UPLOADING = {
   attempt: 1,
   bytes: 12_000,
+  reusedBytes: 0,
   totalBytes: 286_776,
   bytesPerSecond: 51_200,
   done: false,
