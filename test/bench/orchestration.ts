@@ -1,30 +1,47 @@
 /**
- * Orchestration overhead and cost efficiency (docs/architecture.md#performance-targets), end to
- * end through the real core handlers. Run:
- *   npm exec -- tsx test/bench/orchestration.ts [--jobs 5] [--seed 7] [--training 20]
- *     [--schedules default,2] [--poll-ms 1000] [--time-scale 1]
+ * Orchestration overhead and money, end to end through the real handlers (docs/architecture.md,
+ * "Performance targets"). Run:
+ *   npx tsx test/bench/orchestration.ts [--jobs 5] [--concurrency 2] [--seed 7] [--schedules default,2]
+ *     [--training 1800] [--poll-seconds 60] [--provisioning 5] [--loading 10,30]
  *
  * Each job gets its own "deployment" — a simulator (seeded; its loading phase drawn from the seed,
  * so boot times differ), a jobs table on DynamoDB Local, provision and push queues on fauxqs with
  * real `DelaySeconds`, its own Vast client (production rate limits and retries, as one Lambda
- * container would have) — and all jobs run at once. Consumers long-poll the queues as the event
- * source mapping does and feed `functions/provision.ts` and `functions/push-dataset.ts`; the
- * poller/reaper (`runReaper`) runs every `--poll-ms` as the scheduled one would.
- * Every schedule named in `--schedules` (readiness backoff in seconds, `default` = the production
- * setting) runs the same seeded jobs, so they compare like for like.
+ * container would have); `--concurrency` jobs run at once (2 by default). Consumers long-poll the
+ * queues as the event source mapping does and feed `functions/provision.ts` and
+ * `functions/push-dataset.ts`. The job
+ * arrives as `POST /v1/jobs` on the API app (`createApiApp`, in process). Every schedule named in
+ * `--schedules` (readiness backoff in seconds, `default` = the production setting) and every poller
+ * interval in `--poll-seconds` gets `--jobs` jobs with the same seeds, so they compare like for like.
  *
- * 1. Overhead = (submit → `training`) − boot (simulator history, create → running) − dataset push
- *    (the push step's own `durationMs`), split into: submit → instance created, running → the
- *    readiness check that noticed it (the backoff wait), that check's probe and transition, the
- *    push message's hop, and the push handler's own work besides the transfer.
- * 2. Cost: the simulator ledger per instance against the ideal (training seconds × dph_total),
- *    and the job's recorded `costUsd` against the ledger.
+ * Time. Until training starts everything runs in real time (the simulator at time scale 1, the
+ * orchestrator's clock is the simulator's): boot, readiness checks, the push, every handler's work.
+ * Training is then simulated: the training stand-in runs for a second, and once it has written its
+ * exit code the simulator's clock jumps so that the run lasted `--training` simulated seconds from
+ * the `training` transition. The poller is simulated on the same clock: its run that first sees the
+ * finished run comes `offset` seconds after the finish, with the offsets of a group's jobs spread
+ * evenly over the interval ((i + ½) / jobs × `--poll-seconds`, as a fixed-rate schedule's phase
+ * relative to an unrelated finish is uniform); the clock jumps to that moment and `runReaper` runs
+ * there in real time (its list call, SSH check, collecting the LoRA into S3, destroy and books all
+ * count). A run that does not finish the job is followed by the next one an interval later.
  *
- * Exits non-zero when a job does not reach `training` and then `succeeded`, or a money invariant
- * breaks. Not part of `npm test`. Sim-clock times are converted to real time by the time scale.
+ * Reported per job and as p50/p95 per group:
+ * 1. Overhead = (POST /v1/jobs → `training`) − boot (simulator history, create → running) − dataset
+ *    push (the push step's own `durationMs`), split into the readiness backoff's wait and handler
+ *    work plus queue hops; Vast calls (the simulator's request counts) and DynamoDB requests (the
+ *    job's DynamoDB client's middleware stack) from the request to the end of the push step, and
+ *    those of the poller run(s) that collected and destroyed.
+ * 2. Money: the simulator ledger for the instance (GPU while running, disk from create, bytes in)
+ *    against the ideal (training seconds × the instance's hourly price, GPU and disk); the job's
+ *    recorded `costUsd` against the ledger; seconds from the run's finish to Vast accepting the
+ *    destroy.
+ *
+ * Exits 1 when a job does not reach `training` and then `succeeded`, or a money invariant breaks,
+ * and 2 when the code under test let an error go uncaught (a Lambda invocation would have crashed).
+ * `runOrchestrationBenchmark` is the same thing as a function.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -33,6 +50,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createProvisionHandler } from "../../functions/provision";
 import { createPushHandler } from "../../functions/push-dataset";
+import { createApiApp } from "../../packages/core/src/api";
 import { type Clock, systemClock } from "../../packages/core/src/clock";
 import { InMemoryEventPublisher } from "../../packages/core/src/events";
 import {
@@ -44,7 +62,6 @@ import {
   runReaper,
   vastPortFromService,
 } from "../../packages/core/src/jobs";
-import { submitJob } from "../../packages/core/src/jobs/submit";
 import { silentLogger } from "../../packages/core/src/observability";
 import { preflightOverSsh } from "../../packages/core/src/preflight";
 import { SqsJobQueue } from "../../packages/core/src/queue";
@@ -61,46 +78,80 @@ import { sampleJobRequestInput } from "../support/job-request";
 import { type Infra, startInfra } from "../support/provision-harness";
 import { toSqsRecord } from "../support/sqs-pump";
 import { generateTestKeyPair } from "../support/ssh-keys";
+import {
+  type AwsCall,
+  type BenchLog,
+  countBy,
+  Flags,
+  isMain,
+  median,
+  percentile,
+  recordAwsCalls,
+  round,
+  stderrLog,
+} from "./common";
 
 // ---------- options ----------
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+export interface OrchestrationBenchOptions {
+  /** Jobs per group (a group = one readiness schedule × one poller interval). */
+  jobs: number;
+  /** Jobs running at once, over all groups (each has its own simulator: on 2 cores, more jobs at
+   * once measure the bench's own contention more than the orchestration). */
+  concurrency: number;
+  seed: number;
+  /** Readiness backoff schedules: `default` (production) or delays in seconds separated by `/`. */
+  schedules: string[];
+  /** Simulated seconds of training. */
+  trainingSeconds: number;
+  /** Simulated seconds between poller runs (production: 60); one group per value. */
+  pollSeconds: number[];
+  /** Simulated boot: provisioning seconds, then loading drawn from the seed in this range. */
+  provisioningSeconds: number;
+  loadingSeconds: [number, number];
+  /** Image+caption pairs of the dataset pushed. */
+  datasetPairs: number;
+  /** Wall-clock limit per job from its request to `training`. */
+  jobTimeoutMs: number;
+  log: BenchLog;
 }
-const JOBS = Number(arg("jobs", "5"));
-const SEED = Number(arg("seed", "7"));
-const TRAINING_SECONDS = Number(arg("training", "20"));
-const POLL_MS = Number(arg("poll-ms", "1000"));
-const TIME_SCALE = Number(arg("time-scale", "1"));
-const PROVISIONING_SECONDS = 5;
-/** Loading phase per job, simulated seconds: drawn from the seed in [10, 30]. */
-const LOADING_RANGE = [10, 30] as const;
-const SCHEDULES = arg("schedules", "default,2")
-  .split(",")
-  .map((s) => s.trim())
-  .filter(Boolean)
-  .map((s) => ({
-    name:
-      s === "default"
-        ? `default [${DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds.join(",")}], then ${DEFAULT_JOB_SETTINGS.provision.readinessNearReadySeconds}`
-        : `[${s}]`,
-    custom: s !== "default",
-    backoff:
-      s === "default"
-        ? DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds
-        : s.split("/").map((n) => Number(n)),
-  }));
-/** Wall-clock limit per job (the whole bench should stay within ~2 minutes). */
-const JOB_TIMEOUT_MS = 100_000;
+
+export const DEFAULT_ORCHESTRATION_OPTIONS: OrchestrationBenchOptions = {
+  jobs: 5,
+  concurrency: 2,
+  seed: 7,
+  schedules: ["default"],
+  trainingSeconds: 1800,
+  pollSeconds: [60],
+  provisioningSeconds: 5,
+  loadingSeconds: [10, 30],
+  datasetPairs: 12,
+  jobTimeoutMs: 150_000,
+  log: stderrLog,
+};
+
+interface Schedule {
+  name: string;
+  custom: boolean;
+  backoff: readonly number[];
+}
+
+function scheduleOf(spec: string): Schedule {
+  if (spec === "default") {
+    return {
+      name: `default [${DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds.join(",")}], then ${DEFAULT_JOB_SETTINGS.provision.readinessNearReadySeconds}`,
+      custom: false,
+      backoff: DEFAULT_JOB_SETTINGS.provision.readinessBackoffSeconds,
+    };
+  }
+  return { name: `[${spec.replaceAll("/", ",")}]`, custom: true, backoff: spec.split("/").map(Number) };
+}
 
 // ---------- SQS consumer (the event source mapping, long-polling) ----------
 
 interface Invocation {
   queue: "provision" | "push";
-  jobId: string;
   type: string;
-  check: number | null;
   start: number;
   end: number;
   failed: boolean;
@@ -119,23 +170,14 @@ function startConsumer(
   const arn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split("/").pop()}`;
   const deliver = async (message: Message) => {
     const record = toSqsRecord(message, arn);
-    const body = JSON.parse(record.body) as { jobId: string; type: string; check?: number };
-    const entry: Invocation = {
-      queue: name,
-      jobId: body.jobId,
-      type: body.type,
-      check: body.check ?? null,
-      start: Date.now(),
-      end: 0,
-      failed: false,
-    };
+    const body = JSON.parse(record.body) as { type: string };
+    const entry: Invocation = { queue: name, type: body.type, start: Date.now(), end: 0, failed: false };
     log.push(entry);
     const response = await handler({ Records: [record] });
-    const failed = response.batchItemFailures.length > 0;
     entry.end = Date.now();
-    entry.failed = failed;
+    entry.failed = response.batchItemFailures.length > 0;
     // A failure stays invisible for the queue's visibility timeout, as with SQS and Lambda.
-    if (!failed) {
+    if (!entry.failed) {
       await infra.sqs.client.send(
         new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle }),
       );
@@ -164,77 +206,93 @@ function startConsumer(
   };
 }
 
-// ---------- where handler time goes: every call to DynamoDB, SQS (sends) and Vast, timed ----------
-
-type CallKind = "dynamo" | "sqs" | "vast";
-interface Call {
-  kind: CallKind;
-  start: number;
-  end: number;
-}
-
-/** Records each call an AWS SDK v3 client makes (retries included) in `calls`. */
-function timeAwsCalls(
-  client: { middlewareStack: { add: (...args: never[]) => void } },
-  kind: CallKind,
-  calls: Call[],
-) {
-  const add = client.middlewareStack.add as unknown as (
-    mw: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
-    options: { step: "initialize"; name: string },
-  ) => void;
-  add(
-    (next) => async (args) => {
-      const start = Date.now();
-      try {
-        return await next(args);
-      } finally {
-        calls.push({ kind, start, end: Date.now() });
-      }
-    },
-    { step: "initialize", name: `bench-${kind}-timing` },
-  );
-}
-
 // ---------- one job, one deployment ----------
 
-interface JobRun {
+type CallKind = "dynamo" | "sqs" | "vast";
+interface Call extends AwsCall {
+  kind: CallKind;
+}
+
+/** Vast and DynamoDB calls over one phase of a job. */
+export interface PhaseCalls {
+  vast: number;
+  vastByEndpoint: Record<string, number>;
+  dynamo: number;
+  dynamoByCommand: Record<string, number>;
+}
+
+export interface OrchestrationJobResult {
+  /** `<schedule> / poll <s> s`. */
+  group: string;
   schedule: string;
+  pollSeconds: number;
   index: number;
   jobId: string;
   ok: boolean;
   error: string | null;
-  submitAt: number;
-  /** When `submitJob` returned (the `provision` message is on the queue). */
-  submitDone: number;
-  calls: Call[];
-  createdAt: number;
-  runningAt: number;
-  readyAt: number;
-  noticeStart: number;
-  /** Start of the first provision handler invocation (the `provision` message's SQS hop ends). */
-  provisionStart: number;
-  pushStart: number;
-  trainingAt: number;
+  /** POST /v1/jobs → `training`, real ms. */
+  totalMs: number;
   bootMs: number;
   pushMs: number;
+  overheadMs: number;
+  /** Part of the overhead spent waiting for the readiness check that noticed `running`. */
+  readinessWaitMs: number;
+  /** The rest: handler work and queue hops. */
+  handlerWorkMs: number;
+  /** Time inside the job's DynamoDB, SQS-send and Vast calls on the overhead's path. */
+  dependencyMs: Record<CallKind, number>;
   readinessChecks: number;
-  failedInvocations: number;
-  job: JobRecord | null;
-  ledger: {
-    totalMicros: number;
-    gpuMicros: number;
-    storageMicros: number;
-    bandwidthMicros: number;
+  failedDeliveries: number;
+  calls: { toTraining: PhaseCalls; completion: PhaseCalls };
+  money: {
+    /** GPU + disk, $/h, as the simulator bills this instance. */
+    hourlyUsd: number;
+    trainingSeconds: number;
     runningSeconds: number;
-    storageSeconds: number;
-    gpuDph: number;
-    storageDph: number;
+    billedUsd: number;
+    idealUsd: number;
+    billedOverIdeal: number;
+    costUsd: number;
+    costOverBilled: number;
+    /** Simulated seconds from the run's finish to Vast accepting the destroy. */
+    finishToDestroySeconds: number;
+    /** The poller's phase: seconds from the finish to the run that first saw it. */
+    pollOffsetSeconds: number;
+    pollerRuns: number;
   } | null;
-  hourlyUsd: number;
-  trainingSeconds: number;
   violations: string[];
 }
+
+export interface OrchestrationGroupSummary {
+  group: string;
+  schedule: string;
+  pollSeconds: number;
+  jobs: number;
+  ok: number;
+  overheadMs: { p50: number; p95: number; max: number };
+  readinessWaitMs: { p50: number };
+  handlerWorkMs: { p50: number };
+  /** Medians per job. */
+  calls: { toTraining: { vast: number; dynamo: number }; completion: { vast: number; dynamo: number } };
+  billedOverIdeal: { p50: number; p95: number; max: number };
+  costOverBilled: { p50: number };
+  finishToDestroySeconds: { p50: number; p95: number; max: number };
+}
+
+export interface OrchestrationBenchResult {
+  options: Omit<OrchestrationBenchOptions, "log">;
+  jobs: OrchestrationJobResult[];
+  groups: OrchestrationGroupSummary[];
+  /** Errors the code under test let go uncaught (a Lambda invocation would have crashed). */
+  uncaught: string[];
+  wallSeconds: number;
+}
+
+const API_KEY = `bench-${randomBytes(16).toString("hex")}`;
+/** Real seconds the training stand-in runs before its simulated duration is jumped over. */
+const STAND_IN_SECONDS = 1;
+/** Poller runs tried after the finish before the job counts as not collected. */
+const MAX_POLLER_RUNS = 5;
 
 async function until<T>(
   what: string,
@@ -250,27 +308,40 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
+function phaseCalls(vast: { total: number; byEndpoint: Record<string, number> }, dynamo: Call[]): PhaseCalls {
+  const d = dynamo.filter((c) => c.kind === "dynamo");
+  return {
+    vast: vast.total,
+    vastByEndpoint: { ...vast.byEndpoint },
+    dynamo: d.length,
+    dynamoByCommand: countBy(d, (c) => c.command.replace(/Command$/, "")),
+  };
+}
+
 async function runJob(
   infra: Infra,
-  schedule: { name: string; backoff: readonly number[]; custom: boolean },
+  options: OrchestrationBenchOptions,
+  schedule: Schedule,
+  pollSeconds: number,
   index: number,
-): Promise<JobRun> {
-  const random = seededRandom(SEED * 1000 + index);
-  const loadingSeconds = LOADING_RANGE[0] + Math.round(random() * (LOADING_RANGE[1] - LOADING_RANGE[0]));
+): Promise<OrchestrationJobResult> {
+  const random = seededRandom(options.seed * 1000 + index);
+  const [lo, hi] = options.loadingSeconds;
+  const loadingSeconds = lo + Math.round(random() * (hi - lo));
   const sim: VastSim = await startVastSim({
-    seed: SEED + index,
-    timeScale: TIME_SCALE,
+    seed: options.seed + index,
+    timeScale: 1,
     ssh: true,
-    delays: { provisioningSeconds: PROVISIONING_SECONDS, loadingSeconds },
+    delays: { provisioningSeconds: options.provisioningSeconds, loadingSeconds },
   });
-  // Sim ms ↔ real ms (no `advance` is ever called, so the mapping is linear).
+  // Sim ms ↔ real ms before the training jump (no `advance` until then: linear).
   const real0 = Date.now();
   const sim0 = sim.admin.now();
-  const realOf = (simMs: number) => real0 + (simMs - sim0) / TIME_SCALE;
+  const realOf = (simMs: number) => real0 + (simMs - sim0);
 
   const pair = generateTestKeyPair("orchestrator@bench");
   const clock: Clock = { now: () => sim.admin.now(), sleep: systemClock.sleep };
-  // Clients of this job's own, so their calls can be timed (same endpoints as the shared ones).
+  // Clients of this job's own, so their calls are counted and timed.
   const calls: Call[] = [];
   const tableName = await infra.dynamo.createJobsTable();
   const dynamoClient = new DynamoDBClient({
@@ -278,19 +349,19 @@ async function runJob(
     region: "us-east-1",
     credentials: localCredentials,
   });
-  timeAwsCalls(dynamoClient, "dynamo", calls);
+  recordAwsCalls(dynamoClient, (call) => calls.push({ ...call, kind: "dynamo" }));
   const sqsClient = new SQSClient({
     endpoint: infra.sqs.endpoint,
     region: "us-east-1",
     credentials: localCredentials,
   });
-  timeAwsCalls(sqsClient, "sqs", calls);
+  recordAwsCalls(sqsClient, (call) => calls.push({ ...call, kind: "sqs" }));
   const store = new DynamoJobStore({
     client: DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } }),
     tableName,
     clock,
   });
-  // The bench's own reads go through the shared client, so they are not counted as handler time.
+  // The bench's own reads go through the shared client, so they are not counted.
   const observer = new DynamoJobStore({ client: infra.dynamo.doc, tableName, clock });
   const provisionQueue = infra.sqs.createQueue("provision");
   const pushQueue = infra.sqs.createQueue("push");
@@ -299,7 +370,7 @@ async function runJob(
     queueUrls: { provision: provisionQueue.url, push: pushQueue.url },
   });
   const events = new InMemoryEventPublisher();
-  // As createProvisionDependencies builds it: production rate limits, retries and probe.
+  // As createJobDependencies builds it: production rate limits, retries and probe.
   const service = new VastAIService({
     apiKey: sim.apiKey,
     baseUrl: sim.url,
@@ -310,7 +381,7 @@ async function runJob(
       try {
         return await fetch(input, init);
       } finally {
-        calls.push({ kind: "vast", start, end: Date.now() });
+        calls.push({ kind: "vast", command: "vast", start, end: Date.now() });
       }
     },
   });
@@ -343,8 +414,8 @@ async function runJob(
         signal: options?.signal,
       }),
     ),
-    // A custom schedule is steady: it also sets the delay once the instance is loading or running.
     datasets: realDatasets(s3),
+    // A custom schedule is steady: it also sets the delay once the instance is loading or running.
     settings: {
       provision: schedule.custom
         ? {
@@ -382,6 +453,16 @@ async function runJob(
     preflight: deps.preflight,
     settings: { ...deps.settings, ...pushDeps.settings },
   };
+  const api = createApiApp({
+    store,
+    vast,
+    queue,
+    events,
+    clock,
+    logger: silentLogger,
+    secrets: [API_KEY, sim.apiKey],
+    credentials: () => ({ apiKeys: { bench: API_KEY }, submissionSecrets: {}, vastWebhookSecret: null }),
+  });
   const log: Invocation[] = [];
   const stopProvision = startConsumer(
     infra,
@@ -399,78 +480,72 @@ async function runJob(
       if (configured.has(inst.id) || inst.destroyedAtMs !== null) continue;
       configured.add(inst.id);
       sim.admin
-        .setTrainingBehaviour(inst.id, { durationSeconds: TRAINING_SECONDS })
+        .setTrainingBehaviour(inst.id, {
+          durationSeconds: Math.min(options.trainingSeconds, STAND_IN_SECONDS),
+        })
         .catch(() => configured.delete(inst.id));
     }
   }, 50);
 
-  const run: JobRun = {
+  const group = `${schedule.name} / poll ${pollSeconds} s`;
+  const result: OrchestrationJobResult = {
+    group,
     schedule: schedule.name,
+    pollSeconds,
     index,
     jobId: "",
     ok: false,
     error: null,
-    submitAt: 0,
-    submitDone: 0,
-    calls,
-    createdAt: 0,
-    runningAt: 0,
-    readyAt: 0,
-    noticeStart: 0,
-    provisionStart: 0,
-    pushStart: 0,
-    trainingAt: 0,
+    totalMs: 0,
     bootMs: 0,
     pushMs: 0,
+    overheadMs: 0,
+    readinessWaitMs: 0,
+    handlerWorkMs: 0,
+    dependencyMs: { dynamo: 0, sqs: 0, vast: 0 },
     readinessChecks: 0,
-    failedInvocations: 0,
-    job: null,
-    ledger: null,
-    hourlyUsd: 0,
-    trainingSeconds: TRAINING_SECONDS,
+    failedDeliveries: 0,
+    calls: {
+      toTraining: { vast: 0, vastByEndpoint: {}, dynamo: 0, dynamoByCommand: {} },
+      completion: { vast: 0, vastByEndpoint: {}, dynamo: 0, dynamoByCommand: {} },
+    },
+    money: null,
     violations: [],
   };
-  const deadline = Date.now() + JOB_TIMEOUT_MS;
+  const deadline = Date.now() + options.jobTimeoutMs;
   try {
-    run.submitAt = Date.now();
-    const { jobId } = await submitJob(
-      { store, queue, events, logger: silentLogger },
-      sampleJobRequestInput({
-        idempotencyKey: `bench-${randomBytes(4).toString("hex")}`,
-        dataset: { kind: "s3", bucket: DATASET_BUCKET, prefix: "bench/" },
-      }),
-    );
-    run.jobId = jobId;
-    run.submitDone = Date.now();
-    await until(
+    sim.admin.resetRequestCounts();
+    const submitAt = Date.now();
+    const response = await api.request("/v1/jobs", {
+      method: "POST",
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(
+        sampleJobRequestInput({
+          idempotencyKey: `bench-${randomBytes(4).toString("hex")}`,
+          dataset: { kind: "s3", bucket: DATASET_BUCKET, prefix: "bench/" },
+        }),
+      ),
+    });
+    if (response.status !== 202) throw new Error(`POST /v1/jobs answered ${response.status}`);
+    const { jobId } = (await response.json()) as { jobId: string };
+    result.jobId = jobId;
+    const training = await until(
       "training",
       deadline,
       async () => {
         const job = await observer.getJob(jobId);
-        if (job && isTerminal(job.state) && job.state !== "succeeded")
-          throw new Error(`job ended ${job.state}: ${job.reason}`);
-        return job && ["training", "collecting", "succeeded"].includes(job.state) ? job : undefined;
+        if (job && isTerminal(job.state)) throw new Error(`job ended ${job.state}: ${job.reason}`);
+        // Nothing but the bench's poller runs moves it on from `training`.
+        return job?.state === "training" ? job : undefined;
       },
       100,
     );
-    // The scheduled poller/reaper, every POLL_MS.
-    const ended = await until(
-      "completion",
-      deadline,
-      async () => {
-        await runReaper(reaperDeps, { trigger: "bench" });
-        const job = await observer.getJob(jobId);
-        return job && isTerminal(job.state) ? job : undefined;
-      },
-      POLL_MS,
-    );
-    if (ended.state !== "succeeded") throw new Error(`job ended ${ended.state}: ${ended.reason}`);
-    run.job = ended;
 
+    // Where the time to `training` went.
     const timeline = await observer.getTimeline(jobId);
     const transitionAt = (to: string) =>
       timeline.find((t: TimelineEntry) => t.kind === "transition" && t.to === to)?.at;
-    const attempt = await observer.getAttempt(jobId, ended.attempt);
+    const attempt = await observer.getAttempt(jobId, training.attempt);
     const inst = attempt?.instanceId ? sim.admin.instance(attempt.instanceId) : null;
     if (!attempt || !inst) throw new Error("no instance recorded for the job");
     const running = inst.history.find((h) => h.actual_status === "running");
@@ -479,34 +554,102 @@ async function runJob(
     const pushed = timeline.find((t) => t.details.kind === "dataset_pushed");
     if (!running || readyAtSim === undefined || trainingAtSim === undefined || !pushed)
       throw new Error("the timeline or instance history lacks a step");
-    run.createdAt = realOf(inst.createdAtMs);
-    run.runningAt = realOf(running.atMs);
-    run.bootMs = (running.atMs - inst.createdAtMs) / TIME_SCALE;
-    run.readyAt = realOf(readyAtSim);
-    run.trainingAt = realOf(trainingAtSim);
-    run.pushMs = Number(pushed.details.durationMs) / TIME_SCALE;
+    const createdAt = realOf(inst.createdAtMs);
+    const runningAt = realOf(running.atMs);
+    const readyAt = realOf(readyAtSim);
+    const trainingAt = realOf(trainingAtSim);
+    result.bootMs = running.atMs - inst.createdAtMs;
+    result.pushMs = Number(pushed.details.durationMs);
+    result.totalMs = trainingAt - submitAt;
+    result.overheadMs = result.totalMs - result.bootMs - result.pushMs;
     const checks = log.filter((l) => l.type === "readiness");
-    run.readinessChecks = checks.length;
-    run.noticeStart = Math.max(...checks.filter((c) => c.start <= run.readyAt).map((c) => c.start));
-    run.provisionStart = Math.min(...log.filter((l) => l.type === "provision").map((l) => l.start));
-    run.pushStart = Math.min(...log.filter((l) => l.queue === "push").map((l) => l.start));
-    run.failedInvocations = log.filter((l) => l.failed).length;
-    run.ledger = inst.ledger;
-    run.hourlyUsd = attempt.hourlyUsd;
-    run.violations = (await checkMoneyInvariants(sim, observer)).violations;
-    run.ok = run.violations.length === 0;
-    if (!run.ok) run.error = run.violations.join("; ");
+    result.readinessChecks = checks.length;
+    const noticeStart = Math.max(...checks.filter((c) => c.start <= readyAt).map((c) => c.start));
+    result.readinessWaitMs = Math.max(0, noticeStart - runningAt);
+    result.handlerWorkMs = result.overheadMs - result.readinessWaitMs;
+    // Calls on the overhead's own path — request → create, and from the check that noticed
+    // `running` to `training` (calls during the boot are hidden by it) — are sequential within a
+    // handler, so their sum is time spent.
+    for (const c of calls) {
+      const onPath =
+        (c.start >= submitAt && c.start < createdAt) || (c.start >= noticeStart && c.start <= trainingAt);
+      const counted = c.kind !== "sqs" || /Send/.test(c.command);
+      if (onPath && counted) result.dependencyMs[c.kind] += c.end - c.start;
+    }
+
+    // Training, simulated: wait for the stand-in's exit code, then jump to the simulated finish.
+    const exitCode = join(inst.rootDir, "jobs", jobId, "exit_code");
+    await until(
+      "the training run's exit code",
+      deadline + 60_000,
+      () => stat(exitCode).catch(() => undefined),
+      50,
+    );
+    // The push step has returned by now (it launched the run): this phase's calls are complete.
+    await until(
+      "the push handler",
+      deadline + 60_000,
+      async () => (log.every((l) => l.end > 0) ? true : undefined),
+      50,
+    );
+    result.calls.toTraining = phaseCalls(sim.admin.requestCounts(), calls);
+    const completionFrom = calls.length;
+    sim.admin.resetRequestCounts();
+    const finishSim = Math.max(trainingAtSim + options.trainingSeconds * 1000, sim.admin.now());
+    sim.admin.advance(Math.max(0, finishSim - sim.admin.now()) / 1000);
+
+    // The poller, simulated on the same clock: its first run after the finish comes `offset` later.
+    const offsetSeconds = ((index + 0.5) / options.jobs) * pollSeconds;
+    let nextRun = finishSim + offsetSeconds * 1000;
+    let pollerRuns = 0;
+    let ended: JobRecord | null = null;
+    while (!ended && pollerRuns < MAX_POLLER_RUNS) {
+      sim.admin.advance(Math.max(0, nextRun - sim.admin.now()) / 1000);
+      await runReaper(reaperDeps, { trigger: "bench" });
+      pollerRuns++;
+      const job = await observer.getJob(jobId);
+      if (job && isTerminal(job.state)) ended = job;
+      nextRun += pollSeconds * 1000;
+    }
+    if (!ended) throw new Error(`not collected after ${MAX_POLLER_RUNS} poller runs`);
+    if (ended.state !== "succeeded") throw new Error(`job ended ${ended.state}: ${ended.reason}`);
+    result.calls.completion = phaseCalls(sim.admin.requestCounts(), calls.slice(completionFrom));
+
+    const destroyedAt = sim.admin.instance(inst.id)?.destroyedAtMs;
+    if (!destroyedAt) throw new Error("the job succeeded but its instance was not destroyed");
+    const ledger = sim.admin.instance(inst.id)!.ledger;
+    const hourlyUsd = ledger.gpuDph + ledger.storageDph;
+    const billedUsd = ledger.totalMicros / 1e6;
+    const idealUsd = (options.trainingSeconds * hourlyUsd) / 3600;
+    const costUsd = ended.costUsd ?? 0;
+    result.money = {
+      hourlyUsd: round(hourlyUsd, 4),
+      trainingSeconds: options.trainingSeconds,
+      runningSeconds: round(ledger.runningSeconds, 1),
+      billedUsd: round(billedUsd, 6),
+      idealUsd: round(idealUsd, 6),
+      billedOverIdeal: round(billedUsd / idealUsd, 4),
+      costUsd: round(costUsd, 6),
+      costOverBilled: round(costUsd / billedUsd, 4),
+      finishToDestroySeconds: round((destroyedAt - finishSim) / 1000, 1),
+      pollOffsetSeconds: round(offsetSeconds, 1),
+      pollerRuns,
+    };
+    result.failedDeliveries = log.filter((l) => l.failed).length;
+    result.violations = (await checkMoneyInvariants(sim, observer)).violations;
+    result.ok = result.violations.length === 0;
+    if (!result.ok) result.error = result.violations.join("; ");
   } catch (error) {
-    run.error = error instanceof Error ? error.message : String(error);
+    result.error = error instanceof Error ? error.message : String(error);
     // Where it stopped: the job's state, its last timeline entries, the deliveries that failed.
-    if (run.jobId) {
-      const job = await observer.getJob(run.jobId).catch(() => null);
-      const last = (await observer.getTimeline(run.jobId).catch(() => []))
+    if (result.jobId) {
+      const job = await observer.getJob(result.jobId).catch(() => null);
+      const last = (await observer.getTimeline(result.jobId).catch(() => []))
         .slice(-3)
         .map((t) => `${t.kind}${t.to ? `→${t.to}` : ""}: ${t.reason}`);
       const failures = log.filter((l) => l.failed).map((l) => `${l.queue}/${l.type}`);
       const inFlight = log.filter((l) => l.end === 0).map((l) => `${l.queue}/${l.type}`);
-      run.error +=
+      result.error +=
         `; job ${job?.state ?? "?"}; last: ${last.join(" | ")}; ${log.length} deliveries, ` +
         `failed: [${failures.join(", ")}], never returned: [${inFlight.join(", ")}]`;
     }
@@ -518,205 +661,176 @@ async function runJob(
     sqsClient.destroy();
     await sim.close();
   }
-  return run;
+  options.log(
+    `orchestration ${group} job ${index}: ${result.ok ? `overhead ${(result.overheadMs / 1000).toFixed(2)} s, billed/ideal ${result.money?.billedOverIdeal}, finish→destroy ${result.money?.finishToDestroySeconds} s` : `FAILED ${result.error}`}`,
+  );
+  return result;
 }
 
-// ---------- report ----------
+// ---------- summary and report ----------
 
-const s = (ms: number) => (ms / 1000).toFixed(2);
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const stats = (xs: number[]) =>
-  `median ${s(median(xs))} s, min ${s(Math.min(...xs))} s, max ${s(Math.max(...xs))} s`;
-
-function table(rows: (string | number)[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
-  return rows.map((r) => r.map((v, c) => String(v).padStart(widths[c]!)).join("  ")).join("\n");
+function summarize(group: OrchestrationJobResult[]): OrchestrationGroupSummary {
+  const first = group[0]!;
+  const ok = group.filter((r) => r.ok);
+  const stats = (xs: number[]) => ({
+    p50: round(percentile(xs, 50), 4),
+    p95: round(percentile(xs, 95), 4),
+    max: round(Math.max(...xs), 4),
+  });
+  const money = ok.map((r) => r.money!);
+  return {
+    group: first.group,
+    schedule: first.schedule,
+    pollSeconds: first.pollSeconds,
+    jobs: group.length,
+    ok: ok.length,
+    overheadMs: stats(ok.map((r) => r.overheadMs)),
+    readinessWaitMs: {
+      p50: percentile(
+        ok.map((r) => r.readinessWaitMs),
+        50,
+      ),
+    },
+    handlerWorkMs: {
+      p50: percentile(
+        ok.map((r) => r.handlerWorkMs),
+        50,
+      ),
+    },
+    calls: {
+      toTraining: {
+        vast: median(ok.map((r) => r.calls.toTraining.vast)),
+        dynamo: median(ok.map((r) => r.calls.toTraining.dynamo)),
+      },
+      completion: {
+        vast: median(ok.map((r) => r.calls.completion.vast)),
+        dynamo: median(ok.map((r) => r.calls.completion.dynamo)),
+      },
+    },
+    billedOverIdeal: stats(money.map((m) => m.billedOverIdeal)),
+    costOverBilled: { p50: round(median(money.map((m) => m.costOverBilled)), 4) },
+    finishToDestroySeconds: stats(money.map((m) => m.finishToDestroySeconds)),
+  };
 }
 
-function report(runs: JobRun[]) {
-  for (const schedule of SCHEDULES) {
-    const mine = runs.filter((r) => r.schedule === schedule.name && r.ok);
-    if (mine.length === 0) continue;
-    console.log(`\n== readiness backoff ${schedule.name} s ==`);
-    const rows: (string | number)[][] = [
-      [
-        "job",
-        "total",
-        "boot",
-        "push",
-        "OVERHEAD",
-        "submit",
-        "→handler",
-        "submit→create",
-        "run→noticed",
-        "probe+ready",
-        "push hop",
-        "push work",
-        "checks",
-      ],
-    ];
-    const overheads: number[] = [];
-    const lags: number[] = [];
-    const work: number[] = [];
-    for (const r of mine) {
-      const total = r.trainingAt - r.submitAt;
-      const overhead = total - r.bootMs - r.pushMs;
-      const lag = Math.max(0, r.noticeStart - r.runningAt);
-      const handlerWork = overhead - lag;
-      overheads.push(overhead);
-      lags.push(lag);
-      work.push(handlerWork);
-      rows.push([
-        r.index,
-        s(total),
-        s(r.bootMs),
-        s(r.pushMs),
-        s(overhead),
-        s(r.submitDone - r.submitAt),
-        s(r.provisionStart - r.submitDone),
-        s(r.createdAt - r.submitAt),
-        s(lag),
-        s(r.readyAt - Math.max(r.noticeStart, r.runningAt)),
-        s(r.pushStart - r.readyAt),
-        s(r.trainingAt - r.pushStart - r.pushMs),
-        r.readinessChecks,
-      ]);
-    }
-    console.log(table(rows));
-    console.log(`overhead: ${stats(overheads)}`);
-    console.log(`  of which waiting for the readiness backoff: ${stats(lags)}`);
-    console.log(`  of which handler work and queue hops: ${stats(work)}`);
-    // Calls made on the overhead's own path — submit → create, and from the check that noticed
-    // `running` to `training` (calls during the boot are hidden by it) — are sequential within a
-    // handler, so their sum is time spent.
-    const spent = (r: JobRun, kind: CallKind) => {
-      const mineCalls = r.calls.filter(
-        (c) =>
-          c.kind === kind &&
-          ((c.start >= r.submitAt && c.start < r.createdAt) ||
-            (c.start >= r.noticeStart && c.start <= r.trainingAt)),
+export function formatOrchestration(result: OrchestrationBenchResult): string {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const lines: string[] = [];
+  for (const g of result.groups) {
+    const jobs = result.jobs.filter((j) => j.group === g.group && j.ok);
+    lines.push(
+      `\n== readiness ${g.schedule} s; poller every ${g.pollSeconds} s (simulated); ${g.ok}/${g.jobs} jobs ok ==`,
+      "| job | total | boot | push | OVERHEAD | readiness wait | handler work | dynamo / sqs / vast time | checks | calls to training (Vast / DynamoDB) | $/h | billed/ideal | cost/billed | finish→destroy | poll offset | calls to collect (Vast / DynamoDB) |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    );
+    for (const j of jobs) {
+      const m = j.money!;
+      lines.push(
+        `| ${j.index} | ${s(j.totalMs)} | ${s(j.bootMs)} | ${s(j.pushMs)} | ${s(j.overheadMs)} | ${s(j.readinessWaitMs)} | ${s(j.handlerWorkMs)} | ${s(j.dependencyMs.dynamo)} / ${s(j.dependencyMs.sqs)} / ${s(j.dependencyMs.vast)} | ${j.readinessChecks} | ${j.calls.toTraining.vast} / ${j.calls.toTraining.dynamo} | ${m.hourlyUsd} | ${m.billedOverIdeal.toFixed(4)} | ${m.costOverBilled.toFixed(3)} | ${m.finishToDestroySeconds.toFixed(1)} s | ${m.pollOffsetSeconds} s | ${j.calls.completion.vast} / ${j.calls.completion.dynamo} |`,
       );
-      return { n: mineCalls.length, ms: mineCalls.reduce((sum, c) => sum + (c.end - c.start), 0) };
-    };
-    const parts = (["dynamo", "sqs", "vast"] as const).map((kind) => {
-      const per = mine.map((r) => spent(r, kind));
-      return `${kind} ${median(per.map((p) => p.n))} calls / ${s(median(per.map((p) => p.ms)))} s`;
-    });
-    const rest = mine.map(
-      (r, i) => work[i]! - (["dynamo", "sqs", "vast"] as const).reduce((sum, k) => sum + spent(r, k).ms, 0),
-    );
-    console.log(
-      `  handler work by dependency (medians): ${parts.join(", ")}; the rest (SSH handshakes, S3, queue hops, ` +
-        `rate-limit waits, CPU) ${s(median(rest))} s`,
-    );
-
-    const costRows: (string | number)[][] = [
-      [
-        "job",
-        "$/h",
-        "train s",
-        "running s",
-        "excess s",
-        "billed $",
-        "ideal $",
-        "billed/ideal",
-        "gpu/stor/bw $",
-        "job costUsd",
-        "cost/billed",
-      ],
-    ];
-    const ratios: number[] = [];
-    const costRatios: number[] = [];
-    const excess: number[] = [];
-    const ideals: number[] = [];
-    for (const r of mine) {
-      const l = r.ledger!;
-      const dph = l.gpuDph + l.storageDph;
-      const billed = l.totalMicros / 1e6;
-      const ideal = (r.trainingSeconds * dph) / 3600;
-      const cost = r.job?.costUsd ?? 0;
-      ratios.push(billed / ideal);
-      costRatios.push(cost / billed);
-      excess.push(l.runningSeconds - r.trainingSeconds);
-      ideals.push(ideal);
-      costRows.push([
-        r.index,
-        dph.toFixed(4),
-        r.trainingSeconds,
-        l.runningSeconds.toFixed(1),
-        (l.runningSeconds - r.trainingSeconds).toFixed(1),
-        billed.toFixed(6),
-        ideal.toFixed(6),
-        (billed / ideal).toFixed(2),
-        `${(l.gpuMicros / 1e6).toFixed(5)}/${(l.storageMicros / 1e6).toFixed(5)}/${(l.bandwidthMicros / 1e6).toFixed(6)}`,
-        cost.toFixed(6),
-        (cost / billed).toFixed(2),
-      ]);
     }
-    console.log(table(costRows));
-    console.log(
-      `billed/ideal: median ${median(ratios).toFixed(2)}; job costUsd/billed: median ${median(costRatios).toFixed(2)}; ` +
-        `GPU seconds billed beyond training: median ${median(excess).toFixed(1)} s`,
-    );
-    // The production poller runs every minute: completion is noticed 30 s late on average
-    // (here POLL_MS / 2), and the GPU bills meanwhile.
-    const extraSeconds = 30 - POLL_MS / 2000;
-    const extraUsd = median(
-      mine.map((r) => (extraSeconds * (r.ledger!.gpuDph + r.ledger!.storageDph)) / 3600),
-    );
-    console.log(
-      `  with the 1-minute poller noticing completion: +${extraSeconds.toFixed(1)} s running per job on average, ` +
-        `+$${extraUsd.toFixed(6)} against a median ideal of $${median(ideals).toFixed(6)}`,
+    lines.push(
+      `overhead p50 ${s(g.overheadMs.p50)} s, p95 ${s(g.overheadMs.p95)} s (readiness wait p50 ${s(g.readinessWaitMs.p50)} s, handler work p50 ${s(g.handlerWorkMs.p50)} s)`,
+      `billed/ideal p50 ${g.billedOverIdeal.p50}, p95 ${g.billedOverIdeal.p95}; cost/billed p50 ${g.costOverBilled.p50}; finish→destroy p50 ${g.finishToDestroySeconds.p50} s, p95 ${g.finishToDestroySeconds.p95} s`,
     );
   }
+  for (const j of result.jobs.filter((r) => !r.ok))
+    lines.push(`FAILED ${j.group} job ${j.index}: ${j.error}`);
+  if (result.uncaught.length > 0) {
+    lines.push(
+      `${result.uncaught.length} uncaught error(s) from the code under test (a Lambda would crash):`,
+    );
+    for (const stack of result.uncaught) lines.push(stack.split("\n").slice(0, 6).join("\n"));
+  }
+  return lines.join("\n");
 }
 
 // ---------- main ----------
 
-/**
- * Errors nothing in core listened for (an `error` event on a stream after its consumer finished):
- * they would crash a Lambda invocation, so they are counted and fail the bench, but the other
- * jobs still finish and are measured.
- */
-const uncaught: string[] = [];
-process.on("uncaughtException", (error) => {
-  uncaught.push(error.stack ?? String(error));
-});
-
-const started = Date.now();
-const infra = await startInfra();
-const datasetDir = await mkdtemp(join(tmpdir(), "bench-orch-"));
-let exitCode = 0;
-try {
-  await writeDataset(datasetDir, { pairs: 12, seed: SEED, minBytes: 2_000, maxBytes: 8_000 });
-  await uploadDataset(infra, "bench/", datasetDir);
-  console.log(
-    `orchestration bench: ${JOBS} jobs × ${SCHEDULES.length} schedule(s), seed ${SEED}, time scale ${TIME_SCALE}, ` +
-      `boot ${PROVISIONING_SECONDS}+[${LOADING_RANGE.join("..")}] sim s, training ${TRAINING_SECONDS} sim s, completion poll ${POLL_MS} ms, ` +
-      `12 image+caption pairs from fauxqs S3 (infra up in ${s(Date.now() - started)} s)`,
-  );
-  const runs = await Promise.all(
-    SCHEDULES.flatMap((schedule) => Array.from({ length: JOBS }, (_, i) => runJob(infra, schedule, i))),
-  );
-  report(runs);
-  const bad = runs.filter((r) => !r.ok);
-  for (const r of bad) console.error(`FAILED ${r.schedule} job ${r.index} (${r.jobId}): ${r.error}`);
-  const failedDeliveries = runs.reduce((n, r) => n + r.failedInvocations, 0);
-  if (failedDeliveries > 0)
-    console.log(`note: ${failedDeliveries} handler deliveries reported a failure (retried by SQS)`);
-  if (bad.length > 0) exitCode = 1;
-  if (uncaught.length > 0) {
-    console.error(`\n${uncaught.length} uncaught error(s) from the code under test (a Lambda would crash):`);
-    for (const stack of uncaught) console.error(stack.split("\n").slice(0, 6).join("\n"));
-    exitCode = exitCode || 2;
+export async function runOrchestrationBenchmark(
+  overrides: Partial<OrchestrationBenchOptions> = {},
+): Promise<OrchestrationBenchResult> {
+  const options = { ...DEFAULT_ORCHESTRATION_OPTIONS, ...overrides };
+  // Errors nothing in core listened for (an `error` event on a stream after its consumer
+  // finished) would crash a Lambda invocation: counted and reported, the other jobs still measured.
+  const uncaught: string[] = [];
+  const onUncaught = (error: Error) => {
+    uncaught.push(error.stack ?? String(error));
+  };
+  process.on("uncaughtException", onUncaught);
+  const started = Date.now();
+  const infra = await startInfra();
+  const datasetDir = await mkdtemp(join(tmpdir(), "bench-orch-"));
+  try {
+    await writeDataset(datasetDir, {
+      pairs: options.datasetPairs,
+      seed: options.seed,
+      minBytes: 2_000,
+      maxBytes: 8_000,
+    });
+    await uploadDataset(infra, "bench/", datasetDir);
+    const groups = options.schedules.flatMap((spec) =>
+      options.pollSeconds.map((poll) => ({ schedule: scheduleOf(spec), poll })),
+    );
+    options.log(
+      `orchestration: ${options.jobs} jobs × ${groups.length} group(s), seed ${options.seed}, boot ${options.provisioningSeconds}+[${options.loadingSeconds.join("..")}] s, training ${options.trainingSeconds} simulated s`,
+    );
+    const work = groups.flatMap(({ schedule, poll }) =>
+      Array.from({ length: options.jobs }, (_, i) => () => runJob(infra, options, schedule, poll, i)),
+    );
+    const jobs: OrchestrationJobResult[] = new Array(work.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const i = next++;
+        jobs[i] = await work[i]!();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+    const summaries = groups.map(({ schedule, poll }) =>
+      summarize(jobs.filter((j) => j.schedule === schedule.name && j.pollSeconds === poll)),
+    );
+    const { log: _log, ...rest } = options;
+    return {
+      options: rest,
+      jobs,
+      groups: summaries,
+      uncaught,
+      wallSeconds: round((Date.now() - started) / 1000, 1),
+    };
+  } finally {
+    process.off("uncaughtException", onUncaught);
+    await rm(datasetDir, { recursive: true, force: true });
+    await infra.stop();
   }
-} finally {
-  await rm(datasetDir, { recursive: true, force: true });
-  await infra.stop();
 }
-console.log(`\nbench wall time ${s(Date.now() - started)} s`);
-process.exit(exitCode);
+
+if (isMain(import.meta.url)) {
+  const flags = new Flags(process.argv.slice(2), {
+    values: [
+      "jobs",
+      "concurrency",
+      "seed",
+      "schedules",
+      "training",
+      "poll-seconds",
+      "provisioning",
+      "loading",
+    ],
+  });
+  const loading = flags.numbers("loading");
+  const result = await runOrchestrationBenchmark({
+    ...(flags.has("jobs") ? { jobs: Math.max(1, flags.number("jobs") ?? 1) } : {}),
+    ...(flags.has("concurrency") ? { concurrency: Math.max(1, flags.number("concurrency") ?? 1) } : {}),
+    ...(flags.has("seed") ? { seed: flags.number("seed") } : {}),
+    schedules: (flags.string("schedules") ?? "default,2").split(",").filter(Boolean),
+    ...(flags.has("training") ? { trainingSeconds: flags.number("training") } : {}),
+    ...(flags.has("poll-seconds") ? { pollSeconds: flags.numbers("poll-seconds") } : {}),
+    ...(flags.has("provisioning") ? { provisioningSeconds: flags.number("provisioning") } : {}),
+    ...(loading ? { loadingSeconds: [loading[0] ?? 0, loading[1] ?? loading[0] ?? 0] } : {}),
+  });
+  console.log(formatOrchestration(result));
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`\nbench wall time ${result.wallSeconds} s`);
+  process.exit(result.uncaught.length > 0 ? 2 : result.jobs.every((j) => j.ok) ? 0 : 1);
+}

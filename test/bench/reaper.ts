@@ -1,6 +1,6 @@
 /**
  * How long a GPU bills after nobody needs it, with the poller/reaper on its schedule. Run:
- *   npm exec -- tsx test/bench/reaper.ts [--jobs 6] [--orphans 4] [--interval 60] [--grace 60] [--seed 11]
+ *   npx tsx test/bench/reaper.ts [--jobs 6] [--orphans 4] [--interval 60] [--grace 60] [--seed 11]
  *
  * Real time throughout (the simulator at time scale 1), so the reaper's own work — the list call,
  * SSH checks, collecting the artifact over SFTP into S3, the destroy — counts as it would:
@@ -11,7 +11,9 @@
  *   Scheduler would, until every job has ended and every orphan is gone.
  * Reported: seconds from a run's exit code being written to its instance being destroyed, and
  * seconds an orphan lives (its grace period is `--grace`; production default 600), p50 and p95.
- * Exits 1 when a job does not succeed or something is left alive.
+ * Exits 1 when a job does not succeed or something is left alive. `runReaperBenchmark` is the same
+ * thing as a function. Jobs train 20–140 s whatever the interval: with a short `--interval` (the
+ * runner's quick mode) the finish falls on a random phase of the poller's cycle all the same.
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,24 +22,41 @@ import { seededRandom } from "../../packages/core/src/retry";
 import { checkMoneyInvariants } from "../support/invariants";
 import { startInfra } from "../support/provision-harness";
 import { type PushScenario, startPushScenario } from "../support/push-harness";
+import { type BenchLog, Flags, isMain, percentile, round, stderrLog } from "./common";
 
-function arg(name: string, fallback: string): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback);
+export interface ReaperBenchOptions {
+  jobs: number;
+  orphans: number;
+  /** Seconds between reaper runs. */
+  intervalSeconds: number;
+  /** Orphan grace period, seconds. */
+  graceSeconds: number;
+  seed: number;
+  /** Training time of each job is drawn in [min, max] seconds. */
+  trainingSeconds: [number, number];
+  log: BenchLog;
 }
-const JOBS = arg("jobs", "6");
-const ORPHANS = arg("orphans", "4");
-const INTERVAL_S = arg("interval", "60");
-const GRACE_S = arg("grace", "60");
-const SEED = arg("seed", "11");
+
+export const DEFAULT_REAPER_BENCH_OPTIONS: ReaperBenchOptions = {
+  jobs: 6,
+  orphans: 4,
+  intervalSeconds: 60,
+  graceSeconds: 60,
+  seed: 11,
+  trainingSeconds: [20, 140],
+  log: stderrLog,
+};
+
+export interface ReaperBenchResult {
+  options: Omit<ReaperBenchOptions, "log">;
+  reaperRuns: number;
+  finishToDestroySeconds: { p50: number; p95: number; max: number; all: number[] };
+  orphanLifetimeSeconds: { p50: number; p95: number; max: number; all: number[] };
+  failedJobs: string[];
+  invariantViolations: string[];
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 interface Tracked {
   jobId: string;
@@ -46,21 +65,32 @@ interface Tracked {
   finishedAt: number | null;
 }
 
-async function main(): Promise<number> {
-  const random = seededRandom(SEED);
+export async function runReaperBenchmark(
+  overrides: Partial<ReaperBenchOptions> = {},
+): Promise<ReaperBenchResult> {
+  const options = { ...DEFAULT_REAPER_BENCH_OPTIONS, ...overrides };
+  const {
+    jobs: jobCount,
+    orphans: orphanCount,
+    intervalSeconds: intervalS,
+    graceSeconds: graceS,
+    seed,
+  } = options;
+  const random = seededRandom(seed);
   const infra = await startInfra();
   let s: PushScenario | undefined;
   try {
     s = await startPushScenario(infra, {
-      seed: SEED,
+      seed: seed,
       sim: { timeScale: 1, marketSize: 800 },
-      settings: { reaper: { orphanGraceMs: GRACE_S * 1000 } },
+      settings: { reaper: { orphanGraceMs: graceS * 1000 } },
     });
     const scenario = s;
     const admin = scenario.base.sim.admin;
     const jobs: Tracked[] = [];
-    for (let n = 0; n < JOBS; n++) {
-      const seconds = Math.round(20 + random() * 120);
+    for (let n = 0; n < jobCount; n++) {
+      const [least, most] = options.trainingSeconds;
+      const seconds = Math.round(least + random() * (most - least));
       // Any region and a loose price cap: enough offers for every job in one seeded market.
       const request = { region: undefined, maxHourlyUsd: 5, minReliability: 0.9 };
       const { jobId, instanceId } = await scenario.jobToPushing(request, { durationSeconds: seconds });
@@ -84,9 +114,10 @@ async function main(): Promise<number> {
       }
     })();
 
-    const orphanAt = Array.from({ length: ORPHANS }, () => random() * (INTERVAL_S * 2 + 60) * 1000).sort(
-      (a, b) => a - b,
-    );
+    const orphanAt = Array.from(
+      { length: orphanCount },
+      () => random() * (intervalS * 2 + graceS) * 1000,
+    ).sort((a, b) => a - b);
     const orphans: number[] = [];
     const startedAt = Date.now();
     const renting = (async () => {
@@ -98,7 +129,7 @@ async function main(): Promise<number> {
           client_id: "me",
           image: "pytorch/pytorch",
           disk: 20,
-          label: `vast-rental:job_ghost_${SEED}_${n}:1`,
+          label: `vast-rental:job_ghost_${seed}_${n}:1`,
         });
         orphans.push(instanceId);
       }
@@ -108,16 +139,16 @@ async function main(): Promise<number> {
     const done = async () => {
       const states = await Promise.all(jobs.map(async (j) => (await scenario.store.getJob(j.jobId))?.state));
       const orphansGone =
-        orphans.length === ORPHANS && orphans.every((id) => admin.instance(id)?.destroyedAtMs);
+        orphans.length === orphanCount && orphans.every((id) => admin.instance(id)?.destroyedAtMs);
       return states.every((state) => state && isTerminal(state)) && orphansGone;
     };
-    const limit = startedAt + (200 + GRACE_S + INTERVAL_S * 4) * 1000;
+    const limit = startedAt + (200 + graceS + intervalS * 4) * 1000;
     for (let tick = 0; !(await done()); tick++) {
       if (Date.now() > limit) throw new Error("the bench did not finish in time");
-      await sleep(Math.max(0, startedAt + tick * INTERVAL_S * 1000 - Date.now()));
+      await sleep(Math.max(0, startedAt + tick * intervalS * 1000 - Date.now()));
       const summary = await runReaper(scenario.deps, { trigger: "bench" });
       runs++;
-      if (summary.errors > 0) console.error(`run ${runs}: ${summary.errors} errors`);
+      if (summary.errors > 0) options.log(`reaper run ${runs}: ${summary.errors} errors`);
     }
     watching = false;
     await Promise.all([watcher, renting]);
@@ -139,39 +170,50 @@ async function main(): Promise<number> {
       if (record?.state !== "succeeded") failed.push(`${job.jobId}: ${record?.state} (${record?.reason})`);
     }
     const invariants = await checkMoneyInvariants(scenario.base.sim, scenario.store);
-    const result = {
-      jobs: JOBS,
-      orphans: ORPHANS,
-      intervalSeconds: INTERVAL_S,
-      orphanGraceSeconds: GRACE_S,
+    const stats = (xs: number[]) => ({
+      p50: round(percentile(xs, 50), 1),
+      p95: round(percentile(xs, 95), 1),
+      max: round(Math.max(...xs), 1),
+      all: xs.map((x) => round(x, 1)),
+    });
+    const { log: _log, ...rest } = options;
+    return {
+      options: rest,
       reaperRuns: runs,
-      finishToDestroySeconds: {
-        p50: percentile(finishToDestroy, 50),
-        p95: percentile(finishToDestroy, 95),
-        max: Math.max(...finishToDestroy),
-      },
-      orphanLifetimeSeconds: {
-        p50: percentile(orphanLives, 50),
-        p95: percentile(orphanLives, 95),
-        max: Math.max(...orphanLives),
-      },
+      finishToDestroySeconds: stats(finishToDestroy),
+      orphanLifetimeSeconds: stats(orphanLives),
       failedJobs: failed,
       invariantViolations: invariants.violations,
     };
-    const f = (n: number) => n.toFixed(1);
-    console.log(
-      [
-        `reaper every ${INTERVAL_S} s, orphan grace ${GRACE_S} s, ${JOBS} jobs, ${ORPHANS} orphans, ${runs} runs`,
-        `training finished → instance destroyed: p50 ${f(result.finishToDestroySeconds.p50)} s, p95 ${f(result.finishToDestroySeconds.p95)} s, max ${f(result.finishToDestroySeconds.max)} s`,
-        `orphan rented → destroyed:             p50 ${f(result.orphanLifetimeSeconds.p50)} s, p95 ${f(result.orphanLifetimeSeconds.p95)} s, max ${f(result.orphanLifetimeSeconds.max)} s (grace ${GRACE_S} s)`,
-      ].join("\n"),
-    );
-    console.log(JSON.stringify(result));
-    return failed.length === 0 && invariants.violations.length === 0 ? 0 : 1;
   } finally {
     await s?.close();
     await infra.stop();
   }
 }
 
-process.exitCode = await main();
+export function formatReaperBenchmark(result: ReaperBenchResult): string {
+  const { intervalSeconds, graceSeconds, jobs, orphans } = result.options;
+  const f = (n: number) => n.toFixed(1);
+  const { finishToDestroySeconds: d, orphanLifetimeSeconds: o } = result;
+  return [
+    `reaper every ${intervalSeconds} s (real time), orphan grace ${graceSeconds} s, ${jobs} jobs, ${orphans} orphans, ${result.reaperRuns} runs`,
+    `training finished → instance destroyed: p50 ${f(d.p50)} s, p95 ${f(d.p95)} s, max ${f(d.max)} s`,
+    `orphan rented → destroyed:             p50 ${f(o.p50)} s, p95 ${f(o.p95)} s, max ${f(o.max)} s (grace ${graceSeconds} s)`,
+  ].join("\n");
+}
+
+if (isMain(import.meta.url)) {
+  const flags = new Flags(process.argv.slice(2), {
+    values: ["jobs", "orphans", "interval", "grace", "seed"],
+  });
+  const result = await runReaperBenchmark({
+    ...(flags.has("jobs") ? { jobs: flags.number("jobs") } : {}),
+    ...(flags.has("orphans") ? { orphans: flags.number("orphans") } : {}),
+    ...(flags.has("interval") ? { intervalSeconds: flags.number("interval") } : {}),
+    ...(flags.has("grace") ? { graceSeconds: flags.number("grace") } : {}),
+    ...(flags.has("seed") ? { seed: flags.number("seed") } : {}),
+  });
+  console.log(formatReaperBenchmark(result));
+  console.log(JSON.stringify(result));
+  process.exitCode = result.failedJobs.length === 0 && result.invariantViolations.length === 0 ? 0 : 1;
+}
