@@ -69,3 +69,34 @@ describe("an attempt ended before readiness saw its instance running", () => {
     await expectInvariantsHold(s);
   });
 });
+
+describe("a destroy Vast accepted just before a crash kept it from being recorded", () => {
+  it("is priced to when the ending began, not to when the step was redone", async () => {
+    const s = await provisionScenarios.start({ seed: 64 });
+    const jobId = await s.submit();
+    await s.pump();
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.sim.admin.advance(25 + 300);
+    // The process dies right after Vast accepted the destroy: nothing after it runs.
+    const crashing = {
+      ...s.deps.vast,
+      terminateInstance: async (id: number) => {
+        await s.deps.vast.terminateInstance(id);
+        throw new Error("simulated crash after the destroy");
+      },
+    };
+    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect(s.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    // Recovered ten minutes later (a lease lapsing, a message coming back).
+    s.sim.admin.advance(600);
+    const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    const billed = ledger.totalMicros / 1e6;
+    expect(cancelled.state).toBe("cancelled");
+    expect(Math.abs((cancelled.costUsd ?? 0) - billed) / billed).toBeLessThan(0.02);
+    await expectInvariantsHold(s);
+  });
+});

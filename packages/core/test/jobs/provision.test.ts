@@ -523,10 +523,11 @@ describe("checkReadiness", () => {
     const terminate = vast.terminateInstance.bind(vast);
     let raced = false;
     vast.terminateInstance = async (id: number) => {
-      await terminate(id);
-      if (raced) return;
+      const answer = await terminate(id);
+      if (raced) return answer;
       raced = true;
       await cancelJob(deps, jobId, "user");
+      return answer;
     };
     await readiness(jobId, 1, 3);
     const job = await store.getJob(jobId);
