@@ -1,0 +1,87 @@
+/**
+ * `npm run chaos [-- --jobs 200 --seed 1 --json chaos.json]`: the chaos run (run.ts) from the
+ * command line. Prints progress and the report's table; writes the report as JSON with `--json`;
+ * exits 1 when an invariant is violated, printing the seed and the command that replays the run.
+ */
+import { writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { formatReport } from "./report";
+import { runChaos } from "./run";
+
+export const DEFAULT_SEED = 1;
+export const DEFAULT_JOBS = 200;
+
+const HELP = `npm run chaos -- [options]
+
+  --jobs N              jobs to run (default ${DEFAULT_JOBS})
+  --seed S              seed of every random choice (default ${DEFAULT_SEED})
+  --json FILE           also write the report as JSON
+  --max-active N        jobs in flight at once (default 25)
+  --training-seconds S  simulated training length (default 8)
+  --divisor D           time compression of the deployment's timeouts and leases (default 10)
+  --keep                keep the run's folder (process logs, event log, snapshot) even if it passed
+  --help`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, not ${value}`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      jobs: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "string" },
+      "max-active": { type: "string" },
+      "training-seconds": { type: "string" },
+      divisor: { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const jobs = positiveInt("jobs", values.jobs, DEFAULT_JOBS);
+  const seed = positiveInt("seed", values.seed, DEFAULT_SEED);
+  const replay = `npm run chaos -- --jobs ${jobs} --seed ${seed}`;
+  const started = Date.now();
+  const result = await runChaos({
+    jobs,
+    seed,
+    maxActiveJobs: positiveInt("max-active", values["max-active"], 25),
+    trainingSeconds: positiveInt("training-seconds", values["training-seconds"], 8),
+    divisor: positiveInt("divisor", values.divisor, 10),
+    progress: (line) => console.log(`chaos: ${line}`),
+    keep: values.keep === true,
+  });
+  console.log("");
+  console.log(formatReport(result.report));
+  console.log(`\n(run took ${Math.round((Date.now() - started) / 1000)} s in all)`);
+  if (values.json) {
+    await writeFile(values.json, `${JSON.stringify(result.report, null, 2)}\n`);
+    console.log(`report written to ${values.json}`);
+  }
+  if (result.violations.length > 0) {
+    console.error(`\nchaos run FAILED with seed ${seed}: ${result.violations.length} invariant(s) violated.`);
+    console.error(`replay: ${replay}`);
+    if (result.workDir) console.error(`logs: ${result.workDir}`);
+    return 1;
+  }
+  if (result.workDir) console.log(`kept: ${result.workDir}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `chaos run could not run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exit(2);
+  },
+);
