@@ -42,6 +42,8 @@ export interface ChaosReport {
     duplicateSubmissions: number;
     /** Cancels sent at random moments. */
     cancels: number;
+    /** What they got back: `200`, `409` (already ended), a 5xx after five tries (the ending is left to the reaper), `event`. */
+    cancelAnswers: Record<string, number>;
   };
   money: {
     /** Everything the simulator billed, every job. */
@@ -82,7 +84,7 @@ export interface ReportInput {
   faults: Partial<Record<InjectedFaultKind, number>>;
   vastCalls: number;
   deadLetters: Record<string, number>;
-  harness: { duplicateSubmissions: number; cancelsSent: number };
+  harness: { duplicateSubmissions: number; cancelsSent: number; cancelAnswers: Record<string, number> };
   wallSeconds: number;
   violations: string[];
 }
@@ -156,6 +158,7 @@ export function makeReport(input: ReportInput): ChaosReport {
       duplicateDeliveries: input.events.filter((e) => e.kind === "duplicate").length,
       duplicateSubmissions: input.harness.duplicateSubmissions,
       cancels: input.harness.cancelsSent,
+      cancelAnswers: input.harness.cancelAnswers,
     },
     money: {
       billedUsd: totalBilled,
@@ -225,7 +228,11 @@ export function formatReport(r: ChaosReport): string {
       `crashes between side effects ${r.faults.crashes}, timeouts ${r.faults.timeouts}, SIGKILLs ${r.faults.kills}, ` +
         `process starts ${r.faults.processStarts} (start p50 ${sec(r.faults.startSeconds.p50)}, max ${sec(r.faults.startSeconds.max)}), ` +
         `duplicate deliveries ${r.faults.duplicateDeliveries}, ` +
-        `duplicate submissions ${r.faults.duplicateSubmissions}, cancels ${r.faults.cancels}`,
+        `duplicate submissions ${r.faults.duplicateSubmissions}, cancels ${r.faults.cancels} (${Object.entries(
+          r.faults.cancelAnswers,
+        )
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(", ")})`,
     ],
     [
       "  crash points",

@@ -282,6 +282,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const cancels: Promise<void>[] = [];
     let duplicateSubmissions = 0;
     let cancelsSent = 0;
+    /** What the cancels got back: 200, 409 (already ended), a 5xx after every try, "event". */
+    const cancelAnswers: Record<string, number> = {};
 
     const refresh = async () => {
       const open = tracked.filter((t) => t.jobId && !t.ended);
@@ -316,13 +318,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
       const t: TrackedJob = { plan, jobId: null, submittedAt: Date.now(), ended: false };
       tracked.push(t);
-      t.jobId = await doors.submit(plan);
+      t.jobId = await submitWithRetries(
+        () => doors.submit(plan, false),
+        () => doors.submit(plan, true),
+      );
       const took = Date.now() - t.submittedAt;
       if (took > 3000)
         progress(`job ${plan.index} (${plan.door}) took ${(took / 1000).toFixed(1)} s to submit`);
       if (plan.twice) {
         duplicateSubmissions++;
-        const again = await doors.submit(plan);
+        const again = await submitWithRetries(() => doors.submit(plan, true));
         if (again !== t.jobId)
           throw new Error(`job ${plan.index} sent twice made two jobs: ${t.jobId} and ${again}`);
       }
@@ -331,7 +336,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         cancels.push(
           sleep(afterMs).then(async () => {
             cancelsSent++;
-            await doors.cancel(t.jobId!, via);
+            const answer = await doors.cancel(t.jobId!, via).catch((error: unknown) => String(error));
+            cancelAnswers[answer] = (cancelAnswers[answer] ?? 0) + 1;
           }),
         );
       }
@@ -381,7 +387,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       faults: s.sim!.admin.faultCounts(),
       vastCalls: s.sim!.admin.requestCounts().total,
       deadLetters: await deadLetterCounts(s),
-      harness: { duplicateSubmissions, cancelsSent },
+      harness: { duplicateSubmissions, cancelsSent, cancelAnswers },
       wallSeconds: (jobsEndedAt - startedAt) / 1000,
       violations,
     });
@@ -403,6 +409,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     else process.env.POWERTOOLS_LOG_LEVEL = savedLogLevel;
     if (!keep) await rm(workDir, { recursive: true, force: true });
     else progress(`kept the run's logs in ${workDir}`);
+  }
+}
+
+/**
+ * A client's retries: the same submission (the same idempotency key) again after a refusal it may
+ * outlive (a 5xx, a timeout), signed anew; five tries, then the run fails.
+ */
+async function submitWithRetries(first: () => Promise<string>, retry = first): Promise<string> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await (tries === 1 ? first() : retry());
+    } catch (error) {
+      if (tries >= 5) throw error;
+      await sleep(1000 * tries);
+    }
   }
 }
 
@@ -445,14 +466,17 @@ function frontDoors(stack: LocalStack, table: DynamoDBDocumentClient) {
     throw new Error(`no job for idempotency key ${key} a minute after its event`);
   };
   return {
-    async submit(plan: PlannedJob): Promise<string> {
+    async submit(plan: PlannedJob, again = false): Promise<string> {
       const key = plan.request.idempotencyKey!;
       if (plan.door === "eventbridge") {
         await put("Rental Requested", plan.request);
         return jobByKey(key);
       }
-      if (plan.door === "signed")
+      if (plan.door === "signed") {
+        // A retry is signed anew; a signature is per second, and the same one twice is a replay (409).
+        if (again) await sleep(1010 - (Date.now() % 1000));
         return (await submitSigned(stack.apiUrl, stack.submissionSecret, plan.request)).jobId;
+      }
       const { idempotencyKey: _, ...request } = plan.request;
       const response = await fetch(`${stack.apiUrl}/v1/jobs`, {
         method: "POST",
@@ -467,18 +491,27 @@ function frontDoors(stack: LocalStack, table: DynamoDBDocumentClient) {
       if (response.status !== 202) throw new Error(`POST /v1/jobs answered ${response.status}: ${text}`);
       return (JSON.parse(text) as { jobId: string }).jobId;
     },
-    async cancel(jobId: string, via: "api" | "eventbridge"): Promise<void> {
+    /** Returns what the API answered (a 5xx or 429 is tried again, as a client would, four times). */
+    async cancel(jobId: string, via: "api" | "eventbridge"): Promise<string> {
       const reason = "chaos: cancelled at a random moment";
-      if (via === "eventbridge") return put("Rental Cancel Requested", { jobId, reason });
-      const response = await fetch(`${stack.apiUrl}/v1/jobs/${jobId}/cancel`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ reason }),
-      });
-      // 409: the job had already ended.
-      if (response.status !== 200 && response.status !== 409) {
-        throw new Error(`cancel ${jobId} answered ${response.status}: ${await response.text()}`);
+      if (via === "eventbridge") {
+        await put("Rental Cancel Requested", { jobId, reason });
+        return "event";
       }
+      let status = 0;
+      for (let tries = 1; tries <= 5; tries++) {
+        const response = await fetch(`${stack.apiUrl}/v1/jobs/${jobId}/cancel`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ reason }),
+        });
+        status = response.status;
+        await response.text();
+        // 200, or 409: the job had already ended.
+        if (status !== 429 && status < 500) break;
+        await sleep(1000 * tries);
+      }
+      return String(status);
     },
   };
 }
