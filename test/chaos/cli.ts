@@ -16,8 +16,8 @@ const HELP = `npm run chaos -- [options]
   --jobs N              jobs to run (default ${DEFAULT_JOBS})
   --seed S              seed of every random choice (default ${DEFAULT_SEED})
   --json FILE           also write the report as JSON
-  --max-active N        jobs in flight at once (default 25)
-  --training-seconds S  simulated training length (default 8)
+  --max-active N        jobs in flight at once (default 40)
+  --training-seconds S  simulated training length (default 20)
   --divisor D           time compression of the deployment's timeouts and leases (default 10)
   --keep                keep the run's folder (process logs, event log, snapshot) even if it passed
   --help`;
@@ -53,8 +53,8 @@ async function main(): Promise<number> {
   const result = await runChaos({
     jobs,
     seed,
-    maxActiveJobs: positiveInt("max-active", values["max-active"], 25),
-    trainingSeconds: positiveInt("training-seconds", values["training-seconds"], 8),
+    maxActiveJobs: positiveInt("max-active", values["max-active"], 40),
+    trainingSeconds: positiveInt("training-seconds", values["training-seconds"], 20),
     divisor: positiveInt("divisor", values.divisor, 10),
     progress: (line) => console.log(`chaos: ${line}`),
     keep: values.keep === true,

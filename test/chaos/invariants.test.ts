@@ -194,6 +194,16 @@ describe("the chaos run's invariant checker", () => {
     const inst = instance(1, 1, 0, 60);
     const job = cleanJob(inst);
     job.attempts[0] = { ...job.attempts[0]!, endedAt: T0 + 45_000 };
+    job.timeline.push({
+      at: T0 + 45_000,
+      version: 6,
+      kind: "attempt",
+      event: null,
+      from: null,
+      to: null,
+      reason: "attempt 1 ended (succeeded)",
+      details: { attempt: 1, outcome: "succeeded" },
+    });
     const stray = { ...instance(2, 7, 10, 30) };
     const result = checkChaosInvariants(snapshot([job], [inst, stray]));
     expect(result.leaks).toEqual([

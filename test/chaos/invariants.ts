@@ -6,8 +6,9 @@
  *
  * - Every job ended (succeeded, failed or cancelled) with a reason.
  * - No instance is alive at the end, and none was ever alive without a live attempt. An instance's
- *   time alive (create → destroy, as the simulator stamped them) after the attempt its label names
- *   had ended — or all of it, when no such attempt exists — is *leaked*, and must be zero, with one
+ *   time alive (create → destroy, as the simulator stamped them) after the ending of the attempt its
+ *   label names was written — or all of it, when no such attempt exists — is *leaked*, and must be
+ *   zero, with one
  *   exception the design names (docs/architecture.md, "Strays and orphans"): a *stray*, an instance
  *   whose attempt does not hold it because its create completed after the attempt ended (a cancel
  *   raced the create call, a late create outlived the look-up window). A stray must be charged to its
@@ -117,7 +118,7 @@ export function checkChaosInvariants(snapshot: ChaosSnapshot): InvariantResult {
     const job = owner ? jobs.get(owner.jobId) : undefined;
     const attempt = owner ? job?.attempts.find((a) => a.attempt === owner.attempt) : undefined;
     const end = instance.destroyedAtMs ?? Number.POSITIVE_INFINITY;
-    const liveUntil = attempt ? (attempt.endedAt ?? Number.POSITIVE_INFINITY) : Number.NEGATIVE_INFINITY;
+    const liveUntil = attempt && job ? endWrittenAt(job, attempt) : Number.NEGATIVE_INFINITY;
     const aloneMs = Math.max(0, end - Math.max(instance.createdAtMs, liveUntil));
     const charged = job?.strays.some((s) => s.instanceId === instance.id) ?? false;
     if (owner && attempt && attempt.instanceId !== instance.id && charged) {
@@ -235,6 +236,20 @@ export function runningSpells(instance: AdminInstance): { from: number; to: numb
     if (to > entry.atMs) out.push({ from: entry.atMs, to });
   });
   return out;
+}
+
+/**
+ * When the attempt stopped being live: when its ending was written (the timeline's "attempt N
+ * ended" entry, which the store writes only once the instance's destroy was recorded). Not
+ * `endedAt`, which is the moment the attempt is priced to, and may be a little earlier than Vast's
+ * destroy when the instance was found already gone.
+ */
+function endWrittenAt(job: JobSnapshot, attempt: AttemptRecord): number {
+  if (attempt.endedAt === null) return Number.POSITIVE_INFINITY;
+  const entry = job.timeline.find(
+    (e) => e.kind === "attempt" && e.details.attempt === attempt.attempt && "outcome" in e.details,
+  );
+  return entry?.at ?? attempt.endedAt;
 }
 
 /** How long the instance spent stopped by its host (outbid) or offline after running, until destroyed. */

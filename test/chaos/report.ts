@@ -7,7 +7,7 @@
  */
 import type { InjectedFaultKind } from "@vast-rental/vast-sim";
 import type { FunctionProcessEvent } from "./function-process";
-import type { ChaosSnapshot, InvariantResult } from "./invariants";
+import { type ChaosSnapshot, type InvariantResult, STAMP_SLACK_SECONDS } from "./invariants";
 import type { ProcessExit } from "./supervisor";
 
 export interface ChaosReport {
@@ -58,6 +58,8 @@ export interface ChaosReport {
     hostStoppedUsd: number;
     /** Largest difference between a job's cost and what the simulator billed for it (host-stopped time counted). */
     worstCostError: number;
+    /** Jobs whose cost is within 2 % of the ledger (the rest are within the stamp slack, or a violation). */
+    within2Percent: number;
   };
   leakedInstanceSeconds: number;
   /** Strays: instances whose create completed after their attempt ended, charged and destroyed. */
@@ -123,6 +125,12 @@ export function makeReport(input: ReportInput): ChaosReport {
     return finished !== undefined && destroyed !== null ? [(destroyed - finished) / 1000] : [];
   });
   const crashes = input.events.filter((e) => e.kind === "crash");
+  const relError = (c: InvariantResult["costs"][number]) =>
+    c.ledgerUsd + c.hostStoppedUsd > 0
+      ? Math.abs(c.costUsd - c.ledgerUsd - c.hostStoppedUsd) / (c.ledgerUsd + c.hostStoppedUsd)
+      : c.costUsd > 0
+        ? Number.POSITIVE_INFINITY
+        : 0;
   const totalBilled = snapshot.instances.reduce((sum, i) => sum + i.ledger.totalMicros / 1e6, 0);
   const startSeconds = input.events.flatMap((e) =>
     e.kind === "started" ? [(e.at - e.forkedAt) / 1000] : [],
@@ -166,14 +174,8 @@ export function makeReport(input: ReportInput): ChaosReport {
       idealUsd,
       billedOverIdeal: idealUsd > 0 ? billed((id) => succeededIds.has(id)) / idealUsd : Number.NaN,
       hostStoppedUsd: verdict.costs.reduce((sum, c) => sum + c.hostStoppedUsd, 0),
-      worstCostError: Math.max(
-        0,
-        ...verdict.costs
-          .filter((c) => c.ledgerUsd > 0)
-          .map(
-            (c) => Math.abs(c.costUsd - c.ledgerUsd - c.hostStoppedUsd) / (c.ledgerUsd + c.hostStoppedUsd),
-          ),
-      ),
+      worstCostError: Math.max(0, ...verdict.costs.filter((c) => c.ledgerUsd > 0).map(relError)),
+      within2Percent: verdict.costs.filter((c) => relError(c) <= 0.02).length,
     },
     leakedInstanceSeconds: verdict.leakedInstanceSeconds,
     strayInstanceSeconds: {
@@ -247,7 +249,8 @@ export function formatReport(r: ChaosReport): string {
     ],
     [
       "worst job cost vs ledger",
-      `${(r.money.worstCostError * 100).toFixed(2)} % (GPU charged while a host had stopped the instance: ${usd(r.money.hostStoppedUsd)})`,
+      `${r.money.within2Percent} of ${r.jobs} jobs within 2 %, the rest within ${STAMP_SLACK_SECONDS} s of price; worst ${(r.money.worstCostError * 100).toFixed(1)} % ` +
+        `(GPU charged while a host had stopped the instance: ${usd(r.money.hostStoppedUsd)})`,
     ],
     ["leaked instance-seconds", `${r.leakedInstanceSeconds.toFixed(1)} (${r.instances} instances in all)`],
     [

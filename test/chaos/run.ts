@@ -61,9 +61,9 @@ export interface ChaosOptions {
   seed: number;
   /** Time compression of the deployment (timings.ts). Default 10. */
   divisor?: number;
-  /** Most jobs in flight at once; the rest wait to be submitted. Default 25. */
+  /** Most jobs in flight at once; the rest wait to be submitted. Default 40. */
   maxActiveJobs?: number;
-  /** Simulated training length, seconds. Default 8. */
+  /** Simulated training length, seconds. Default 20. */
   trainingSeconds?: number;
   /** Probability that a function invocation crashes between two of its side effects. Default 0.03. */
   crashProbability?: number;
@@ -178,7 +178,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const startedAt = Date.now();
   const seed = options.seed;
   const divisor = options.divisor ?? DEFAULT_TIME_DIVISOR;
-  const trainingSeconds = options.trainingSeconds ?? 8;
+  const trainingSeconds = options.trainingSeconds ?? 20;
   const progress = options.progress ?? (() => {});
   const rng = createRng(seed);
   const plans = planJobs(
@@ -278,7 +278,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const watcher = startWatcher(s);
     const timeoutMs = options.timeoutMs ?? 120_000 + options.jobs * 12_000;
     const deadline = startedAt + timeoutMs;
-    const maxActive = options.maxActiveJobs ?? 25;
+    const maxActive = options.maxActiveJobs ?? 40;
     const cancels: Promise<void>[] = [];
     let duplicateSubmissions = 0;
     let cancelsSent = 0;
