@@ -1,15 +1,24 @@
 /**
- * The function processes run from one esbuild bundle, as deployed handlers do: a restart after a
- * crash then costs a Node start and a module load (about half a second of CPU here), not a
- * TypeScript compile of the whole codebase (three to four seconds), which matters when a run
- * restarts processes a hundred times on two cores.
+ * The function processes run from one esbuild bundle, laid out as a deployed function's package is
+ * (`functions/<name>.mjs`, with what `sst.config.ts` copies beside it): a restart after a crash then
+ * costs a Node start and a module load (about half a second of CPU here), not a TypeScript compile of
+ * the whole codebase (three to four seconds), which matters when a run restarts processes dozens of
+ * times on two cores.
  */
+import { existsSync } from "node:fs";
+import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 
-/** Bundles `function-process.ts` into `dir`; returns the file to fork. */
+const ROOT = join(import.meta.dirname, "..", "..");
+
+/** Folders a deployed function carries beside its code, where the repository has them. */
+const PACKAGE_FILES = [{ from: join(ROOT, "packages", "core", "configs"), to: "configs" }];
+
+/** Bundles `function-process.ts` into `dir/functions/`; returns the file to fork. */
 export async function bundleFunctionProcess(dir: string): Promise<string> {
-  const outfile = join(dir, "function-process.mjs");
+  await mkdir(join(dir, "functions"), { recursive: true });
+  const outfile = join(dir, "functions", "function-process.mjs");
   await build({
     entryPoints: [join(import.meta.dirname, "function-process.ts")],
     outfile,
@@ -25,5 +34,8 @@ export async function bundleFunctionProcess(dir: string): Promise<string> {
     },
     logLevel: "error",
   });
+  for (const { from, to } of PACKAGE_FILES) {
+    if (existsSync(from)) await cp(from, join(dir, to), { recursive: true });
+  }
   return outfile;
 }
