@@ -351,8 +351,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
     await Promise.allSettled(cancels);
     const jobsEndedAt = Date.now();
-    // Destroys the steps left to the reaper, and strays, go on the pollers' next runs.
-    const settleUntil = Date.now() + 4 * pollIntervalMs + leaseMsOf(settings);
+    // Destroys the steps left to the reaper, and strays, go on the pollers' next runs (briefly when
+    // the run is out of time: what is still alive then is reported).
+    const settleMs = tracked.every((t) => t.ended) ? 4 * pollIntervalMs + leaseMsOf(settings) : 5_000;
+    const settleUntil = Date.now() + settleMs;
     while (Date.now() < settleUntil && s.sim!.admin.instances().some((i) => i.destroyedAtMs === null)) {
       await sleep(500);
     }
