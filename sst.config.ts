@@ -30,8 +30,15 @@ export default $config({
   },
   async run() {
     // The numbers shared with core, the access table and the check that they agree.
-    const { ACCESS, checkDeploymentInvariants, DEPLOYMENT, FUNCTION_ACCESS, megabytes, seconds } =
-      await import("./packages/core/src/deployment");
+    const {
+      ACCESS,
+      BUNDLE_COPY_FILES,
+      checkDeploymentInvariants,
+      DEPLOYMENT,
+      FUNCTION_ACCESS,
+      megabytes,
+      seconds,
+    } = await import("./packages/core/src/deployment");
     // The code's side of the agreement: its last delivery per queue. (Its leases and budgets are
     // derived from DEPLOYMENT; the infrastructure settings test checks them with every other rule.)
     const { MAX_DELIVERIES } = await import("./packages/core/src/queue/redrive");
@@ -74,11 +81,11 @@ export default $config({
       ttl: JOBS_TABLE_SST.ttl,
     });
 
-    // Vast API key, SSH private key, signing secrets and API credentials, as one JSON document
-    // (README: Deployment). Its value is set by hand after the first deploy.
+    // Vast API key, SSH private key, Hugging Face token, signing secrets and API credentials, as one
+    // JSON document (README: Deployment). Its value is set by hand after the first deploy.
     const secret = new aws.secretsmanager.Secret("VastRentalSecrets", {
       description:
-        "vast-rental: {vastApiKey, sshPrivateKey, webhookSecrets: {vast, vastPrevious, callbacks}, apiKeys, submissionSecrets}",
+        "vast-rental: {vastApiKey, sshPrivateKey, hfToken, webhookSecrets: {vast, vastPrevious, callbacks}, apiKeys, submissionSecrets}",
     });
 
     const bus = new sst.aws.Bus("Events");
@@ -155,6 +162,8 @@ export default $config({
       })),
       // ssh2's optional native `cpu-features` cannot be bundled by esbuild.
       nodejs: { install: ["ssh2"] },
+      // The training templates (packages/core/configs), read at start-up by every function.
+      copyFiles: BUNDLE_COPY_FILES.map((file) => ({ ...file })),
       ...extra,
     });
 

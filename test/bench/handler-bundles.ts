@@ -1,13 +1,15 @@
 /**
  * Handler bundle size and cold-start module init time, measured the way Lambda loads them:
  * each handler in functions/ is bundled with esbuild (ESM, node24, minified, `ssh2` left external
- * as sst.config.ts installs it), then imported in a fresh Node process that reports how long the
- * import took. Run: `npm exec -- tsx test/bench/handler-bundles.ts`.
+ * as sst.config.ts installs it) into `functions/` of a package that also holds what sst.config.ts
+ * copies (`BUNDLE_COPY_FILES`: the training templates, loaded at init), then imported in a fresh Node
+ * process that reports how long the import took. Run: `npm exec -- tsx test/bench/handler-bundles.ts`.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { build } from "esbuild";
+import { BUNDLE_COPY_FILES } from "../../packages/core/src/deployment";
 
 const root = join(import.meta.dirname, "..", "..");
 const handlers = readdirSync(join(root, "functions")).filter((f) => f.endsWith(".ts"));
@@ -17,9 +19,10 @@ const out = mkdtempSync(join(root, ".tmp", "bundles-"));
 const RUNS = 5;
 
 try {
+  for (const { from, to } of BUNDLE_COPY_FILES) cpSync(join(root, from), join(out, to), { recursive: true });
   const rows: string[] = [];
   for (const file of handlers) {
-    const outfile = join(out, `${basename(file, ".ts")}.mjs`);
+    const outfile = join(out, "functions", `${basename(file, ".ts")}.mjs`);
     await build({
       entryPoints: [join(root, "functions", file)],
       outfile,

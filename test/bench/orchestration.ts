@@ -46,6 +46,7 @@ import {
 } from "../../packages/core/src/jobs";
 import { submitJob } from "../../packages/core/src/jobs/submit";
 import { silentLogger } from "../../packages/core/src/observability";
+import { preflightOverSsh } from "../../packages/core/src/preflight";
 import { SqsJobQueue } from "../../packages/core/src/queue";
 import { seededRandom } from "../../packages/core/src/retry";
 import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
@@ -330,6 +331,18 @@ async function runJob(
         retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
         readyTimeoutMs: 10_000,
       }),
+    // FLUX.1-dev is gated: a (simulated) Hugging Face token, as a deployment has.
+    hfToken: "hf_bench_token_0123456789",
+    preflight: preflightOverSsh((target, options) =>
+      connectSsh({
+        ...target,
+        username: "root",
+        privateKey: pair.private,
+        retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
+        readyTimeoutMs: 10_000,
+        signal: options?.signal,
+      }),
+    ),
     // A custom schedule is steady: it also sets the delay once the instance is loading or running.
     datasets: realDatasets(s3),
     settings: {
@@ -340,7 +353,7 @@ async function runJob(
           }
         : { readinessBackoffSeconds: schedule.backoff },
     },
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
   };
   const pushDeps: CompletionDeps = {
     store,
@@ -349,7 +362,7 @@ async function runJob(
     queue,
     clock,
     logger: silentLogger,
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, "hf_bench_token_0123456789"],
     ssh: (target) =>
       connectSsh({
         ...target,
@@ -366,6 +379,7 @@ async function runJob(
   const reaperDeps: ReaperDeps = {
     ...pushDeps,
     probe: deps.probe,
+    preflight: deps.preflight,
     settings: { ...deps.settings, ...pushDeps.settings },
   };
   const log: Invocation[] = [];

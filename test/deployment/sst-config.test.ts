@@ -5,12 +5,15 @@
  * FUNCTION_ACCESS gives it (and no `link`), and that names reach the functions through their
  * environment. `npm run check` type-checks the same file against SST's real component types.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   ACCESS,
   type Access,
+  BUNDLE_COPY_FILES,
   DEPLOYMENT,
   type DeployedFunction,
   FUNCTION_ACCESS,
@@ -262,6 +265,58 @@ describe("sst.config.ts", () => {
     expect(source).not.toMatch(/["'`]\d+ (second|minute|hour|day)s?["'`]/);
     expect(source).not.toMatch(/["'`]\d+ (MB|GB)["'`]/);
     expect(source).not.toMatch(/\blink\s*:/);
+  });
+
+  it("packages the training templates with every function, where a bundled handler looks for them", async () => {
+    const fns = functionArgs(await runConfig(env));
+    for (const [name, args] of Object.entries(fns)) {
+      expect(args.copyFiles, name).toEqual([{ from: "packages/core/configs", to: "configs" }]);
+    }
+    expect(BUNDLE_COPY_FILES).toEqual([{ from: "packages/core/configs", to: "configs" }]);
+    const files = await readdir(join(root, "packages/core/configs"));
+    expect(files.filter((f) => f.endsWith(".yml")).sort()).toEqual([
+      "flux-lora-24gb.yml",
+      "flux-lora-low-vram.yml",
+    ]);
+  });
+
+  it("a handler bundled as SST bundles it starts with the copied templates, and not without them", async () => {
+    const pkg = join(out, "package");
+    const outfile = join(pkg, "functions", "provision.mjs");
+    await build({
+      entryPoints: [join(root, "functions", "provision.ts")],
+      outfile,
+      bundle: true,
+      platform: "node",
+      target: "node24",
+      format: "esm",
+      external: ["ssh2", "cpu-features"],
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+      logLevel: "error",
+    });
+    // Module initialisation loads and validates the templates (what a cold start does).
+    const start = (): { ok: boolean; output: string } => {
+      const script = `const m = await import(${JSON.stringify(outfile)}); console.log(typeof m.handler);`;
+      try {
+        const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+          cwd: root,
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        return { ok: true, output };
+      } catch (error) {
+        return { ok: false, output: String((error as { stderr?: string }).stderr ?? error) };
+      }
+    };
+    expect(start()).toMatchObject({
+      ok: false,
+      output: expect.stringMatching(/no training templates folder/),
+    });
+    for (const { from, to } of BUNDLE_COPY_FILES)
+      cpSync(join(root, from), join(pkg, to), { recursive: true });
+    expect(start()).toEqual({ ok: true, output: "function\n" });
   });
 
   it('refuses to deploy without DATASET_BUCKETS, and allows any readable bucket only with "*"', async () => {

@@ -25,7 +25,8 @@ describe("provision handler under Vast faults", () => {
   });
 
   it("stuck in loading: boot timeout → diagnostics → destroyed → another host", async () => {
-    const s = await scenarios.start({ seed: 6 });
+    // A seed whose market has two CUDA 13 hosts for the job: one to get stuck, one to move to.
+    const s = await scenarios.start({ seed: 9 });
     await s.sim.admin.addFault({ kind: "stuck_loading" });
     const jobId = await s.submit({ bootTimeoutMinutes: 2 });
     const job = await s.run(jobId, (j) => j.state === "pushing", { advanceSeconds: 10, maxRounds: 80 });

@@ -43,6 +43,8 @@ describe("functions/provision.ts handler", () => {
       VASTAI_BASE_URL: sim.url,
       VASTAI_SSH_PRIVATE_KEY: pair.private,
       WEBHOOK_SECRETS: JSON.stringify({ vast: "whsec-very-secret-value" }),
+      // FLUX.1-dev is gated: the token reaches the instance's environment and nowhere else.
+      HF_TOKEN: "hf_lambda_entry_token_4b1d",
     });
     delete process.env.SECRET_ID;
 
@@ -91,10 +93,19 @@ describe("functions/provision.ts handler", () => {
     expect(sim.admin.instances().map((i) => i.id)).toEqual([attempt?.instanceId]);
     // The public key derived from the private one reached the instance.
     expect(sim.admin.instances()[0]?.label).toBe(`vast-rental:${jobId}:1`);
+    expect(sim.admin.instances()[0]?.vast?.extra_env).toContainEqual([
+      "HF_TOKEN",
+      "hf_lambda_entry_token_4b1d",
+    ]);
 
     const logs = written.join("\n");
     expect(logs).toContain("job transition");
-    for (const secret of [sim.apiKey, pair.private, "whsec-very-secret-value"]) {
+    for (const secret of [
+      sim.apiKey,
+      pair.private,
+      "whsec-very-secret-value",
+      "hf_lambda_entry_token_4b1d",
+    ]) {
       expect(logs).not.toContain(secret);
     }
     expect((await checkMoneyInvariants(sim, store)).violations).toEqual([]);

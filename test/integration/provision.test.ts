@@ -24,6 +24,16 @@ describe("provision handler (happy path)", () => {
     expect(attempt?.instanceId).toBe(rented.id);
     expect(attempt?.hostKeyFingerprint).toBe(rented.hostKeyFingerprint);
     expect(rented.actualStatus).toBe("running");
+    // A host the template can run on: a driver for the image's CUDA 13 (≥ 580), the bandwidth
+    // floor — though the market holds older hosts of the same kind — and the image it pins.
+    const older = s.sim.admin
+      .offers()
+      .filter((o) => o.gpu_name === "RTX 4090" && o.country_code === "US" && o.cuda_max_good < 13);
+    expect(older.length).toBeGreaterThan(0);
+    expect(Number(rented.vast?.cuda_max_good)).toBeGreaterThanOrEqual(13);
+    expect(Number(String(rented.vast?.driver_version).split(".")[0])).toBeGreaterThanOrEqual(580);
+    expect(Number(rented.vast?.inet_down)).toBeGreaterThanOrEqual(200);
+    expect(rented.vast?.image_uuid).toBe("ostris/aitoolkit:0.13.18");
     expect(s.pushMessages()).toEqual([{ type: "push", jobId, attempt: 1 }]);
 
     expect(await statesVisited(s.store, jobId)).toEqual(["queued", "provisioning", "booting", "pushing"]);

@@ -38,6 +38,12 @@ describe("createJobDependencies", () => {
     expect(signed.callbacks).toBeInstanceOf(HttpCallbackSender);
     expect(signed.secrets).toContain("cb-secret-1234");
     expect(deps.secrets).toEqual(expect.arrayContaining([env.VASTAI_API_KEY, env.VASTAI_SSH_PRIVATE_KEY]));
+    // No Hugging Face token in this environment; with one, provisioning gives it to gated-model
+    // instances and every log line is scrubbed of it.
+    expect(deps.hfToken).toBeUndefined();
+    const withToken = await createJobDependencies({ ...env, HF_TOKEN: "hf_push_function_token" });
+    expect(withToken.hfToken).toBe("hf_push_function_token");
+    expect(withToken.secrets).toContain("hf_push_function_token");
     expect(() => deps.datasets.reader({ kind: "local", path: "/tmp/x" })).toThrow(
       /only allowed in the local stack/,
     );

@@ -4,6 +4,7 @@
  * instance's real SSH and launches training. The simulator's byte counter (its bandwidth ledger)
  * and the instance folder show what really arrived. Every scenario ends with the money invariants.
  */
+import { statSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -172,6 +173,60 @@ describe("push handler on simulator instances", () => {
     const attempt = await s.store.getAttempt(jobId, 1);
     expect(attempt?.bytesPushed).toBeGreaterThan(Number(pushed?.details.bytes));
     await expectInvariantsHold(s.base);
+  });
+
+  it("a push resumed after a cut at half the dataset sends only the missing half (simulator byte counter)", async () => {
+    const s = await scenarios.start({ seed: 26 });
+    const half = await mkdtemp(join(tmpdir(), "push-half-"));
+    try {
+      // 20 images of 40–60 KB: the cut lands mid-dataset, and tar headers are ~1% of the bytes.
+      await writeDataset(half, { pairs: 20, seed: 5, minBytes: 40_000, maxBytes: 60_000 });
+      await uploadDataset(scenarios.infra, "half/", half);
+      const payload = [...(await hashTree(half)).keys()]
+        .filter((path) => /\.(jpg|jpeg|png|webp|txt)$/.test(path))
+        .map((path) => statSync(join(half, path)).size);
+      const total = payload.reduce((a, b) => a + b, 0);
+      const largest = Math.max(...payload);
+      const { jobId, instanceId } = await s.jobToPushing(
+        { dataset: { kind: "s3" as const, bucket: DATASET_BUCKET, prefix: "half/" } },
+        { durationSeconds: 30 },
+      );
+      const received = () => s.base.sim.admin.instance(instanceId)?.bytesReceived ?? 0;
+      const before = received();
+      await s.base.sim.admin.addFault({ kind: "ssh_drop", instanceId, afterBytes: Math.floor(total / 2) });
+      expect(await s.pumpPush()).toEqual({ received: 1, failed: 1 });
+      expect(received() - before).toBe(Math.floor(total / 2));
+
+      const beforeRetry = received();
+      expect(await s.pumpPush()).toEqual({ received: 1, failed: 0 });
+      expect((await s.store.getJob(jobId))?.state).toBe("training");
+      const resent = received() - beforeRetry;
+      const [pushed] = await notes(s, jobId, "dataset_pushed");
+      const details = pushed?.details as {
+        bytes: number;
+        reusedBytes: number;
+        reusedFiles: number;
+        files: number;
+      };
+      expect(details.files).toBe(40);
+      expect(details.bytes + details.reusedBytes).toBe(total);
+      // The files whole before the cut were not sent again: at least half minus the file cut in two...
+      expect(details.reusedBytes).toBeGreaterThan(total / 2 - largest - 40 * 1024);
+      expect(details.reusedBytes).toBeLessThanOrEqual(total / 2);
+      expect(pushed?.reason).toMatch(/already on the instance were not sent again/);
+      // ...and the instance received the other half: file bytes, their tar headers and padding
+      // (≤ 1 KiB a file), the manifest (~100 bytes a file) and the training config.
+      expect(resent).toBeGreaterThanOrEqual(details.bytes);
+      expect(resent).toBeLessThan(details.bytes + 40 * 1024 + 40 * 100 + 16 * 1024);
+      expect(resent).toBeLessThan(total / 2 + largest + 64 * 1024);
+      const datasetDir = join(instanceFolder(s, instanceId), "jobs", jobId, "dataset");
+      const arrived = await hashTree(datasetDir);
+      for (const [path, hash] of await hashTree(half))
+        if (!path.endsWith(".md") && !path.startsWith(".")) expect(arrived.get(path), path).toBe(hash);
+      await expectInvariantsHold(s.base);
+    } finally {
+      await rm(half, { recursive: true, force: true });
+    }
   });
 
   it("a hostile S3 key fails the job before any GPU is rented", async () => {

@@ -2,7 +2,9 @@
  * A scriptable in-memory `VastPort` for unit tests of the orchestration logic (the integration
  * tests use the simulator instead). It records every call so tests can assert ordering.
  */
-import type { SshProbe, VastPort } from "../../packages/core/src/jobs/ports";
+import type { HostPreflight, SshProbe, VastPort } from "../../packages/core/src/jobs/ports";
+import type { PreflightOutcome, PreflightRequirements } from "../../packages/core/src/preflight";
+import type { SshTarget } from "../../packages/core/src/ssh";
 import { VastAIError } from "../../packages/core/src/vast/errors";
 import type { VastInstance, VastOffer } from "../../packages/core/src/vast/model";
 
@@ -180,4 +182,41 @@ export function fakeProbe(fingerprint = "SHA256:fake"): SshProbe & { failing: bo
     { failing: false, calls: 0 },
   );
   return probe;
+}
+
+/** What a healthy host answers to the pre-flight check. */
+export const PASSED_PREFLIGHT: PreflightOutcome = {
+  passed: true,
+  host: {
+    gpus: [{ index: 0, name: "NVIDIA GeForce RTX 4090", memoryTotalMib: 24564, memoryUsedMib: 1 }],
+    driverVersion: "580.95.05",
+    cudaVersion: "13.0",
+    freeDiskBytes: 60e9,
+    torch: "torch 2.13.0+cu130 cuda True devices 1",
+    aiToolkit: true,
+  },
+};
+
+/**
+ * A pre-flight check answering `outcome` (a healthy host by default), or throwing while `failing`
+ * is set (the host cannot be reached); every call is recorded with its target and requirements.
+ */
+export function fakePreflight(): HostPreflight & {
+  outcome: PreflightOutcome;
+  failing: boolean;
+  calls: { target: SshTarget; requirements: PreflightRequirements }[];
+} {
+  const check = Object.assign(
+    async (target: SshTarget, requirements: PreflightRequirements) => {
+      check.calls.push({ target, requirements });
+      if (check.failing) throw new Error("connect ECONNRESET");
+      return check.outcome;
+    },
+    {
+      outcome: PASSED_PREFLIGHT,
+      failing: false,
+      calls: [] as { target: SshTarget; requirements: PreflightRequirements }[],
+    },
+  );
+  return check;
 }

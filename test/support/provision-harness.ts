@@ -23,8 +23,9 @@ import {
 import type { JobRequestInput } from "../../packages/core/src/jobs/request";
 import { submitJob } from "../../packages/core/src/jobs/submit";
 import { type Logger, silentLogger } from "../../packages/core/src/observability";
+import { preflightOverSsh } from "../../packages/core/src/preflight";
 import { type JobQueue, type QueueMessage, SqsJobQueue } from "../../packages/core/src/queue";
-import { probeSsh } from "../../packages/core/src/ssh";
+import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord } from "../../packages/core/src/store";
 import { NO_RATE_LIMITS, VastAIClient, VastAIService } from "../../packages/core/src/vast";
 import { startVastSim, type VastSim, type VastSimOptions } from "../../packages/vast-sim/src/index";
@@ -148,6 +149,9 @@ export interface ScenarioOptions {
   vastProxy?: (simUrl: string) => Promise<string>;
   /** Where the orchestrator logs (default: nowhere). */
   logger?: Logger;
+  /** The Hugging Face token (`hfToken` in the secret); default a random one, null = none configured
+   * (the shipped templates' model is gated: their jobs then fail before renting). */
+  hfToken?: string | null;
 }
 
 export interface RunOptions {
@@ -208,6 +212,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       }
     : sqsQueue;
   const events = new InMemoryEventPublisher();
+  const hfToken =
+    options.hfToken === undefined ? `hf_test${randomBytes(16).toString("hex")}` : options.hfToken;
   const service = new VastAIService({
     client: new VastAIClient({
       apiKey: sim.apiKey,
@@ -216,6 +222,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
       logs: { pollIntervalMs: 5, maxPolls: 20 },
       timeoutMs: 10_000,
+      ...(hfToken ? { redactSecrets: [hfToken] } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     }),
     ...(options.logger ? { logger: options.logger } : {}),
@@ -232,6 +239,15 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
       retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
       readyTimeoutMs: 5_000,
     });
+  const preflight = preflightOverSsh((target) =>
+    connectSsh({
+      ...target,
+      username: "root",
+      privateKey: pair.private,
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      readyTimeoutMs: 5_000,
+    }),
+  );
   const s3 = s3For(infra);
   await uploadSampleDataset(s3);
   const deps: ProvisionDeps = {
@@ -240,6 +256,7 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
     queue,
     events,
     probe,
+    preflight,
     clock,
     logger: options.logger ?? silentLogger,
     datasets: datasetAccess({ s3, allowLocal: true, https: { policy: LOOPBACK, ...options.https } }),
@@ -257,7 +274,8 @@ export async function startScenario(infra: Infra, options: ScenarioOptions = {})
         ...options.settings?.provision,
       },
     },
-    secrets: [sim.apiKey],
+    secrets: [sim.apiKey, ...(hfToken ? [hfToken] : [])],
+    ...(hfToken ? { hfToken } : {}),
   };
   const handler = createProvisionHandler(deps);
   const pump = (handlers: SqsHandler[] = [handler]) =>

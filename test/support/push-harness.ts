@@ -77,7 +77,8 @@ export interface PushScenario {
   /** A push handler over other deps (e.g. a crashing store). */
   handlerWith(overrides: Partial<ReaperDeps>): PushHandler;
   pumpPush(handlers?: SqsHandler[]): Promise<PumpResult>;
-  /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`. */
+  /** Submits a job and runs provisioning until it is `pushing`; the instance trains for `trainingSeconds`.
+   * Returns the instance of the attempt that reached `pushing`. */
   jobToPushing(
     overrides?: Partial<JobRequestInput>,
     training?: { durationSeconds?: number; fail?: boolean; failMessage?: string },
@@ -122,6 +123,8 @@ export async function startPushScenario(
     logger: options.logger ?? silentLogger,
     secrets: base.deps.secrets,
     probe: base.deps.probe,
+    ...(base.deps.hfToken ? { hfToken: base.deps.hfToken } : {}),
+    preflight: base.deps.preflight,
     ssh,
     datasets: base.deps.datasets,
     s3,
@@ -147,8 +150,9 @@ export async function startPushScenario(
     pumpPush: (handlers = [handler]) => pumpOnce(infra.sqs.client, pushQueueUrl, { handlers }),
     async jobToPushing(overrides = {}, training = {}) {
       const jobId = await base.submit(overrides);
-      await base.run(jobId, (j) => j.state === "pushing");
-      const attempt = await base.store.getAttempt(jobId, 1);
+      const pushing = await base.run(jobId, (j) => j.state === "pushing");
+      // The attempt that got there (an earlier one may have failed its host's pre-flight check).
+      const attempt = await base.store.getAttempt(jobId, pushing.attempt);
       const instanceId = attempt?.instanceId;
       if (!instanceId) throw new Error("no instance recorded");
       await base.service.client.attachSshKey(instanceId, pair.public);
@@ -278,7 +282,14 @@ export async function seedPushingJobOnSshd(
     s3: options.s3,
     artifactBucket: ARTIFACT_BUCKET,
     settings: {
-      push: { workspaceRoot: workspace, python: "python3", heartbeatIntervalSeconds: 1, ...options.push },
+      // The fake ai-toolkit (installFakeToolkit) lives in the workspace, not at the template's /app.
+      push: {
+        workspaceRoot: workspace,
+        python: "python3",
+        toolkitDir: join(workspace, "ai-toolkit"),
+        heartbeatIntervalSeconds: 1,
+        ...options.push,
+      },
     },
   };
   return {

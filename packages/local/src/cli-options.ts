@@ -22,6 +22,12 @@ export interface CliOptions {
   budgetUsd: number | null;
   maxHourlyUsd: number;
   gpuType: string;
+  /** The sample job's training template; null: the API's default. */
+  template: string | null;
+  /** The sample job's training steps; null: the template's default. */
+  steps: number | null;
+  /** With `--live`: Vast's API base URL (a Vast-compatible API such as the simulator, in tests). */
+  vastBaseUrl: string | null;
   /** Simulated training length (simulator only). */
   trainingSeconds: number;
   /** Simulated boot: seconds provisioning, then loading the image (simulator only). */
@@ -31,6 +37,8 @@ export interface CliOptions {
   ports: { api: number; vast: number; aws: number; dynamodb: number; events: number };
   apiKey: string | null;
   vastApiKey: string | null;
+  /** HF_TOKEN: with --live, the token the instance downloads FLUX.1-dev (gated) with. */
+  hfToken: string | null;
   /** Where stack.json and the lock live. */
   stateDir: string;
   logLevel: string;
@@ -45,8 +53,10 @@ export const ENVIRONMENT = [
   ["EVENTS_PORT", "8791", "the event bus (EventBridge PutEvents)"],
   ["LOCAL_API_KEY", "random, printed", "the API key the local API accepts"],
   ["LOCAL_STATE_DIR", ".local", "where stack.json is written"],
-  ["LOG_LEVEL", "WARN", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
+  ["LOG_LEVEL", "ERROR", "the functions' log level (DEBUG, INFO, WARN, ERROR, SILENT)"],
   ["VASTAI_API_KEY", "unset", "your Vast.ai key, used only with --live"],
+  ["VASTAI_BASE_URL", "https://console.vast.ai", "Vast's API, used only with --live"],
+  ["HF_TOKEN", "unset", "your Hugging Face token (FLUX.1-dev is gated), used only with --live"],
 ] as const;
 
 export const HELP = `npm start [-- options]   the whole system on this machine, and a sample job through it
@@ -60,6 +70,8 @@ Options:
   --gpu <name>            the sample job's GPU (default "RTX 4090")
   --max-hourly <usd>      the sample job's price cap per hour (default 1)
   --budget <usd>          the sample job's budget (default 5; required with --live)
+  --template <name>       the sample job's training template (default: the API's, flux-lora-24gb)
+  --steps <n>             the sample job's training steps (default: the template's)
   --live                  rent on real Vast.ai with VASTAI_API_KEY instead of the simulator
   --yes                   with --live: do not ask before renting
   -h, --help              this text
@@ -72,6 +84,12 @@ function number(name: string, text: string | undefined, fallback: number, min: n
   const value = Number(text);
   if (!Number.isFinite(value) || value < min)
     throw new UsageError(`${name} must be a number ≥ ${min}, not "${text}"`);
+  return value;
+}
+
+function integer(name: string, text: string, min: number): number {
+  const value = number(name, text, min, min);
+  if (!Number.isInteger(value)) throw new UsageError(`${name} must be a whole number, not "${text}"`);
   return value;
 }
 
@@ -99,6 +117,12 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
   if (live && budgetUsd === null && !values["no-sample"]) {
     throw new UsageError("--live rents real GPUs: give the sample job a budget with --budget <usd>");
   }
+  const hfToken = env.HF_TOKEN?.trim() || null;
+  if (live && !hfToken && !values["no-sample"]) {
+    throw new UsageError(
+      "--live trains FLUX.1-dev, a gated model: put a Hugging Face token that accepted its licence in HF_TOKEN",
+    );
+  }
   return {
     help: values.help ?? false,
     sample: !(values["no-sample"] ?? false),
@@ -108,6 +132,9 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
     budgetUsd,
     maxHourlyUsd: number("--max-hourly", values["max-hourly"], 1, 0.01),
     gpuType: values.gpu ?? "RTX 4090",
+    template: values.template?.trim() || null,
+    steps: values.steps === undefined ? null : integer("--steps", values.steps, 1),
+    vastBaseUrl: env.VASTAI_BASE_URL?.trim() || null,
     trainingSeconds: number("--training-seconds", values["training-seconds"], 30, 1),
     bootSeconds: number("--boot-seconds", values["boot-seconds"], 25, 1),
     exitWhenDone: values["exit-when-done"] ?? false,
@@ -120,8 +147,9 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
     },
     apiKey: env.LOCAL_API_KEY?.trim() || null,
     vastApiKey,
+    hfToken,
     stateDir: env.LOCAL_STATE_DIR?.trim() || ".local",
-    logLevel: (env.LOG_LEVEL ?? "WARN").toUpperCase(),
+    logLevel: (env.LOG_LEVEL ?? "ERROR").toUpperCase(),
   };
 }
 
@@ -139,6 +167,8 @@ function parse(argv: string[]) {
       gpu: { type: "string" },
       "max-hourly": { type: "string" },
       budget: { type: "string" },
+      template: { type: "string" },
+      steps: { type: "string" },
       live: { type: "boolean" },
       yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },

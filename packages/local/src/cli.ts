@@ -63,13 +63,23 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /** Runs the sample job; resolves with its final state (null when nothing was rented). */
-async function runSample(stack: LocalStack, options: CliOptions): Promise<string | null> {
-  const request = sampleJobRequest({
-    gpuType: options.gpuType,
-    maxHourlyUsd: options.maxHourlyUsd,
-    budgetUsd: options.budgetUsd ?? 5,
-    idempotencyKey: `sample-${Date.now()}`,
-  });
+async function runSample(
+  stack: LocalStack,
+  options: CliOptions,
+  signal: AbortSignal,
+): Promise<string | null> {
+  const request = sampleJobRequest(
+    {
+      gpuType: options.gpuType,
+      maxHourlyUsd: options.maxHourlyUsd,
+      budgetUsd: options.budgetUsd ?? 5,
+      idempotencyKey: `sample-${Date.now()}`,
+    },
+    {
+      ...(options.template ? { template: options.template } : {}),
+      ...(options.steps ? { steps: options.steps } : {}),
+    },
+  );
   if (options.live) {
     const offer = await cheapestOffer(stack, options.gpuType, options.maxHourlyUsd);
     if (!offer) {
@@ -98,6 +108,7 @@ async function runSample(stack: LocalStack, options: CliOptions): Promise<string
     apiKey: stack.apiKey,
     jobId: submitted.jobId,
     out: process.stdout,
+    signal,
   });
   print();
   for (const line of finalReport(view)) print(line);
@@ -137,8 +148,32 @@ async function main(): Promise<void> {
     if (error instanceof StackAlreadyRunningError) fail(error.message);
     throw error;
   }
+
+  // One Ctrl-C can arrive several times (the terminal signals every process in the group, and
+  // npm and tsx pass it on too): repeats within two seconds are the same request; a later one forces.
+  // Handled from here on, so a Ctrl-C during start-up still releases the state folder and exits
+  // through process.exit (whose hooks stop DynamoDB Local, which has its own process group).
+  let stack: LocalStack | null = null;
+  const stopping = new AbortController();
+  let stoppingSince: number | null = null;
+  const shutdown = async () => {
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince > 2000) process.exit(1);
+      return;
+    }
+    stoppingSince = Date.now();
+    // The sample run's follow ends quietly: the job's end is reported by the release below.
+    stopping.abort();
+    if (stack) {
+      print("\nStopping: queue workers, poller, running jobs, API, simulator, fauxqs, DynamoDB Local…");
+      reportReleased(await stack.stop());
+    }
+    await stateDir.release();
+    process.exit(stack ? 0 : 130);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown());
+
   print(`Starting vast-rental locally (${options.live ? "real Vast.ai" : "the Vast simulator"})…`);
-  let stack: LocalStack;
   try {
     stack = await startLocalStack({
       ports: options.ports,
@@ -146,7 +181,12 @@ async function main(): Promise<void> {
       pollIntervalSeconds: options.pollIntervalSeconds,
       vast:
         options.live && options.vastApiKey
-          ? { kind: "live", apiKey: options.vastApiKey }
+          ? {
+              kind: "live",
+              apiKey: options.vastApiKey,
+              ...(options.vastBaseUrl ? { baseUrl: options.vastBaseUrl } : {}),
+              ...(options.hfToken ? { hfToken: options.hfToken } : {}),
+            }
           : {
               kind: "simulator",
               trainingSeconds: options.trainingSeconds,
@@ -161,23 +201,6 @@ async function main(): Promise<void> {
     if (error instanceof PortInUseError) fail(error.message);
     throw error;
   }
-
-  // One Ctrl-C can arrive several times (the terminal signals every process in the group, and
-  // npm and tsx pass it on too): repeats within two seconds are the same request; a later one forces.
-  let stoppingSince: number | null = null;
-  const shutdown = async () => {
-    if (stoppingSince !== null) {
-      if (Date.now() - stoppingSince > 2000) process.exit(1);
-      return;
-    }
-    stoppingSince = Date.now();
-    print("\nStopping: queue workers, poller, running jobs, API, simulator, fauxqs, DynamoDB Local…");
-    reportReleased(await stack.stop());
-    await stateDir.release();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown());
-  process.on("SIGTERM", () => void shutdown());
 
   await stateDir.writeStackFile({
     apiUrl: stack.apiUrl,
@@ -202,12 +225,15 @@ async function main(): Promise<void> {
   if (options.sample) {
     let outcome: string | null = null;
     try {
-      outcome = await runSample(stack, options);
+      outcome = await runSample(stack, options, stopping.signal);
     } catch (error) {
-      process.stderr.write(
-        `The sample run failed: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
+      if (!stopping.signal.aborted)
+        process.stderr.write(
+          `The sample run failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
     }
+    // Stopping: shutdown reports and exits.
+    if (stopping.signal.aborted) return;
     print();
     if (options.exitWhenDone) {
       reportReleased(await stack.stop());

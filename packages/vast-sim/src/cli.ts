@@ -13,6 +13,8 @@ const HELP = `vast-sim: a Vast.ai simulator
   --provisioning S      simulated seconds before loading (default 5)
   --loading S           simulated seconds of loading (default 20)
   --training-seconds S  simulated seconds every instance's training takes (default 120)
+  --ai-toolkit-dir DIR  where instances find ai-toolkit's run.py stand-in; repeat for several
+                        (default /workspace/ai-toolkit and /app/ai-toolkit)
   --api-key KEY         account API key (default: random)
   --no-ssh              do not start per-instance SSH servers
   --unsafe-no-sandbox   run instance commands UNCONFINED on this machine (only where bubblewrap
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     provisioning: { type: "string" },
     loading: { type: "string" },
     "training-seconds": { type: "string" },
+    "ai-toolkit-dir": { type: "string", multiple: true },
     "api-key": { type: "string" },
     "no-ssh": { type: "boolean", default: false },
     "unsafe-no-sandbox": { type: "boolean", default: false },
@@ -69,6 +72,7 @@ const sim = await startVastSim({
   ...(values["training-seconds"]
     ? { trainingSeconds: num("training-seconds", values["training-seconds"]) }
     : {}),
+  ...(values["ai-toolkit-dir"] ? { aiToolkitDirs: values["ai-toolkit-dir"] } : {}),
   ...(values["api-key"] ? { apiKey: values["api-key"] } : {}),
   ssh: !values["no-ssh"],
   rateLimits: values["rate-limits"],

@@ -3,11 +3,13 @@
  * seeded random profile. Endpoint faults (errors, latency, 429s) hit the next N calls to an
  * endpoint; create faults hit the next N creates (optionally of one offer); destroy faults hit
  * the next N destroys (optionally of one instance); instance faults target one instance, or the
- * next instance created when no `instanceId` is given. Every fault that takes effect is counted by
- * kind (`FaultBook.counts`), so a run can say what it went through.
+ * next instance created when no `instanceId` is given; host profiles shape the next N instances,
+ * or every instance on one machine while the fault is active. Every fault that takes effect is
+ * counted by kind (`FaultBook.counts`), so a run can say what it went through.
  */
 import { z } from "zod";
 import { type Endpoint, EndpointTargetSchema } from "./endpoints";
+import { type HostProfile, HostProfileSchema } from "./host-profile";
 import { createRng, type Rng } from "./random";
 
 const times = z.number().int().positive().default(1);
@@ -79,6 +81,17 @@ export const FaultSpecSchema = z.discriminatedUnion("kind", [
     kind: z.literal("ssh_drop"),
     instanceId: z.number().int().optional(),
     afterBytes: z.number().int().nonnegative(),
+  }),
+  /**
+   * What the host looks like from inside (GPUs, driver, disk, torch, ai-toolkit: host-profile.ts),
+   * decided when an instance is created: on one machine for as long as the fault is active, or for
+   * the next `times` instances created (any machine) without `machineId`.
+   */
+  z.object({
+    kind: z.literal("host_profile"),
+    machineId: z.number().int().optional(),
+    profile: HostProfileSchema,
+    times,
   }),
 ]);
 export type FaultSpec = z.infer<typeof FaultSpecSchema>;
@@ -344,6 +357,20 @@ export class FaultBook {
     this.note("late_create");
     // A gateway timeout is how a create that Vast keeps working on looks from outside.
     return { status: 504, delaySeconds: Math.round(min + this.rng.next() * (max - min)) };
+  }
+
+  /**
+   * The host profile of a new instance on `machineId`: the machine's own (kept while the fault is
+   * active), else the next one waiting for any instance (consumed), else null (a healthy host).
+   */
+  takeHostProfile(machineId: number): HostProfile | null {
+    const mine = this.active.find((f) => f.spec.kind === "host_profile" && f.spec.machineId === machineId);
+    if (mine?.spec.kind === "host_profile") return mine.spec.profile;
+    const next = this.consume(
+      (s): s is Extract<FaultSpec, { kind: "host_profile" }> =>
+        s.kind === "host_profile" && s.machineId === undefined,
+    );
+    return next?.profile ?? null;
   }
 
   takeDestroyIgnored(instanceId: number): boolean {

@@ -9,6 +9,14 @@ export type {
   RandomFaultProfileInput,
 } from "./faults";
 export { FaultSpecSchema, RandomFaultProfileSchema } from "./faults";
+export {
+  cudaVersionOfDriver,
+  DEFAULT_AI_TOOLKIT_DIRS,
+  DEFAULT_DRIVER_VERSION,
+  type HostProfile,
+  type HostProfileInput,
+  HostProfileSchema,
+} from "./host-profile";
 export type { HistoryEntry } from "./instance";
 export type { InstanceLedger, LedgerAmounts } from "./ledger";
 export type { LifecycleDelays } from "./lifecycle";

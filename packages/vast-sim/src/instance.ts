@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type CreateRequest, normaliseRuntype, parseEnv } from "./create-request";
 import type { InstanceFault } from "./faults";
+import { type HostProfile, type ResolvedHost, resolveHost } from "./host-profile";
 import type { SimOffer } from "./marketplace";
 
 export type ActualStatus = null | "loading" | "running" | "stopped" | "created" | "exited" | "offline";
@@ -77,6 +78,8 @@ export interface SimInstance {
   sshPort: number;
   rootDir: string;
   hostKeyFingerprint: string | null;
+  /** What the host looks like from inside (GPUs, driver, disk, torch, ai-toolkit), fixed at create. */
+  host: ResolvedHost;
 }
 
 export function freshFaultState(): InstanceFaultState {
@@ -102,6 +105,8 @@ export interface CreateOrder {
   accountKeys: string[];
   /** Instance faults drawn at the create call. */
   faults: InstanceFault[];
+  /** The host profile drawn at the create call (null: a healthy host). */
+  hostProfile: HostProfile | null;
 }
 
 /** A new instance, created at `atMs`: provisioning starts then, and so does storage billing. */
@@ -109,7 +114,7 @@ export function newInstance(
   order: CreateOrder,
   id: number,
   atMs: number,
-  options: { provisioningSeconds: number; dataDir: string },
+  options: { provisioningSeconds: number; dataDir: string; aiToolkitDirs: readonly string[] },
 ): SimInstance {
   const { body, offer } = order;
   const isBid = body.price !== undefined && body.price !== null;
@@ -153,5 +158,6 @@ export function newInstance(
     sshPort: 0,
     rootDir: join(options.dataDir, "instances", String(id)),
     hostKeyFingerprint: null,
+    host: resolveHost(offer, body.disk, order.hostProfile, options.aiToolkitDirs),
   };
 }

@@ -94,6 +94,14 @@ const CPUS = [
 ];
 const MOBOS = ["ROMED8-2T", "H12SSL-i", "PRO WS WRX80E-SAGE SE WIFI", "X13DEG-OA", "B650M"];
 
+/** A driver that supports `cuda` (and no newer major): 580 for CUDA 13, 570 for 12.8, … */
+function driverFor(cuda: number): { version: string; number: number } {
+  if (cuda >= 13) return { version: "580.95.05", number: 580095005 };
+  if (cuda >= 12.8) return { version: "570.144.0", number: 570144000 };
+  if (cuda >= 12.4) return { version: "550.127.05", number: 550127005 };
+  return { version: "535.86.05", number: 535086005 };
+}
+
 function generateOffer(rng: Rng, index: number, nowMs: number): SimOffer {
   const model = pickWeighted(GPU_MODELS, rng.next());
   const location = pickWeighted(LOCATIONS, rng.next());
@@ -105,7 +113,8 @@ function generateOffer(rng: Rng, index: number, nowMs: number): SimOffer {
   const reliability = rng.float(0.9, 0.9999, 4);
   const verified = rng.chance(0.82);
   const datacenter = rng.chance(0.25);
-  const cuda = rng.pick([11.8, 12.2, 12.4, 12.6, 12.8, 13.0]);
+  // Half the hosts run a driver for CUDA 13 (≥ 580), as ai-toolkit's image needs; the rest are older.
+  const cuda = rng.pick([11.8, 12.4, 12.8, 13.0, 13.0, 13.0, 13.0, 13.0, 13.1, 13.1, 13.1, 13.2]);
   const machineId = 10_000 + index * 7 + rng.int(0, 6);
   const dlperf = Math.round(model.dlperf * numGpus * rng.float(0.85, 1.05, 3) * 100) / 100;
   const durationSec = rng.int(3, 180) * 86_400;
@@ -128,8 +137,8 @@ function generateOffer(rng: Rng, index: number, nowMs: number): SimOffer {
     gpu_display_active: false,
     compute_cap: model.computeCap,
     cuda_max_good: cuda,
-    driver_version: cuda >= 12.8 ? "570.144.0" : cuda >= 12.4 ? "550.127.05" : "535.86.05",
-    driver_vers: cuda >= 12.8 ? 570144000 : cuda >= 12.4 ? 550127005 : 535086005,
+    driver_version: driverFor(cuda).version,
+    driver_vers: driverFor(cuda).number,
     bw_nvlink: numGpus > 1 && model.name.includes("SXM") ? 600 : 0,
     cpu_name: cpu.name,
     cpu_cores: cpu.cores,

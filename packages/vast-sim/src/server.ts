@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { type Clock, type Logger, silentLogger, systemClock } from "@vast-rental/core";
 import { Hono } from "hono";
+import { z } from "zod";
 import { createAdmin, type SimAdmin } from "./admin";
 import { adminRoutes } from "./api/admin-routes";
 import { createRoutes } from "./api/create";
@@ -21,6 +22,7 @@ import { searchRoutes } from "./api/search";
 import { sshKeyRoutes } from "./api/ssh-keys";
 import { VastHttpError } from "./errors";
 import { FaultBook, type RandomFaultProfileInput, RandomFaultProfileSchema } from "./faults";
+import { AiToolkitDirSchema, DEFAULT_AI_TOOLKIT_DIRS } from "./host-profile";
 import { DEFAULT_DELAYS, type LifecycleDelays } from "./lifecycle";
 import { type RateLimitConfig, RateLimiter } from "./rate-limits";
 import { SimClock } from "./sim-clock";
@@ -61,6 +63,13 @@ export interface VastSimOptions {
   bandwidthUsdPerGb?: number;
   /** Simulated seconds of training on every instance (the admin API can change one); default 120. */
   trainingSeconds?: number;
+  /**
+   * Where instances find ai-toolkit's run.py stand-in: folders under /workspace or /root are written
+   * into the instance folder, others (ai-toolkit's image keeps it at /app/ai-toolkit) are bound
+   * read-only. Default both `/workspace/ai-toolkit` and `/app/ai-toolkit`. A `host_profile` fault
+   * with `aiToolkit: false` gives a host none.
+   */
+  aiToolkitDirs?: readonly string[];
   /** Polls of a logs `result_url` that answer 404 before the text; default 2. */
   logPendingPolls?: number;
   /** Deliver Vast's signed notification webhooks (outbid, offline, error) here. */
@@ -123,6 +132,7 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
       bandwidthUsdPerGb: options.bandwidthUsdPerGb ?? null,
       logPendingPolls: options.logPendingPolls ?? 2,
       trainingSeconds: options.trainingSeconds ?? null,
+      aiToolkitDirs: z.array(AiToolkitDirSchema).parse(options.aiToolkitDirs ?? [...DEFAULT_AI_TOOLKIT_DIRS]),
       userId: 270_000 + ((options.seed ?? 1) % 1000),
     },
     clock,

@@ -3,6 +3,9 @@
  * the contract in its index.ts): starts, stops and restarts one server per instance. With
  * `ssh: false` no server runs and instances advertise a placeholder port that nothing listens on.
  */
+import type { PrepareInstanceFolderOptions } from "./ssh/instance-folder";
+import type { SimHostEnvironment } from "./ssh/types";
+
 export interface SshFaults {
   refuseConnections: boolean;
   dropAfterBytes: number | null;
@@ -20,6 +23,10 @@ export interface SshStartRequest {
   hostKey: string;
   authorizedKeys: () => string[];
   gpu: { name: string; count: number; ramMb: number };
+  /** The host around the GPUs (driver, disk, torch; host-profile.ts). */
+  hostEnv: SimHostEnvironment;
+  /** ai-toolkit folders outside the instance folder that show the run.py stand-in. */
+  aiToolkitMounts: readonly string[];
   port?: number;
   timeScale: number;
   faults: () => SshFaults;
@@ -40,7 +47,7 @@ export interface SshBackend {
   readonly enabled: boolean;
   readonly confinement: SimConfinement | null;
   generateHostKey(): string;
-  prepareInstanceFolder(rootDir: string): Promise<void>;
+  prepareInstanceFolder(rootDir: string, options: PrepareInstanceFolderOptions): Promise<void>;
   start(req: SshStartRequest): Promise<SshServerHandle>;
   setTrainingBehaviour(
     rootDir: string,
@@ -54,7 +61,7 @@ interface SshModule {
   ): Promise<SshServerHandle>;
   checkConfinement(options: { confinement?: SimConfinement }): Promise<SimConfinement>;
   generateHostKey(): string;
-  prepareInstanceFolder(rootDir: string): Promise<void>;
+  prepareInstanceFolder(rootDir: string, options: PrepareInstanceFolderOptions): Promise<void>;
   setTrainingBehaviour: SshBackend["setTrainingBehaviour"];
 }
 
@@ -83,7 +90,7 @@ export async function loadSshBackend(enabled: boolean, options: SshBackendOption
     enabled: true,
     confinement,
     generateHostKey: () => mod.generateHostKey(),
-    prepareInstanceFolder: (dir) => mod.prepareInstanceFolder(dir),
+    prepareInstanceFolder: (dir, folderOptions) => mod.prepareInstanceFolder(dir, folderOptions),
     setTrainingBehaviour: (dir, b) => mod.setTrainingBehaviour(dir, b),
     start: async (req) => {
       try {

@@ -7,6 +7,7 @@ import type { Logger } from "@vast-rental/core";
 import type { CreateRequest } from "./create-request";
 import { errors, VastHttpError } from "./errors";
 import type { FaultBook, FaultSpec, InstanceFault } from "./faults";
+import { placeAiToolkitDirs } from "./host-profile";
 import { type CreateOrder, newInstance, type SimInstance } from "./instance";
 import { renderInstance } from "./instance-view";
 import { LateCreates } from "./late-creates";
@@ -36,6 +37,8 @@ export interface StateOptions {
   userId: number;
   /** Simulated seconds every instance's training takes unless the admin API says otherwise. */
   trainingSeconds: number | null;
+  /** Where instances find ai-toolkit's run.py stand-in (host-profile.ts). */
+  aiToolkitDirs: readonly string[];
 }
 
 export type InstanceEvent = { type: "outbid" | "offline" | "online" | "error"; instance: SimInstance };
@@ -206,6 +209,7 @@ export class SimState {
       body,
       accountKeys: this.accountKeys.filter((k) => k.deleted_at === null).map((k) => k.public_key),
       faults: this.faults.takeForNewInstance(),
+      hostProfile: this.faults.takeHostProfile(offer.machine_id),
     };
     const now = this.clock.now();
     if (late) {
@@ -272,6 +276,7 @@ export class SimState {
     const inst = newInstance(order, id, atMs, {
       provisioningSeconds: this.options.delays.provisioningSeconds,
       dataDir: this.options.dataDir,
+      aiToolkitDirs: this.options.aiToolkitDirs,
     });
     for (const f of order.faults) this.applyInstanceFault(inst, f);
     this.logger.info("vast-sim instance created", {
@@ -291,7 +296,9 @@ export class SimState {
   /** The instance folder and SSH server, opened even when created stopped so the port is known. */
   private async setUp(inst: SimInstance): Promise<void> {
     await mkdir(inst.rootDir, { recursive: true });
-    await this.ssh.prepareInstanceFolder(inst.rootDir);
+    await this.ssh.prepareInstanceFolder(inst.rootDir, {
+      aiToolkitDirs: placeAiToolkitDirs(inst.host.aiToolkitDirs).inFolder,
+    });
     if (this.options.trainingSeconds !== null) {
       await this.ssh.setTrainingBehaviour(inst.rootDir, {
         durationSeconds: this.options.trainingSeconds,
@@ -313,7 +320,9 @@ export class SimState {
       rootDir: inst.rootDir,
       hostKey,
       authorizedKeys: () => [...inst.accountKeys, ...inst.attachedKeys.map((k) => k.public_key)],
-      gpu: { name: inst.offer.gpu_name, count: inst.offer.num_gpus, ramMb: inst.offer.gpu_ram },
+      gpu: inst.host.gpu,
+      hostEnv: inst.host.env,
+      aiToolkitMounts: placeAiToolkitDirs(inst.host.aiToolkitDirs).mounts,
       ...(inst.sshPort ? { port: inst.sshPort } : {}),
       timeScale: this.clock.timeScale || 1,
       faults: () => this.sshFaults(inst),

@@ -1,7 +1,7 @@
 /**
  * Builds every step's dependencies from the environment and the secrets: DynamoDB, SQS,
- * EventBridge, S3 (datasets and artifacts), the Vast service, SSH (probe and sessions with the
- * orchestrator's key), the signed callback sender and a redacting Powertools logger. Built once per
+ * EventBridge, S3 (datasets and artifacts), the Vast service, SSH (probe, pre-flight host check and
+ * sessions with the orchestrator's key), the signed callback sender and a redacting Powertools logger. Built once per
  * Lambda container — the provision, push and poller handlers share it — and by the local stack
  * with endpoint overrides.
  */
@@ -17,6 +17,7 @@ import { DEPLOYMENT } from "../deployment";
 import { EventBridgePublisher } from "../events";
 import { type ReaperDeps, type SshConnector, type SshProbe, vastPortFromService } from "../jobs";
 import { guardedHttpsAgent, parseOutboundAllowHosts } from "../net";
+import { preflightOverSsh } from "../preflight";
 import { type DeadLetterSink, SqsDeadLetters, SqsJobQueue } from "../queue";
 import { connectSsh, probeSsh } from "../ssh";
 import { DynamoJobStore } from "../store";
@@ -76,6 +77,8 @@ export async function createJobDependencies(
     baseUrl: config.VASTAI_BASE_URL,
     logger,
     sshPublicKey,
+    // Vast echoes a create's env in instance views and may echo it in errors: scrub the token too.
+    redactSecrets: secrets.hfToken ? [secrets.hfToken] : [],
     // One request must fit inside the shortest function that makes one (the API, the subscriber).
     timeoutMs: DEPLOYMENT.stepDeadlines.vastRequestSeconds * 1000,
     ...(options.vastRateLimits ? { rateLimits: options.vastRateLimits } : {}),
@@ -90,6 +93,18 @@ export async function createJobDependencies(
       readyTimeoutMs: 10_000,
       logger,
     });
+  // Right after a successful probe: the same short connection policy, one session per check.
+  const preflight = preflightOverSsh((target, options) =>
+    connectSsh({
+      ...target,
+      username: "root",
+      privateKey: secrets.sshPrivateKey,
+      retry: { attempts: 2, baseDelayMs: 500, maxDelayMs: 1_000 },
+      readyTimeoutMs: 10_000,
+      logger,
+      signal: options?.signal,
+    }),
+  );
   const ssh: SshConnector = (target, options) =>
     connectSsh({
       ...target,
@@ -119,6 +134,8 @@ export async function createJobDependencies(
     logger,
     secrets: known,
     probe,
+    ...(secrets.hfToken ? { hfToken: secrets.hfToken } : {}),
+    preflight,
     ssh,
     datasets: {
       reader: (source) => datasetReaderFor(source, datasetClients),

@@ -1,6 +1,7 @@
 /**
  * The system's secrets: the Vast API key, the SSH private key that reaches rented instances,
- * the webhook signing secrets and the HTTP API's credentials. In AWS they come from one Secrets
+ * the Hugging Face token rented instances download gated models with, the webhook signing secrets
+ * and the HTTP API's credentials. In AWS they come from one Secrets
  * Manager secret (a JSON document) through Powertools Parameters, cached for a few minutes; in
  * local runs, from the environment. Errors name what is missing, never a value.
  */
@@ -12,6 +13,15 @@ import { z } from "zod";
 export const SecretsSchema = z.object({
   vastApiKey: z.string().min(1, "vastApiKey is missing"),
   sshPrivateKey: z.string().min(1, "sshPrivateKey is missing"),
+  /**
+   * Hugging Face token for templates whose model is gated (FLUX.1-dev), given to those instances
+   * as `HF_TOKEN`. Absent = such jobs fail before renting. Printable, no spaces, 8 characters or
+   * more (it is scrubbed from logs by 8-character pieces, and goes into a container environment).
+   */
+  hfToken: z
+    .string()
+    .regex(/^[\x21-\x7e]{8,512}$/)
+    .optional(),
   /**
    * Signing secrets by purpose: `vast` verifies Vast's notification webhooks, `callbacks` signs ours.
    * `vastPrevious`, only while Vast's secret is rotated, is the one `vast` replaces: both verify.
@@ -72,6 +82,7 @@ export function secretValues(secrets: Secrets): string[] {
   return [
     secrets.vastApiKey,
     secrets.sshPrivateKey,
+    ...(secrets.hfToken ? [secrets.hfToken] : []),
     ...Object.values(secrets.webhookSecrets),
     ...Object.values(secrets.apiKeys ?? {}),
     ...Object.values(secrets.submissionSecrets ?? {}),
@@ -117,7 +128,7 @@ function jsonObjectFromEnv(env: Record<string, string | undefined>, name: string
 }
 
 /** From Secrets Manager when `SECRET_ID` is set, else from `VASTAI_API_KEY`, `VASTAI_SSH_KEY_PATH`
- * (or `VASTAI_SSH_PRIVATE_KEY`), and the JSON objects `WEBHOOK_SECRETS`, `API_KEYS` and
+ * (or `VASTAI_SSH_PRIVATE_KEY`), `HF_TOKEN` (optional), and the JSON objects `WEBHOOK_SECRETS`, `API_KEYS` and
  * `SUBMISSION_SECRETS`. A callback signing secret that is also a submission secret is refused
  * (`SharedSigningSecretError`). */
 export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Secrets> {
@@ -151,6 +162,7 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
   const parsed = SecretsSchema.safeParse({
     vastApiKey: env.VASTAI_API_KEY,
     sshPrivateKey,
+    hfToken: env.HF_TOKEN || undefined,
     webhookSecrets: jsonObjectFromEnv(env, "WEBHOOK_SECRETS") ?? {},
     apiKeys: jsonObjectFromEnv(env, "API_KEYS"),
     submissionSecrets: jsonObjectFromEnv(env, "SUBMISSION_SECRETS"),

@@ -9,6 +9,23 @@ export interface DatasetEntry {
   size: number;
   /** `other` for symlinks, devices and the like: counted as skipped, never opened. */
   kind: "file" | "other";
+  /**
+   * True when `open()` may be called more than once (listing sources: a folder, S3). A large file
+   * the instance may already have is then read once to compare hashes and again to send it.
+   */
+  repeatable?: boolean;
+  /**
+   * Local files only: the whole file read synchronously into `scratch` (at least the listed size
+   * plus one byte), returning the bytes read — a view of `scratch`, valid until the next call. For
+   * the many small files of a dataset this beats thread-pool reads, which cost an event-loop round
+   * trip for each open, read and close.
+   */
+  readSync?(scratch: Buffer): Buffer;
+  /**
+   * Local files only: reads up to `target.length` bytes at `position` synchronously, returning how
+   * many (0 at the end): large files are read straight into the packer's output chunks.
+   */
+  readAt?(target: Buffer, position: number): number;
   /** The file's bytes; a Node Readable or any async iterable of chunks. */
   open(): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
 }

@@ -5,16 +5,17 @@
  * would only cost CPU on both ends; `gzip` is for caption-heavy or uncompressed sets.
  */
 
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { createGzip } from "node:zlib";
 import { type Clock, systemClock } from "../clock";
 import { type Logger, silentLogger } from "../observability";
 import type { ExecStream, SshSession } from "../ssh";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "../training/paths";
-import { CoalesceChunks } from "./coalesce";
-import type { DatasetEntry, DatasetReader } from "./entries";
-import { type PackSummary, type PushProgress, packDataset } from "./pack";
+import { type DatasetEntry, type DatasetReader, DatasetSourceError } from "./entries";
+import { type PackSummary, type PresentFile, type PushProgress, packDataset } from "./pack";
 import {
+  clearPartialCommand,
   EXIT_MANIFEST_MISMATCH,
   EXIT_MANIFEST_MISSING,
   EXIT_NO_SPACE,
@@ -120,10 +121,10 @@ export async function pushDataset(
   // Listing sources check every name while producing their first entry: pull it before
   // starting anything remote, so a hostile name fails with nothing sent.
   const entries = await primed(options.reader.entries(options.signal));
-  const packed = packDataset(entries, { clock, onProgress: options.onProgress });
-  const source: Readable = packed.stream.pipe(
-    compression === "gzip" ? createGzip({ level: 6 }) : new CoalesceChunks(),
-  );
+  const listing = new RemoteListing();
+  const packed = packDataset(entries, { clock, onProgress: options.onProgress, present: listing.present });
+  const source: Readable =
+    compression === "gzip" ? packed.stream.pipe(createGzip({ level: 6 })) : packed.stream;
 
   let sourceError: unknown;
   let remote: ExecStream | undefined;
@@ -131,8 +132,8 @@ export async function pushDataset(
     sourceError ??= error;
     if (!remote) return;
     source.unpipe(remote.stdin);
-    // EOF without the manifest: the remote side fails verification and removes its temp folder;
-    // waiting for its exit (rather than killing it) means nothing partial is left behind.
+    // EOF without the manifest: the remote side fails verification and keeps what arrived for a
+    // retry; waiting for its exit (rather than killing it) means nothing is left half-renamed.
     remote.stdin.end();
   };
   // Listen before the first await: small entries may be packed (and fail) before the remote starts.
@@ -143,9 +144,15 @@ export async function pushDataset(
   remote = await session.execStream(remoteExtractCommand(datasetDir, compression, announcedBytes), {
     signal: options.signal,
     maxCaptureBytes: 64 * 1024,
+    onStdout: listing.onStdout,
   });
+  // Without a `ready` line (the script failed before listing), the packer must not wait forever.
+  remote.result.then(listing.end, listing.end);
   if (sourceError !== undefined) remote.stdin.end();
-  else source.pipe(remote.stdin);
+  else {
+    if (compression === "none") releaseAfterWrite(remote.stdin, packed.release);
+    source.pipe(remote.stdin);
+  }
 
   const running = remote;
   const result = await running.result.catch((error: unknown) => {
@@ -153,7 +160,14 @@ export async function pushDataset(
     packed.stream.destroy();
     throw error;
   });
-  if (sourceError !== undefined) throw sourceError;
+  if (sourceError !== undefined) {
+    // A source that may work next time (a 5xx, a timeout) leaves the partial folder for the retry
+    // to resume from; a refused dataset (a hostile name, a policy limit) leaves nothing behind.
+    if (!(sourceError instanceof DatasetSourceError && !sourceError.permanent)) {
+      await session.exec(clearPartialCommand(datasetDir)).catch(() => {});
+    }
+    throw sourceError;
+  }
   const stderrTail = result.stderr.slice(-2000);
   if (result.exitCode !== 0) {
     // The remote side may have quit before reading everything (no space): stop packing rather
@@ -168,7 +182,7 @@ export async function pushDataset(
     );
   }
   const summary = await packed.summary;
-  const remoteHash = result.stdout.trim().split("\n").pop() ?? "";
+  const remoteHash = listing.lastLine;
   if (remoteHash !== summary.manifestSha256) {
     throw new DatasetPushError(
       `dataset manifest hash mismatch: sent ${summary.manifestSha256}, instance has ${remoteHash}`,
@@ -184,6 +198,8 @@ export async function pushDataset(
     files: rest.files,
     bytes: rest.bytes,
     skipped: rest.skipped,
+    reusedFiles: rest.reused.files,
+    reusedBytes: rest.reused.bytes,
     durationMs,
   });
   return { ...rest, datasetDir, durationMs };
@@ -228,4 +244,67 @@ async function primed(iterable: AsyncIterable<DatasetEntry>): Promise<AsyncItera
       }
     },
   };
+}
+
+/**
+ * Reads the extract script's stdout as it arrives: the `present <sha256> <size> <name>` lines and
+ * `ready` that come before the stream is read, and the last line (the verified manifest hash).
+ */
+class RemoteListing {
+  readonly #files = new Map<string, PresentFile>();
+  #resolve!: (files: ReadonlyMap<string, PresentFile>) => void;
+  readonly present = new Promise<ReadonlyMap<string, PresentFile>>((resolve) => {
+    this.#resolve = resolve;
+  });
+  #ready = false;
+  #partial = "";
+  // Names are UTF-8; a chunk may end inside a character.
+  readonly #decoder = new StringDecoder("utf8");
+  lastLine = "";
+
+  readonly onStdout = (chunk: Buffer): void => {
+    const text = this.#partial + this.#decoder.write(chunk);
+    const lines = text.split("\n");
+    this.#partial = lines.pop() ?? "";
+    for (const line of lines) this.#line(line);
+  };
+
+  readonly end = (): void => {
+    if (this.#partial) this.#line(this.#partial);
+    this.#partial = "";
+    this.#ready = true;
+    this.#resolve(this.#files);
+  };
+
+  #line(line: string): void {
+    if (this.#ready) {
+      if (line.trim()) this.lastLine = line.trim();
+      return;
+    }
+    if (line === "ready") {
+      this.#ready = true;
+      this.#resolve(this.#files);
+      return;
+    }
+    const match = /^present ([0-9a-f]{64}) (\d+) (.+)$/.exec(line);
+    if (match) this.#files.set(match[3] as string, { sha256: match[1] as string, size: Number(match[2]) });
+  }
+}
+
+/**
+ * Calls `release` with each chunk written to `target` once the target is done with it (its write
+ * callback: ssh2 has copied the bytes into its packets), so the packer can reuse the memory.
+ */
+function releaseAfterWrite(target: Writable, release: (chunk: Buffer) => void): void {
+  const write = target.write;
+  target.write = function (this: Writable, chunk: unknown, ...rest: unknown[]) {
+    const callback = rest.find((arg) => typeof arg === "function") as
+      | ((error?: Error | null) => void)
+      | undefined;
+    const encoding = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : undefined;
+    return write.call(this, chunk, encoding as BufferEncoding, (error?: Error | null) => {
+      if (!error && Buffer.isBuffer(chunk)) release(chunk);
+      callback?.(error);
+    });
+  } as Writable["write"];
 }

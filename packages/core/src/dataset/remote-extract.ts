@@ -1,9 +1,15 @@
 /**
  * The shell side of a push, run on the instance with every value passed as a positional
- * argument (never spliced into the script). It extracts into a fresh temp folder next to the
+ * argument (never spliced into the script). It extracts into the job's partial folder next to the
  * target, verifies the manifest there, records the manifest's hash in a marker file, and only
- * then renames the folder into place — so a dropped connection or a bad stream leaves nothing at
- * the target, and the EXIT trap removes the partial folder.
+ * then renames the folder into place — so a dropped connection or a bad stream never leaves a
+ * dataset at the target.
+ *
+ * With python3 on the instance (`remote-verify.ts`), extraction and verification are one pass, and
+ * the partial folder survives a cut stream: the next push lists what is there (stdout `present`
+ * lines, then `ready`) and the sender leaves out every file already present with the same size and
+ * hash. Without python3: `tar -x`, then `sha256sum -c`, into a partial folder emptied first. Any
+ * other failure (a mismatch, a full disk, an unexpected error) removes the partial folder.
  *
  * A full disk gets its own exit code, decided from `df`, never from an error message: before
  * extracting when the dataset's size is announced and does not fit the free space (with a
@@ -11,6 +17,7 @@
  */
 import { shellCommand } from "../ssh";
 import { MANIFEST_NAME, MARKER_NAME } from "./entry-name";
+import { REMOTE_VERIFY_PY } from "./remote-verify";
 
 export const EXIT_MANIFEST_MISSING = 3;
 export const EXIT_MANIFEST_MISMATCH = 4;
@@ -20,9 +27,13 @@ export const EXIT_NO_SPACE = 5;
 export const SPACE_MARGIN_PERCENT = 5;
 /** Below this much free space (or 1% of the filesystem) a failed step is blamed on a full disk. */
 const NEARLY_FULL_KIB = 64 * 1024;
+/** How long a push waits for the extractor of an earlier, dropped push of the same job to end. */
+const PREVIOUS_PUSH_WAIT_SECONDS = 120;
+/** Name of the folder a push extracts into, next to the dataset folder. */
+export const PARTIAL_NAME = ".dataset.partial";
 
 const EXTRACT_SCRIPT = `set -eu
-parent=$1 dir=$2 compression=$3 manifest=$4 marker=$5 announced=$6 margin=$7
+parent=$1 dir=$2 compression=$3 manifest=$4 marker=$5 announced=$6 margin=$7 verifier=$8 partial=$9 verify_py=\${10}
 # Plain digits only (they reach shell arithmetic, which would evaluate anything else), at most 16.
 case $announced in *[!0-9]*|?????????????????*) announced= ;; esac
 case $margin in ''|*[!0-9]*|????*) margin=0 ;; esac
@@ -36,7 +47,7 @@ nearly_full() {
 tmp=
 finish() {
   status=$?
-  # Whatever step failed (tar, mktemp, the marker, mv), a full disk is the reason to report;
+  # Whatever step failed (tar, the extractor, the marker, mv), a full disk is the reason to report;
   # checked before the partial folder is removed, while the space is still taken.
   case $status in
     0|${EXIT_MANIFEST_MISSING}|${EXIT_MANIFEST_MISMATCH}|${EXIT_NO_SPACE}) ;;
@@ -45,7 +56,11 @@ finish() {
          status=${EXIT_NO_SPACE}
        fi ;;
   esac
-  if [ -n "$tmp" ]; then rm -rf -- "$tmp"; fi
+  # A cut stream (no manifest, the connection lost) keeps what arrived for the next push to resume.
+  case $status in
+    ${EXIT_MANIFEST_MISSING}|129|141|143) ;;
+    *) if [ -n "$tmp" ]; then rm -rf -- "$tmp"; fi ;;
+  esac
   exit "$status"
 }
 trap finish EXIT
@@ -53,8 +68,14 @@ trap 'exit 129' HUP
 trap 'exit 143' TERM
 trap 'exit 141' PIPE
 mkdir -p -- "$parent"
-# Partial folders left by an earlier, interrupted push of this job (one push at a time: leased).
-rm -rf -- "$parent"/.dataset.partial.*
+# One push per job folder at a time: the extractor of a dropped connection may still be draining
+# what reached its pipe (and removing its half-written file) when the retry arrives, and the retry
+# must list the partial folder only after that. The lock is on the folder itself (no lock file),
+# held through the extractor, which inherits the descriptor; without flock, no wait.
+exec 9<"$parent"
+if command -v flock >/dev/null 2>&1; then flock -w ${PREVIOUS_PUSH_WAIT_SECONDS} 9 || true; fi
+# Left by older versions of this script (random partial names) or by an interrupted swap.
+rm -rf -- "$parent"/.dataset.partial.* "$parent"/.dataset.old.*
 if [ -n "$announced" ]; then
   need=$(( (announced + announced / 100 * margin) / 1024 + 1 ))
   avail=$(df_kib 4)
@@ -65,15 +86,24 @@ if [ -n "$announced" ]; then
     fi ;;
   esac
 fi
-tmp=$(mktemp -d "$parent/.dataset.partial.XXXXXX")
-zflag=
-if [ "$compression" = gzip ]; then zflag=-z; fi
-tar -x $zflag --no-same-owner --no-overwrite-dir -C "$tmp" -f -
-cd -- "$tmp"
-if [ ! -f "$manifest" ]; then echo "dataset stream ended before its manifest" >&2; exit ${EXIT_MANIFEST_MISSING}; fi
-if ! sha256sum -c --quiet --strict -- "$manifest" >&2; then echo "dataset manifest verification failed" >&2; exit ${EXIT_MANIFEST_MISMATCH}; fi
-sha256sum -- "$manifest" | cut -d' ' -f1 > "$marker"
-cd /
+tmp=$parent/$partial
+if [ "$verifier" = auto ] && command -v python3 >/dev/null 2>&1 \\
+  && python3 -c 'import sys; sys.exit(sys.version_info < (3, 6))' 2>/dev/null; then
+  mkdir -p -- "$tmp"
+  python3 -c "$verify_py" "$tmp" "$manifest" "$marker" "$compression"
+else
+  rm -rf -- "$tmp"
+  mkdir -- "$tmp"
+  echo ready
+  zflag=
+  if [ "$compression" = gzip ]; then zflag=-z; fi
+  tar -x $zflag --no-same-owner --no-overwrite-dir -C "$tmp" -f -
+  cd -- "$tmp"
+  if [ ! -f "$manifest" ]; then echo "dataset stream ended before its manifest" >&2; exit ${EXIT_MANIFEST_MISSING}; fi
+  if ! sha256sum -c --quiet --strict -- "$manifest" >&2; then echo "dataset manifest verification failed" >&2; exit ${EXIT_MANIFEST_MISMATCH}; fi
+  sha256sum -- "$manifest" | cut -d' ' -f1 > "$marker"
+  cd /
+fi
 if [ -e "$dir" ]; then
   old=$(mktemp -d "$parent/.dataset.old.XXXXXX")
   mv -T -- "$dir" "$old/d"
@@ -84,6 +114,9 @@ if [ -n "\${old:-}" ]; then rm -rf -- "$old"; fi
 cat -- "$dir/$marker"
 `;
 
+/** How the instance verifies: `auto` uses python3 when it has one; `sha256sum` forces the fallback (tests). */
+export type RemoteVerifier = "auto" | "sha256sum";
+
 /**
  * `announcedBytes`: the dataset's payload size when known (a listing source); the script then
  * refuses up front, with `EXIT_NO_SPACE`, a dataset that does not fit the free space.
@@ -92,12 +125,19 @@ export function remoteExtractCommand(
   datasetDir: string,
   compression: "none" | "gzip",
   announcedBytes?: number,
+  verifier: RemoteVerifier = "auto",
 ): string {
   const parent = datasetDir.slice(0, datasetDir.lastIndexOf("/")) || "/";
   const announced = announcedBytes === undefined ? "" : String(announcedBytes);
-  return shellCommand`bash -c ${EXTRACT_SCRIPT} push-dataset ${parent} ${datasetDir} ${compression} ${MANIFEST_NAME} ${MARKER_NAME} ${announced} ${SPACE_MARGIN_PERCENT}`;
+  return shellCommand`bash -c ${EXTRACT_SCRIPT} push-dataset ${parent} ${datasetDir} ${compression} ${MANIFEST_NAME} ${MARKER_NAME} ${announced} ${SPACE_MARGIN_PERCENT} ${verifier} ${PARTIAL_NAME} ${REMOTE_VERIFY_PY}`;
 }
 
 export function readMarkerCommand(datasetDir: string): string {
   return shellCommand`cat -- ${`${datasetDir}/${MARKER_NAME}`} 2>/dev/null || true`;
+}
+
+/** Removes what an abandoned push left in the partial folder (nothing to resume from). */
+export function clearPartialCommand(datasetDir: string): string {
+  const parent = datasetDir.slice(0, datasetDir.lastIndexOf("/")) || "/";
+  return shellCommand`rm -rf -- ${`${parent}/${PARTIAL_NAME}`}`;
 }

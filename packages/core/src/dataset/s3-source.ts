@@ -72,6 +72,7 @@ export function s3DatasetReader(
           path,
           size,
           kind: "file",
+          repeatable: true,
           open: async () => {
             const response = await s3
               .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })

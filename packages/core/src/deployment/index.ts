@@ -9,6 +9,7 @@ export {
   type DeployedFunction,
   FUNCTION_ACCESS,
 } from "./access";
+export { BUNDLE_COPY_FILES } from "./bundle";
 export {
   type CoreJobSettingsView,
   type CoreView,

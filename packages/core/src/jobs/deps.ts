@@ -12,7 +12,7 @@ import type { OutboundPolicy } from "../net";
 import { type Logger, redactSecrets } from "../observability";
 import type { JobQueue } from "../queue";
 import type { JobStore } from "../store";
-import type { SshConnector, SshProbe, VastPort } from "./ports";
+import type { HostPreflight, SshConnector, SshProbe, VastPort } from "./ports";
 import { type JobSettings, type JobSettingsOverrides, resolveSettings } from "./settings";
 
 /** How the orchestrator reads datasets: streamed for the push, inspected before renting. */
@@ -46,7 +46,14 @@ export interface JobDeps {
 /** Provisioning and readiness. */
 export interface ProvisionDeps extends JobDeps {
   probe: SshProbe;
+  /** The pre-flight host check readiness runs once the probe passed, before the push. */
+  preflight: HostPreflight;
   datasets: DatasetAccess;
+  /**
+   * The Hugging Face token (`hfToken` in the secret): given to instances whose template's model is
+   * gated; without it such a job fails before renting. Must also be in `secrets` (redaction).
+   */
+  hfToken?: string;
 }
 
 /** The push step. */

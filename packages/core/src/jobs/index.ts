@@ -61,7 +61,8 @@ export {
   parseProvisionQueueMessage,
   parseQueueBody,
 } from "./messages";
-export type { SshConnector, SshProbe, VastPort } from "./ports";
+export type { HostPreflight, SshConnector, SshProbe, VastPort } from "./ports";
+export { preflightRequirementsFor, vramFloorMib } from "./preflight";
 export { giveUpProvisioning, JobBusyError, PROVISION_LEASE, provisionJob } from "./provision";
 export {
   handlePushMessage,

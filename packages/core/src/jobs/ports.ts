@@ -1,8 +1,9 @@
 /**
  * What the job orchestration needs from the outside world, as small ports. `VastAIService`
  * (packages/core/src/vast) satisfies `VastPort` through `vastPortFromService`; the SSH transport
- * supplies the probe and the connector. Tests plug in the simulator-backed service or fakes.
+ * supplies the probe, the connector and the pre-flight host check. Tests plug in the simulator-backed service or fakes.
  */
+import type { PreflightCheck } from "../preflight";
 import type { SshSession, SshTarget } from "../ssh";
 import type { SearchOffersRequest, VastInstance, VastOffer } from "../vast/model";
 
@@ -16,6 +17,8 @@ export interface VastPort {
     label: string;
     image: string;
     diskGb: number;
+    /** The container's environment (`-e K=V`); holds secrets (HF_TOKEN): never logged. */
+    env?: Record<string, string>;
   }): Promise<{ instanceId: number }>;
   /** `state: "destroyed"` when Vast has no such instance. */
   getInstanceStatus(instanceId: number): Promise<VastInstance>;
@@ -39,3 +42,9 @@ export type SshProbe = (target: SshTarget) => Promise<{ hostKeyFingerprint: stri
 
 /** Opens a session to an instance with the orchestrator's key (retries and timeouts built in). */
 export type SshConnector = (target: SshTarget, options?: { signal?: AbortSignal }) => Promise<SshSession>;
+
+/**
+ * Runs the pre-flight host check on a fresh session (`preflightOverSsh`): the outcome when the
+ * host answered, a throw when it could not be reached (looked at again on the next check).
+ */
+export type HostPreflight = PreflightCheck;

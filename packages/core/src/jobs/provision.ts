@@ -17,9 +17,17 @@ import {
   datasetDiskShortfall,
 } from "../dataset";
 import { errorText } from "../observability";
-import { rankOffers } from "../offers";
+import { describeOfferSearch, jobOfferSearch, rankOffers } from "../offers";
 import { AttemptEndedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
-import { templateDiskNeeds } from "../training";
+import {
+  assertModelAccess,
+  GatedModelWithoutTokenError,
+  instanceEnvironment,
+  type TrainingTemplate,
+  templateDiskNeeds,
+  templateFor,
+  UnknownTemplateError,
+} from "../training";
 import { formatInstanceLabel, isVastAIError, type VastInstance, type VastOffer } from "../vast";
 import { announce } from "./announce";
 import {
@@ -34,7 +42,6 @@ import { datasetPolicy } from "./dataset-rules";
 import { type ProvisionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { limitExceeded } from "./limits";
-import { offerConstraintsOf } from "./request";
 import { isTerminal } from "./state-machine";
 import { destroyStray } from "./strays";
 
@@ -83,6 +90,17 @@ async function provisionUnderLease(deps: ProvisionDeps, jobId: string): Promise<
     }
   }
 
+  // Free checks first: a template that is gone, or a gated model without a token, can never run.
+  let template: TrainingTemplate;
+  try {
+    template = templateFor(job.request.training);
+    assertModelAccess(template, deps.hfToken);
+  } catch (error) {
+    if (!(error instanceof UnknownTemplateError || error instanceof GatedModelWithoutTokenError)) throw error;
+    await finishJob(deps, job, { type: "fail", reason: `Stopped before renting: ${error.message}.` });
+    return;
+  }
+
   if (job.dataset === null) {
     const checked = await checkDatasetBeforeRenting(deps, job);
     if (!checked) return;
@@ -98,7 +116,7 @@ async function provisionUnderLease(deps: ProvisionDeps, jobId: string): Promise<
     await finishJob(deps, job, { type: "fail", reason: giveUpReason(job, attempts) });
     return;
   }
-  await rentNext(deps, job);
+  await rentNext(deps, job, template);
 }
 
 type Settled = "booting" | "waiting" | "settled";
@@ -304,17 +322,17 @@ type CreateOutcome =
   /** The job has ended. */
   | { kind: "ended" };
 
-async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> {
+async function rentNext(deps: ProvisionDeps, initial: JobRecord, template: TrainingTemplate): Promise<void> {
   const settings = settingsOf(deps).provision;
   const { request } = initial;
   let job = initial;
   const excluded = await deps.store.recentlyFailedMachines(deps.clock.now() - settings.hostFailureWindowMs);
+  // The request's constraints raised to the template's needs (CUDA, VRAM, disk) and a bandwidth floor.
+  const search = jobOfferSearch(request, template.host, job.dataset?.bytes ?? null);
   let offers: VastOffer[];
   try {
     offers = await deps.vast.searchOffers({
-      ...offerConstraintsOf(request),
-      // The instance's disk must fit the requested size, whatever the stated minimum.
-      minDiskGb: Math.max(request.minDiskGb ?? 0, request.diskGb),
+      ...search,
       excludeMachineIds: [...excluded],
       limit: settings.searchLimit,
     });
@@ -334,7 +352,7 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
     const skipped = excluded.size > 0 ? ` (${excluded.size} machines that failed recently were skipped)` : "";
     await finishJob(deps, job, {
       type: "fail",
-      reason: `No GPU offer matches the request: ${describe(job)}${skipped}.`,
+      reason: `No GPU offer matches the request: ${describeOfferSearch(search)}${skipped}.`,
     });
     return;
   }
@@ -357,7 +375,7 @@ async function rentNext(deps: ProvisionDeps, initial: JobRecord): Promise<void> 
           : storageHourlyUsd(offer.storageUsdPerGbMonth, request.diskGb),
       bandwidthUsdPerGb: offer.inetDownUsdPerGb,
     });
-    const outcome = await createOnce(deps, job, attempt, offer, label, misses);
+    const outcome = await createOnce(deps, job, attempt, offer, label, misses, template);
     if (outcome.kind === "waiting" || outcome.kind === "ended") return;
     if (outcome.kind === "missed") {
       job = (await deps.store.getJob(job.jobId)) ?? job;
@@ -409,6 +427,7 @@ async function createOnce(
   offer: VastOffer,
   label: string,
   misses: string[],
+  template: TrainingTemplate,
 ): Promise<CreateOutcome> {
   const settings = settingsOf(deps).provision;
   const redact = redactFor(deps);
@@ -425,8 +444,11 @@ async function createOnce(
       jobId: job.jobId,
       attempt,
       label,
-      image: job.request.image,
+      image: job.request.image ?? template.image.ref,
       diskGb: job.request.diskGb,
+      // The Hugging Face token for a gated model; the create body is never logged or stored, and
+      // the Vast client redacts the token from anything Vast answers.
+      env: instanceEnvironment(template, deps.hfToken),
     });
     return { kind: "rented", instanceId: created.instanceId };
   } catch (error) {
@@ -581,17 +603,4 @@ export async function giveUpProvisioning(
   }
   const reason = redactFor(deps)(`Provisioning kept failing; the last error was: ${errorText(lastError)}`);
   await finishJob(deps, (await deps.store.getJob(jobId)) ?? job, { type: "fail", reason });
-}
-
-function describe(job: JobRecord): string {
-  const r = job.request;
-  const parts = [
-    `${r.numGpus}× ${r.gpuType}`,
-    r.region ? `in ${r.region}` : null,
-    `at most $${r.maxHourlyUsd}/h`,
-    `reliability ≥ ${r.minReliability}`,
-    r.minVramGb ? `≥ ${r.minVramGb} GB VRAM` : null,
-    `≥ ${Math.max(r.minDiskGb ?? 0, r.diskGb)} GB disk`,
-  ];
-  return parts.filter(Boolean).join(", ");
 }

@@ -37,7 +37,7 @@ import {
 } from "../queue";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError, type SshSession } from "../ssh";
 import { AttemptClosedError, type AttemptRecord, type JobRecord, VersionConflictError } from "../store";
-import { pushAndLaunch } from "../training";
+import { pushAndLaunch, templateFor, UnknownTemplateError } from "../training";
 import { type AttemptEnding, endAttempt, resumeEnding } from "./attempts";
 import { pushPolicyFor } from "./dataset-rules";
 import { type PushDeps, settingsOf } from "./deps";
@@ -131,6 +131,13 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
   const limit = runningLimitExceeded(job, record, deps.clock.now());
   if (limit) return await fail({ outcome: "failed", reason: `Stopped before training: ${limit}.` });
 
+  try {
+    templateFor(job.request.training);
+  } catch (error) {
+    if (!(error instanceof UnknownTemplateError)) throw error;
+    return await fail({ outcome: "failed", reason: `Stopped before training: ${error.message}.` });
+  }
+
   let reader: ReturnType<PushDeps["datasets"]["reader"]>;
   try {
     // Throws only for a source this deployment may not read (e.g. a local folder in the cloud).
@@ -183,6 +190,7 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
       request: job.request.training,
       compression: settings.push.compression,
       python: settings.push.python,
+      toolkitDir: settings.push.toolkitDir,
       heartbeatIntervalSeconds: settings.push.heartbeatIntervalSeconds,
       clock: deps.clock,
       logger: deps.logger,
@@ -218,15 +226,19 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
       },
     });
     if (result.push) {
-      const { files, images, captions, skipped, bytes, durationMs } = result.push;
+      const { files, images, captions, skipped, bytes, reused, durationMs } = result.push;
       sentBytes = 0;
-      // Bandwidth into the instance is billed per byte.
+      // Bandwidth into the instance is billed per byte (files it already had were not sent).
       await deps.store.updateAttempt(jobId, record.attempt, { bytesPushed: record.bytesPushed + bytes });
+      const reusedText =
+        reused.files > 0
+          ? `; ${reused.files} files (${reused.bytes} bytes) already on the instance were not sent again`
+          : "";
       await deps.store.appendTimeline(jobId, {
         at: deps.clock.now(),
         version: job.version,
         kind: "note",
-        reason: `dataset pushed: ${files} files (${images} images, ${captions} captions), ${bytes} bytes`,
+        reason: `dataset pushed: ${files} files (${images} images, ${captions} captions), ${bytes} bytes sent${reusedText}`,
         details: {
           kind: "dataset_pushed",
           attempt: record.attempt,
@@ -235,6 +247,8 @@ async function pushUnderLease(deps: PushDeps, job: JobRecord, delivery: Delivery
           captions,
           skipped,
           bytes,
+          reusedFiles: reused.files,
+          reusedBytes: reused.bytes,
           durationMs,
           bytesPerSecond: durationMs > 0 ? Math.round((bytes * 1000) / durationMs) : null,
           manifestSha256: result.manifestSha256,

@@ -1,8 +1,14 @@
 /**
- * The readiness step: is the rented instance running, reachable and really ours over SSH?
- * Ready → `pushing` and a `push` message. Still starting → check again later (SQS delay with
- * backoff). Fatal state or boot timeout → keep the diagnostics, end the attempt (destroy, charge,
- * remember the host) and start the next one or fail the job — through `endAttempt`.
+ * The readiness step: is the rented instance running, reachable and really ours over SSH, and can
+ * the host run the job? Once the SSH probe passes (host key pinned), the pre-flight host check
+ * runs in one more SSH round trip (GPUs, VRAM, nothing else on them, driver, disk, PyTorch with
+ * CUDA, ai-toolkit). Ready → `pushing` and a `push` message. Still starting, or the check not
+ * answering → check again later (SQS delay with backoff). Fatal state, boot timeout or a failed
+ * pre-flight check → keep the diagnostics, end the attempt (destroy, charge, remember the host)
+ * and start the next one or fail the job — through `endAttempt`.
+ *
+ * The pre-flight check only reads the host, and nothing is pushed before it passed: a redelivered
+ * check runs it again on the same untouched host and reaches the same verdict.
  *
  * Checks are numbered; the store lets each attempt claim only ever-higher check numbers (a
  * redelivery of the same message may redo its own). A duplicated message therefore neither
@@ -10,6 +16,7 @@
  * the chain is still alive.
  */
 import { errorText } from "../observability";
+import { describePreflightFailures, type PreflightOutcome } from "../preflight";
 import type { ReadinessMessage } from "../queue";
 import { SshHostKeyMismatchError } from "../ssh";
 import { AttemptClosedError, type AttemptRecord, type JobRecord } from "../store";
@@ -17,6 +24,7 @@ import type { InstanceState, VastInstance } from "../vast/model";
 import { type AttemptEnding, endAttempt, resumeEnding } from "./attempts";
 import { type ProvisionDeps, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
+import { preflightRequirementsFor } from "./preflight";
 import { isTerminal } from "./state-machine";
 
 /** States an instance being booted for us must never be in. `stopped` is never wanted here. */
@@ -140,22 +148,51 @@ async function checkInstance(
         await abandonWithDiagnostics(deps, job, record, instance, HOST_KEY_CHANGED);
         return;
       }
-      await deps.store.updateAttempt(jobId, attempt, {
-        outcome: "ready",
-        sshHost: instance.sshHost,
-        sshPort: instance.sshPort,
-      });
-      await applyEvent(
-        deps,
-        job,
-        {
-          type: "instance_ready",
-          reason: `instance ${record.instanceId} is running and answers SSH at ${instance.sshHost}:${instance.sshPort}`,
-        },
-        { details: { attempt, instanceId: record.instanceId, hostKeyFingerprint: fingerprint } },
-      );
-      await deps.queue.enqueue({ type: "push", jobId, attempt });
-      return;
+      const target = { host: instance.sshHost, port: instance.sshPort, expectedHostKey: pinned };
+      let preflight: PreflightOutcome | null = null;
+      try {
+        preflight = await deps.preflight(target, preflightRequirementsFor(job, record, settingsOf(deps)), {
+          stepTimeoutSeconds: settings.preflightStepSeconds,
+          signal: AbortSignal.timeout(settings.preflightTimeoutMs),
+        });
+      } catch (error) {
+        if (error instanceof SshHostKeyMismatchError) {
+          await abandonWithDiagnostics(deps, job, record, instance, HOST_KEY_CHANGED);
+          return;
+        }
+        // Unreachable for a moment, or too slow: the next check looks again (until the boot timeout).
+        probeError = `pre-flight check: ${errorText(error)}`;
+        deps.logger.info("pre-flight check did not answer", { jobId, attempt, error: probeError });
+      }
+      if (preflight && !preflight.passed) {
+        await abandonAfterPreflight(deps, job, record, instance, preflight);
+        return;
+      }
+      if (preflight?.passed) {
+        await deps.store.updateAttempt(jobId, attempt, {
+          outcome: "ready",
+          sshHost: instance.sshHost,
+          sshPort: instance.sshPort,
+        });
+        await applyEvent(
+          deps,
+          job,
+          {
+            type: "instance_ready",
+            reason: `instance ${record.instanceId} is running, answers SSH at ${instance.sshHost}:${instance.sshPort} and passed the pre-flight check`,
+          },
+          {
+            details: {
+              attempt,
+              instanceId: record.instanceId,
+              hostKeyFingerprint: fingerprint,
+              preflight: { passed: true, host: preflight.host },
+            },
+          },
+        );
+        await deps.queue.enqueue({ type: "push", jobId, attempt });
+        return;
+      }
     }
   }
 
@@ -223,6 +260,36 @@ function abandonWithDiagnostics(
       state: instance.state,
       rawStatus: instance.rawStatus,
       statusMessage: instance.statusMessage,
+    },
+  });
+}
+
+/**
+ * The host cannot run the job: every failed condition goes into the timeline (with what the host
+ * has), the machine is remembered with the reason, the instance destroyed and the next offer tried.
+ */
+function abandonAfterPreflight(
+  deps: ProvisionDeps,
+  job: JobRecord,
+  record: AttemptRecord,
+  instance: VastInstance,
+  outcome: Extract<PreflightOutcome, { passed: false }>,
+): Promise<unknown> {
+  deps.logger.info("pre-flight check failed", {
+    jobId: job.jobId,
+    attempt: record.attempt,
+    machineId: record.machineId,
+    conditions: outcome.failures.map((failure) => failure.condition),
+  });
+  return abandon(deps, job, record, {
+    outcome: "failed",
+    reason: describePreflightFailures(outcome.failures),
+    hostFailure: true,
+    diagnostics: {
+      state: instance.state,
+      rawStatus: instance.rawStatus,
+      statusMessage: instance.statusMessage,
+      preflight: { passed: false, failures: outcome.failures, host: outcome.host },
     },
   });
 }

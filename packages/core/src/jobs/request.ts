@@ -12,18 +12,14 @@ import { z } from "zod";
 import { DatasetSourceSchema, datasetSourceSchema, StoredDatasetSourceSchema } from "../dataset";
 import { hasControlCharacters } from "../input";
 import { DEFAULT_OUTBOUND_POLICY, MAX_URL_LENGTH, type OutboundPolicy, publicHttpsUrlSchema } from "../net";
-import { StoredTrainingRequestSchema, TrainingRequestSchema } from "../training";
+import { DockerImageRefSchema, StoredTrainingRequestSchema, TrainingRequestSchema } from "../training";
 
-/** Docker image references: registry/name[:tag][@digest], no whitespace or shell metacharacters. */
-const ImageSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(255)
-  .regex(
-    /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/i,
-    "image must be a Docker image reference such as 'ostris/aitoolkit:latest'",
-  );
+/**
+ * Offers whose download bandwidth is below this are not rented, unless the request says
+ * otherwise: the run downloads its base model first (FLUX.1-dev: 34 GB, ≈ 23 minutes at
+ * 200 Mb/s, billed GPU time), and hosts below this are also the ones that stall on it.
+ */
+export const DEFAULT_MIN_INET_DOWN_MBPS = 200;
 
 const IdempotencyKeySchema = z
   .string()
@@ -32,13 +28,13 @@ const IdempotencyKeySchema = z
   .regex(/^[A-Za-z0-9._:-]+$/, "idempotencyKey may contain only letters, digits, '.', '_', ':' and '-'");
 
 /** The parts of a request whose rules differ between intake and stored records. */
-interface RequestRules {
+interface RequestRules<T extends z.ZodType> {
   dataset: typeof DatasetSourceSchema;
-  training: typeof TrainingRequestSchema;
+  training: T;
   callbackUrl: z.ZodString;
 }
 
-function jobRequestSchemaWith(rules: RequestRules) {
+function jobRequestSchemaWith<T extends z.ZodType>(rules: RequestRules<T>) {
   return z
     .object({
       gpuType: z
@@ -59,7 +55,10 @@ function jobRequestSchemaWith(rules: RequestRules) {
         .optional(),
       minReliability: z.number().min(0).max(1).default(0.95),
       minDiskGb: z.number().positive().max(100_000).optional(),
-      image: ImageSchema.default("ostris/aitoolkit:latest"),
+      /** Offers with a slower download (`inet_down`, Mb/s) are not rented; 0 lifts the floor. */
+      minInetDownMbps: z.number().min(0).max(100_000).default(DEFAULT_MIN_INET_DOWN_MBPS),
+      /** The training template's image when absent (its ai-toolkit folder and python are used either way). */
+      image: DockerImageRefSchema.optional(),
       diskGb: z.number().int().min(10).max(2000).default(64),
       dataset: rules.dataset,
       training: rules.training,

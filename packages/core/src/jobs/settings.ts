@@ -35,6 +35,12 @@ export interface ProvisionSettings {
   ambiguousCreateWindowMs: number;
   /** Delay between those look-ups. */
   ambiguousLookupDelaySeconds: number;
+  /** Seconds each probe of the pre-flight host check may take on the instance (nvidia-smi can
+   * hang on a wedged driver; importing PyTorch takes seconds). */
+  preflightStepSeconds: number;
+  /** The whole pre-flight exec, connection included: past it the check counts as not answered
+   * (looked at again on the next readiness check), inside the provision function's timeout. */
+  preflightTimeoutMs: number;
 }
 
 export interface DatasetSettings {
@@ -54,8 +60,11 @@ export interface PushSettings {
   /** How long one push may hold the job: the push function's timeout plus a margin. */
   leaseMs: number;
   workspaceRoot: string;
-  /** Interpreter for ai-toolkit's run.py on the instance. */
-  python: string;
+  /** Overrides the template's `image.python` (the interpreter for ai-toolkit's run.py): tests on a
+   * plain sshd. Unset in deployments: the template says. */
+  python?: string;
+  /** Overrides the template's `image.toolkitDir` (the folder holding run.py), likewise. */
+  toolkitDir?: string;
   heartbeatIntervalSeconds: number;
   compression: DatasetCompression;
   /** Minimum interval between progress log lines while pushing. */
@@ -137,6 +146,8 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     retryPassDelaySeconds: 30,
     ambiguousCreateWindowMs: 180_000,
     ambiguousLookupDelaySeconds: 20,
+    preflightStepSeconds: 20,
+    preflightTimeoutMs: 90_000,
   },
   dataset: {
     minImages: 1,
@@ -148,7 +159,6 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
   push: {
     leaseMs: LEASES.pushLeaseMs,
     workspaceRoot: "/workspace",
-    python: "python",
     heartbeatIntervalSeconds: 30,
     compression: "none",
     progressLogIntervalMs: 5_000,

@@ -7,6 +7,7 @@
  * (an instance destroyed while an SFTP handle is closing) rejects the call that is waiting, or,
  * when nothing waits any more, is logged — never an uncaught exception.
  */
+import { Socket } from "node:net";
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client, type ClientChannel, type SFTPWrapper } from "ssh2";
@@ -157,7 +158,12 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
       fail(Object.assign(new Error("connection closed before handshake"), { level: "protocol" })),
     );
     try {
+      // Our own socket (ssh2's documented `sock` option) so its writes can be batched.
+      const sock = new Socket();
+      sock.connect({ host: options.host, port: options.port });
+      batchWrites(sock);
       client.connect({
+        sock,
         host: options.host,
         port: options.port,
         username: options.username ?? "root",
@@ -182,6 +188,30 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
       );
     }
   });
+}
+
+/**
+ * Gathers the socket writes made in one tick into one `writev`. ssh2 writes each SSH packet (at
+ * most 32 KiB of data: OpenSSH's channel packet size) separately, and each socket write costs Node
+ * a round through its stream and libuv machinery; ssh2 produces the packets of a chunk (or of a
+ * window adjustment) synchronously, so they now leave together. Installed after `connect()`, which
+ * resets a socket's `write`.
+ */
+function batchWrites(sock: Socket): void {
+  const write = sock.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    sock.uncork();
+  };
+  sock.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket["write"];
 }
 
 class Ssh2Session implements SshSession {

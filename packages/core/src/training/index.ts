@@ -22,6 +22,12 @@ export {
 } from "./collect";
 export { type LaunchResult, type LaunchTrainingOptions, launchTraining } from "./launch";
 export {
+  type FluxLoraParams,
+  FluxLoraParamsSchema,
+  hasInlineFlag,
+  StoredFluxLoraParamsSchema,
+} from "./params";
+export {
   DEFAULT_WORKSPACE_ROOT,
   type JobPaths,
   jobPaths,
@@ -29,15 +35,48 @@ export {
   WorkspaceRootSchema,
 } from "./paths";
 export { type PushAndLaunchOptions, type PushAndLaunchResult, pushAndLaunch } from "./push-and-launch";
-export * from "./request";
 export {
-  FLUX_DEV_MODEL,
   parseTrainingRequest,
+  type StoredTrainingRequest,
+  StoredTrainingRequestSchema,
+  TrainingParamsError,
+  type TrainingRequest,
+  TrainingRequestSchema,
+  type TrainingTemplateName,
+  TrainingTemplateNameSchema,
+} from "./request";
+export {
+  DockerImageRefSchema,
+  defaultTemplatesDir,
+  loadTemplates,
+  PARAM_TAG,
+  parseTemplate,
+  renderTemplateConfig,
+  TEMPLATE_PARAMETERS,
+  TemplateFileError,
+  type TemplateHeader,
+  TemplateHeaderSchema,
+  type TemplateHostNeeds,
+  TemplateHostNeedsSchema,
+  type TemplateImage,
+  TemplateImageSchema,
+  type TemplateParameter,
+  type TemplateValues,
+  type TrainingTemplate,
+  type TrainingTemplates,
+} from "./template-files";
+export {
+  assertModelAccess,
+  DEFAULT_TEMPLATE_NAME,
+  GatedModelWithoutTokenError,
+  instanceEnvironment,
   type RenderedTrainingConfig,
   type RenderTarget,
   renderTrainingConfig,
   type TemplateDiskNeeds,
-  TRAINING_TEMPLATE_DISK,
-  TrainingParamsError,
+  TRAINING_TEMPLATES,
   templateDiskNeeds,
+  templateFor,
+  templateValues,
+  UnknownTemplateError,
 } from "./templates";

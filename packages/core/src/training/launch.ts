@@ -3,7 +3,8 @@
  * guard: mkdir is atomic, so of two concurrent or redelivered launches only one proceeds; the
  * other reports `alreadyStarted` with the recorded pid. The run is wrapped so it leaves files the
  * poller can read over SSH at any time: train.log, train.pid, a heartbeat touched periodically
- * while the wrapper lives, and exit_code written (atomically) when the run ends.
+ * while the wrapper lives, and exit_code written (atomically) when the run ends. ai-toolkit's
+ * folder and interpreter come from the job's template (`image.toolkitDir`, `image.python`).
  */
 import { Readable } from "node:stream";
 import { type Logger, silentLogger } from "../observability";
@@ -14,8 +15,10 @@ export interface LaunchTrainingOptions {
   jobId: string;
   workspaceRoot?: string;
   configYaml: string;
-  /** Interpreter for `run.py`; ai-toolkit images put `python` on PATH. */
-  python?: string;
+  /** The folder holding ai-toolkit's `run.py` (the template's `image.toolkitDir`). */
+  toolkitDir: string;
+  /** Interpreter for `run.py` (the template's `image.python`). */
+  python: string;
   heartbeatIntervalSeconds?: number;
   logger?: Logger;
 }
@@ -37,6 +40,12 @@ echo $$ > "$jobdir/train.pid.tmp" && mv -f -- "$jobdir/train.pid.tmp" "$jobdir/t
   while kill -0 $$ 2>/dev/null; do touch -- "$jobdir/heartbeat"; sleep "$hb" & s=$!; wait "$s"; done
 ) > /dev/null 2>&1 < /dev/null &
 beat=$!
+# Vast hands the container's environment (HF_TOKEN, for gated models) to its first process, not
+# to SSH sessions: take the token from there when this session lacks it. Never printed.
+if [ -z "$HF_TOKEN" ] && [ -r /proc/1/environ ]; then
+  HF_TOKEN=$(tr '\\0' '\\n' < /proc/1/environ | sed -n 's/^HF_TOKEN=//p' | head -n 1)
+  if [ -n "$HF_TOKEN" ]; then export HF_TOKEN; fi
+fi
 "$python" run.py "$config"
 code=$?
 kill "$beat" 2>/dev/null
@@ -71,7 +80,7 @@ export async function launchTraining(
   const heartbeat = options.heartbeatIntervalSeconds ?? 30;
   if (!Number.isInteger(heartbeat) || heartbeat < 1)
     throw new RangeError("heartbeat interval must be a whole number of seconds");
-  const command = shellCommand`bash -c ${LAUNCH} launch ${paths.jobDir} ${paths.toolkitDir} ${paths.configPath} ${options.python ?? "python"} ${heartbeat} ${WRAPPER}`;
+  const command = shellCommand`bash -c ${LAUNCH} launch ${paths.jobDir} ${options.toolkitDir} ${paths.configPath} ${options.python} ${heartbeat} ${WRAPPER}`;
   const result = await session.exec(command, { stdin: Readable.from([Buffer.from(options.configYaml)]) });
   const line = result.stdout.trim().split("\n").pop() ?? "";
   const match = /^(STARTED|ALREADY_STARTED) ?(\d*)$/.exec(line);

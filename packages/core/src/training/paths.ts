@@ -31,7 +31,6 @@ export interface JobPaths {
   configPath: string;
   /** ai-toolkit's `training_folder`: it writes `<training_folder>/<name>/*.safetensors`. */
   trainingFolder: string;
-  toolkitDir: string;
   logPath: string;
   pidPath: string;
   exitCodePath: string;
@@ -49,7 +48,6 @@ export function jobPaths(jobId: string, workspaceRoot: string = DEFAULT_WORKSPAC
     datasetDir: `${jobDir}/dataset`,
     configPath: `${jobDir}/config.yaml`,
     trainingFolder: `${jobDir}/output`,
-    toolkitDir: `${root}/ai-toolkit`,
     logPath: `${jobDir}/train.log`,
     pidPath: `${jobDir}/train.pid`,
     exitCodePath: `${jobDir}/exit_code`,

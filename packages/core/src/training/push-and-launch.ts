@@ -13,19 +13,21 @@ import type { SshSession } from "../ssh";
 import { checkTraining, type TrainingStatus } from "./check";
 import { type LaunchResult, launchTraining } from "./launch";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "./paths";
-import type { TrainingRequest } from "./request";
-import { renderTrainingConfig } from "./templates";
+import { renderTrainingConfig, templateFor } from "./templates";
 
 export interface PushAndLaunchOptions {
   jobId: string;
   workspaceRoot?: string;
   reader: DatasetReader;
-  request: TrainingRequest;
+  /** The job's training request (a stored one: its parameters are checked again when rendered). */
+  request: { template: string; params: unknown };
   /** Manifest hash recorded by an earlier push; a dataset with a different one is re-sent. */
   expectedManifestSha256?: string;
   compression?: DatasetCompression;
   /** The dataset's payload size when known (listing sources): the instance checks its free disk first. */
   announcedBytes?: number;
+  /** Overrides of the template's `image.toolkitDir` and `image.python` (tests on a plain sshd). */
+  toolkitDir?: string;
   python?: string;
   heartbeatIntervalSeconds?: number;
   onProgress?: (progress: PushProgress) => void;
@@ -51,11 +53,13 @@ export async function pushAndLaunch(
   const logger = options.logger ?? silentLogger;
   const workspaceRoot = options.workspaceRoot ?? DEFAULT_WORKSPACE_ROOT;
   const paths = jobPaths(options.jobId, workspaceRoot);
+  const { image } = templateFor(options.request);
   const before = await checkTraining(session, { jobId: options.jobId, workspaceRoot });
   const launchOptions = {
     jobId: options.jobId,
     workspaceRoot,
-    python: options.python,
+    toolkitDir: options.toolkitDir ?? image.toolkitDir,
+    python: options.python ?? image.python,
     heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
     logger,
   };

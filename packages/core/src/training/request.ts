@@ -1,112 +1,65 @@
 /**
- * What a caller may ask of a training run: a template name and its parameters. Validated at
- * intake, so an unknown or out-of-range parameter is a 400, not a failed run on a rented GPU.
+ * What a caller may ask of a training run: a template name and its parameters. The names are
+ * those of the template files present (adding a file adds a name), so an unknown template is a
+ * 400 at intake, not a failed run on a rented GPU.
  */
 import { z } from "zod";
-import { hasControlCharacters } from "../input";
+import { FluxLoraParamsSchema, StoredFluxLoraParamsSchema } from "./params";
+import { DEFAULT_TEMPLATE_NAME, TRAINING_TEMPLATES } from "./templates";
 
-/** Training templates shipped with core (ai-toolkit config format). */
-export const TrainingTemplateNameSchema = z.enum(["flux-lora-24gb", "flux-lora-low-vram"]);
+const names = [...TRAINING_TEMPLATES.keys()] as [string, ...string[]];
+
+/** The installed training templates (packages/core/configs/*.yml), by file name. */
+export const TrainingTemplateNameSchema = z.enum(names);
 export type TrainingTemplateName = z.infer<typeof TrainingTemplateNameSchema>;
 
-/**
- * ai-toolkit reads flags inside sample prompts: `GenerateImageConfig._process_prompt_string`
- * (toolkit/config_modules.py in ostris/ai-toolkit) splits each prompt on the literal two
- * characters `--` and takes what follows each split as a flag and its value (`--w`, `--h`,
- * `--steps`, `--seed`, `--cfg`, `--n`, `--ctrl_img` ...). A prompt carrying them overrides the
- * validated resolution and steps (`a cat --w 8192 --h 8192` can exhaust a rented GPU), so any
- * `--` is refused. The split is a plain ASCII match: long dashes (`—`, `–`) are punctuation to
- * it and stay allowed, as prose uses them. The text is NFKC-normalised first, so compatibility
- * forms that fold to `-` (fullwidth `－`, small `﹣`) cannot form a `--` if any layer folds them.
- */
-const INLINE_FLAG_HELP = "ai-toolkit reads --w, --h, --steps... inside prompts";
+/** `flux-lora-24gb`, or the first installed template if that file was removed. */
+const defaultName = names.includes(DEFAULT_TEMPLATE_NAME) ? DEFAULT_TEMPLATE_NAME : names[0];
 
-/** True when `text` holds `--`, or something that becomes `--` under Unicode compatibility folding. */
-export function hasInlineFlag(text: string): boolean {
-  return text.normalize("NFKC").includes("--");
-}
-
-/** A word the LoRA learns; it reaches a YAML file and prompts, so keep it to a safe alphabet. */
-const TriggerWordShape = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, "trigger word may contain only letters, digits, '_' and '-'");
-
-/**
- * ai-toolkit puts the trigger word into the sample prompts before reading their flags
- * (`inject_trigger_into_prompt` in toolkit/prompt_utils.py replaces `[trigger]` and `[name]`
- * with it, or prepends it and a space), so it must not carry `--` and must not start or end
- * with `-`: next to a `-` in a prompt (`-[trigger]`) that would make a `--`. With this rule and
- * `--` refused in prompts, no substitution can create a flag.
- */
-const TriggerWordSchema = TriggerWordShape.refine(
-  (word) => !word.includes("--") && !word.startsWith("-") && !word.endsWith("-"),
-  `trigger word may not contain '--' or start or end with '-' (${INLINE_FLAG_HELP}, and the trigger word is put into them)`,
-);
-
-const SamplePromptShape = z
-  .string()
-  .trim()
-  .min(1)
-  .max(500)
-  .refine((s) => !hasControlCharacters(s), "sample prompts may not contain control characters");
-
-const SamplePromptSchema = SamplePromptShape.refine(
-  (prompt) => !hasInlineFlag(prompt),
-  `sample prompts may not contain '--' flags (${INLINE_FLAG_HELP})`,
-);
-
-/** The parameters, with the trigger word and prompt rules given (intake's, or a stored record's). */
-function fluxLoraParamsSchemaWith(
-  triggerWord: typeof TriggerWordShape,
-  samplePrompt: typeof SamplePromptShape,
-) {
-  return z
-    .object({
-      triggerWord,
-      steps: z.number().int().min(100).max(20_000).default(2000),
-      learningRate: z.number().positive().max(0.01).default(1e-4),
-      rank: z.number().int().min(1).max(128).default(16),
-      resolution: z
-        .array(z.union([z.literal(512), z.literal(768), z.literal(1024)]))
-        .min(1)
-        .max(3)
-        .default([512, 768, 1024]),
-      batchSize: z.number().int().min(1).max(8).default(1),
-      samplePrompts: z.array(samplePrompt).max(10).default([]),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 31 - 1)
-        .default(42),
-    })
-    .strict();
-}
-
-export const FluxLoraParamsSchema = fluxLoraParamsSchemaWith(TriggerWordSchema, SamplePromptSchema);
-export type FluxLoraParams = z.output<typeof FluxLoraParamsSchema>;
-
-function trainingRequestSchemaWith(params: typeof FluxLoraParamsSchema) {
-  return z
-    .object({
-      template: TrainingTemplateNameSchema.default("flux-lora-24gb"),
-      params,
-    })
-    .strict();
-}
-
-export const TrainingRequestSchema = trainingRequestSchemaWith(FluxLoraParamsSchema);
+/** Intake: a template that is installed (the default one when none is named), and its parameters. */
+export const TrainingRequestSchema = z
+  .object({
+    template: TrainingTemplateNameSchema.default(defaultName),
+    params: FluxLoraParamsSchema,
+  })
+  .strict();
 export type TrainingRequest = z.output<typeof TrainingRequestSchema>;
 
 /**
- * For reading back stored requests: the same shape without the inline-flag rules, so a job
- * accepted before those rules existed stays readable (and can be ended and billed). Such a job
- * still never reaches ai-toolkit with a flag: `renderTrainingConfig` re-checks with
- * `TrainingRequestSchema`.
+ * For reading back stored requests: any template name (a template removed since the job was
+ * accepted must not make its record unreadable; the job then fails before renting, or its
+ * attempt is ended) and the parameters without the inline-flag rules. Such a job never reaches
+ * ai-toolkit unchecked: `renderTrainingConfig` needs the template and re-checks the parameters.
  */
-export const StoredTrainingRequestSchema = trainingRequestSchemaWith(
-  fluxLoraParamsSchemaWith(TriggerWordShape, SamplePromptShape),
-);
+export const StoredTrainingRequestSchema = z
+  .object({
+    template: z.string().min(1).max(64).default(defaultName),
+    params: StoredFluxLoraParamsSchema,
+  })
+  .strict();
+export type StoredTrainingRequest = z.output<typeof StoredTrainingRequestSchema>;
+
+/** A training request that fails validation; `message` lists every problem with its path. */
+export class TrainingParamsError extends Error {
+  override readonly name = "TrainingParamsError";
+  constructor(
+    message: string,
+    readonly issues: readonly { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates untrusted input (intake) into a request, or throws a readable `TrainingParamsError`. */
+export function parseTrainingRequest(input: unknown): TrainingRequest {
+  const parsed = TrainingRequestSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({
+    path: issue.path.map(String).join(".") || "(root)",
+    message: issue.message,
+  }));
+  throw new TrainingParamsError(
+    `invalid training request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    issues,
+  );
+}

@@ -1,65 +1,87 @@
 /**
- * Training templates: ai-toolkit configs for FLUX.1-dev LoRA, rendered from validated request
- * parameters and the job's paths on the instance. `flux-lora-24gb` fits a 24 GB card with the
- * transformer quantized to 8 bit; `flux-lora-low-vram` also quantizes the text encoder, keeps
- * ai-toolkit's low-VRAM offloading on, and caps resolution at 768 for 12–16 GB cards.
+ * The training templates in force and the rendering of a job's ai-toolkit config from one. The
+ * templates are the files of packages/core/configs (template-files.ts), loaded and validated when
+ * this module is first imported — a Lambda's cold start — so a broken template stops the function
+ * from starting, naming the file and line, instead of failing a job on a rented GPU.
  */
 import { stringify } from "yaml";
 import { type AiToolkitConfig, AiToolkitConfigSchema } from "./ai-toolkit-config";
+import { type FluxLoraParams, FluxLoraParamsSchema } from "./params";
 import { DEFAULT_WORKSPACE_ROOT, jobPaths } from "./paths";
-import { type TrainingRequest, TrainingRequestSchema, type TrainingTemplateName } from "./request";
+import {
+  loadTemplates,
+  renderTemplateConfig,
+  type TemplateHostNeeds,
+  type TemplateValues,
+  type TrainingTemplate,
+  type TrainingTemplates,
+} from "./template-files";
 
-export const FLUX_DEV_MODEL = "black-forest-labs/FLUX.1-dev";
+/** Every template of packages/core/configs, loaded at start-up. */
+export const TRAINING_TEMPLATES: TrainingTemplates = loadTemplates();
 
-/** What a template's run puts on the instance's disk besides the dataset, in GB (10^9 bytes). */
-export interface TemplateDiskNeeds {
-  /** The base model as the trainer downloads it into its cache. */
-  modelCacheGb: number;
-  /** Checkpoints (the saves kept), sample images and the latent cache written while training. */
-  outputsReserveGb: number;
-}
+/** The template a request names when it names none (if that file is present). */
+export const DEFAULT_TEMPLATE_NAME = "flux-lora-24gb";
 
-/**
- * FLUX.1-dev in diffusers format, as ai-toolkit downloads it: transformer ≈ 23.8 GB, T5-XXL text
- * encoder ≈ 9.5 GB, CLIP-L ≈ 0.25 GB, VAE ≈ 0.17 GB — ≈ 33.7 GB, rounded up. Both templates
- * download the same weights: quantization happens in memory, at load time.
- */
-const FLUX_DEV_CACHE_GB = 34;
-
-/** Disk needs of every template (with the dataset, they must fit the job's disk). */
-export const TRAINING_TEMPLATE_DISK: Readonly<Record<TrainingTemplateName, Readonly<TemplateDiskNeeds>>> = {
-  "flux-lora-24gb": { modelCacheGb: FLUX_DEV_CACHE_GB, outputsReserveGb: 4 },
-  "flux-lora-low-vram": { modelCacheGb: FLUX_DEV_CACHE_GB, outputsReserveGb: 4 },
-};
-
-/** The disk needs of the template a training request uses. */
-export function templateDiskNeeds(request: Pick<TrainingRequest, "template">): TemplateDiskNeeds {
-  return { ...TRAINING_TEMPLATE_DISK[request.template] };
-}
-
-/** A training request that fails validation; `message` lists every problem with its path. */
-export class TrainingParamsError extends Error {
-  override readonly name = "TrainingParamsError";
-  constructor(
-    message: string,
-    readonly issues: readonly { path: string; message: string }[],
-  ) {
-    super(message);
+/** A job names a template that is not installed (removed since the job was accepted). */
+export class UnknownTemplateError extends Error {
+  override readonly name = "UnknownTemplateError";
+  constructor(readonly template: string) {
+    super(`the training template "${template}" is not installed`);
   }
 }
 
-/** Validates untrusted input (intake) into a request, or throws a readable `TrainingParamsError`. */
-export function parseTrainingRequest(input: unknown): TrainingRequest {
-  const parsed = TrainingRequestSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "(root)",
-    message: issue.message,
-  }));
-  throw new TrainingParamsError(
-    `invalid training request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-    issues,
-  );
+/** The template a request names; `UnknownTemplateError` when it is not installed. */
+export function templateFor(
+  request: { template: string },
+  templates: TrainingTemplates = TRAINING_TEMPLATES,
+): TrainingTemplate {
+  const template = templates.get(request.template);
+  if (!template) throw new UnknownTemplateError(request.template);
+  return template;
+}
+
+/**
+ * The template trains a gated Hugging Face model and no token is configured: its first download
+ * would fail on a rented GPU, after the boot and the push were paid for.
+ */
+export class GatedModelWithoutTokenError extends Error {
+  override readonly name = "GatedModelWithoutTokenError";
+  constructor(
+    readonly template: string,
+    readonly model: string,
+  ) {
+    super(
+      `the training template "${template}" downloads ${model}, a gated model on Hugging Face, and no Hugging Face token is configured (hfToken in the deployment's secret)`,
+    );
+  }
+}
+
+/** Throws `GatedModelWithoutTokenError` when the template's model needs a token and there is none. */
+export function assertModelAccess(template: TrainingTemplate, hfToken: string | undefined): void {
+  if (template.model.gated && !hfToken)
+    throw new GatedModelWithoutTokenError(template.name, template.model.id);
+}
+
+/**
+ * The environment a rented instance gets for the template: the Hugging Face token, only when the
+ * template's model is gated (a Vast host can read its containers' environment: the token goes
+ * only where it is needed).
+ */
+export function instanceEnvironment(
+  template: TrainingTemplate,
+  hfToken: string | undefined,
+): Record<string, string> {
+  return template.model.gated && hfToken ? { HF_TOKEN: hfToken } : {};
+}
+
+/** What a template's run puts on the instance's disk besides the dataset, in GB (10^9 bytes). */
+export type TemplateDiskNeeds = Pick<TemplateHostNeeds, "modelCacheGb" | "outputsReserveGb">;
+
+/** The disk needs of the template a training request uses (a copy). */
+export function templateDiskNeeds(request: { template: string }): TemplateDiskNeeds {
+  const { modelCacheGb, outputsReserveGb } = templateFor(request).host;
+  return { modelCacheGb, outputsReserveGb };
 }
 
 export interface RenderTarget {
@@ -72,88 +94,54 @@ export interface RenderedTrainingConfig {
   yaml: string;
 }
 
-/** Low-VRAM cards cannot train at 1024: keep the requested sizes that fit, or fall back to 512. */
-const LOW_VRAM_MAX_RESOLUTION = 768;
-
-export function renderTrainingConfig(request: TrainingRequest, target: RenderTarget): RenderedTrainingConfig {
-  const { params, template } = TrainingRequestSchema.parse(request);
+/**
+ * The job's ai-toolkit config: the parameters are checked again (a stored request may predate a
+ * rule), derived from the template's limits, put into the template as data, and the result
+ * validated against ai-toolkit's schema.
+ */
+export function renderTrainingConfig(
+  request: { template: string; params: unknown },
+  target: RenderTarget,
+  templates: TrainingTemplates = TRAINING_TEMPLATES,
+): RenderedTrainingConfig {
+  const template = templateFor(request, templates);
+  const params = FluxLoraParamsSchema.parse(request.params);
   const paths = jobPaths(target.jobId, target.workspaceRoot ?? DEFAULT_WORKSPACE_ROOT);
-  const lowVram = template === "flux-lora-low-vram";
-  const resolution = lowVram ? lowVramResolution(params.resolution) : [...params.resolution];
-  const sampleSize = Math.max(...resolution);
-  const saveEvery = Math.max(50, Math.round(params.steps / 8 / 50) * 50);
-  const prompts =
-    params.samplePrompts.length > 0 ? params.samplePrompts : [`a photo of ${params.triggerWord}`];
-
-  const config: AiToolkitConfig = {
-    job: "extension",
-    config: {
-      name: target.jobId,
-      process: [
-        {
-          type: "sd_trainer",
-          training_folder: paths.trainingFolder,
-          device: "cuda:0",
-          trigger_word: params.triggerWord,
-          network: { type: "lora", linear: params.rank, linear_alpha: params.rank },
-          save: {
-            dtype: "float16",
-            save_every: Math.min(saveEvery, params.steps),
-            max_step_saves_to_keep: lowVram ? 2 : 4,
-            push_to_hub: false,
-          },
-          datasets: [
-            {
-              folder_path: paths.datasetDir,
-              caption_ext: "txt",
-              caption_dropout_rate: 0.05,
-              shuffle_tokens: false,
-              cache_latents_to_disk: true,
-              resolution,
-            },
-          ],
-          train: {
-            batch_size: lowVram ? Math.min(params.batchSize, 2) : params.batchSize,
-            steps: params.steps,
-            gradient_accumulation_steps: 1,
-            train_unet: true,
-            train_text_encoder: false,
-            gradient_checkpointing: true,
-            noise_scheduler: "flowmatch",
-            optimizer: "adamw8bit",
-            lr: params.learningRate,
-            dtype: "bf16",
-            // EMA keeps a second copy of the LoRA weights: worth it at 24 GB, not below.
-            ...(lowVram ? {} : { ema_config: { use_ema: true, ema_decay: 0.99 } }),
-          },
-          model: {
-            name_or_path: FLUX_DEV_MODEL,
-            is_flux: true,
-            quantize: true,
-            ...(lowVram ? { quantize_te: true, low_vram: true } : {}),
-          },
-          sample: {
-            sampler: "flowmatch",
-            sample_every: Math.min(saveEvery, params.steps),
-            width: sampleSize,
-            height: sampleSize,
-            prompts,
-            neg: "",
-            seed: params.seed,
-            walk_seed: true,
-            guidance_scale: 4,
-            sample_steps: lowVram ? 12 : 20,
-          },
-        },
-      ],
-    },
-    meta: { name: target.jobId, version: "1.0" },
-  };
+  const config = renderTemplateConfig(
+    template,
+    templateValues(template, params, {
+      jobId: target.jobId,
+      trainingFolder: paths.trainingFolder,
+      datasetFolder: paths.datasetDir,
+    }),
+  );
   const checked = AiToolkitConfigSchema.parse(config);
-  return { config: checked, yaml: stringify(checked, { lineWidth: 0 }) };
+  return { config: checked, yaml: stringify(config, { lineWidth: 0 }) };
 }
 
-function lowVramResolution(requested: readonly number[]): number[] {
-  const fitting = requested.filter((r) => r <= LOW_VRAM_MAX_RESOLUTION);
-  return fitting.length > 0 ? fitting : [512];
+/** The value of every placeholder for a job (configs/README.md lists what each holds). */
+export function templateValues(
+  template: Pick<TrainingTemplate, "limits">,
+  params: FluxLoraParams,
+  paths: { jobId: string; trainingFolder: string; datasetFolder: string },
+): TemplateValues {
+  const { maxResolution, maxBatchSize } = template.limits;
+  const fitting = params.resolution.filter((r) => r <= maxResolution);
+  const resolution = fitting.length > 0 ? fitting : [512];
+  // About eight checkpoints (and sample rounds) per run, on round step counts, never past the end.
+  const saveEvery = Math.min(Math.max(50, Math.round(params.steps / 8 / 50) * 50), params.steps);
+  return {
+    ...paths,
+    triggerWord: params.triggerWord,
+    steps: params.steps,
+    learningRate: params.learningRate,
+    rank: params.rank,
+    resolution,
+    batchSize: Math.min(params.batchSize, maxBatchSize),
+    samplePrompts:
+      params.samplePrompts.length > 0 ? [...params.samplePrompts] : [`a photo of ${params.triggerWord}`],
+    seed: params.seed,
+    saveEvery,
+    sampleSize: Math.max(...resolution),
+  };
 }

@@ -25,6 +25,9 @@ export const MAX_LIST_PAGE_SIZE = 25;
 
 export interface VastAIClientOptions {
   apiKey: string;
+  /** Other secrets the client sends (a create's `env` holding HF_TOKEN), redacted like the key
+   * from every error and log record: Vast may echo a request body back. */
+  redactSecrets?: readonly string[];
   baseUrl?: string;
   /** Per attempt, including reading the body. Default 30 s. */
   timeoutMs?: number;
@@ -96,7 +99,7 @@ export class VastAIClient {
       random: options.random ?? Math.random,
       logger: options.logger ?? silentLogger,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-      redact: createRedactor(options.apiKey),
+      redact: createRedactor(options.apiKey, options.redactSecrets),
     });
   }
 

@@ -1,5 +1,5 @@
 /**
- * Keeps the Vast API key out of everything the client emits: error messages, causes, stacks
+ * Keeps the Vast API key (and secrets sent in request bodies) out of everything the client emits: error messages, causes, stacks
  * and log records. Vast URLs may carry the key as `api_key=`, and error bodies may echo input
  * at any depth, so bodies are redacted whole (`redactDeep`) and texts again after any cut.
  */
@@ -15,14 +15,16 @@ export type Redactor = (text: string) => string;
 
 /**
  * The key itself, `api_key=...` and `Bearer ...` (whatever token follows), then any piece of
- * the key of 8 characters or more that is left (a truncated or split echo). Idempotent, so it
- * can be applied again after any cut.
+ * the key of 8 characters or more that is left (a truncated or split echo). `others` are secrets
+ * the client sends in bodies (a create's `env`: the Hugging Face token), scrubbed the same way.
+ * Idempotent, so it can be applied again after any cut.
  */
-export function createRedactor(apiKey: string | undefined): Redactor {
+export function createRedactor(apiKey: string | undefined, others: readonly string[] = []): Redactor {
+  const secrets = [apiKey, ...others];
   return (text) =>
     redactSecretFragments(
-      redactSecrets(text, [apiKey]).replace(API_KEY_PARAM, "$1[REDACTED]").replace(BEARER, "$1[REDACTED]"),
-      [apiKey],
+      redactSecrets(text, secrets).replace(API_KEY_PARAM, "$1[REDACTED]").replace(BEARER, "$1[REDACTED]"),
+      secrets,
       KEY_FRAGMENT_LENGTH,
     );
 }

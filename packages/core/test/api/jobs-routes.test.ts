@@ -70,6 +70,13 @@ describe("POST /v1/jobs", () => {
       "local folders are only accepted by the local stack",
     ],
     [{ budgetUsd: "ten" }, "budgetUsd", "expected number"],
+    [
+      { training: { template: "sdxl-lora", params: { triggerWord: "x" } } },
+      "training.template",
+      'expected one of "flux-lora-24gb"|"flux-lora-low-vram"',
+    ],
+    [{ minInetDownMbps: -5 }, "minInetDownMbps", ">=0"],
+    [{ image: "ostris/aitoolkit; reboot" }, "image", "Docker image reference"],
   ])(
     "refuses %j with 422 naming the field and the reason, storing nothing",
     async (override, path, reason) => {

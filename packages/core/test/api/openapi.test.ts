@@ -155,11 +155,18 @@ describe("GET /openapi.json", () => {
       "limit",
       "maxHourlyUsd",
       "minDiskGb",
+      "minInetDownMbps",
       "minReliability",
       "minVramGb",
       "numGpus",
       "region",
+      "template",
     ]);
+    // The template names are the files present in packages/core/configs.
+    const template = offers.parameters?.find((p) => p.name === "template") as {
+      schema?: { enum?: string[] };
+    };
+    expect(template.schema?.enum).toEqual(["flux-lora-24gb", "flux-lora-low-vram"]);
     for (const name of [
       "Job",
       "JobSummary",

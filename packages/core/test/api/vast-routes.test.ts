@@ -52,11 +52,32 @@ describe("GET /v1/offers", () => {
           numGpus: 1,
           minReliability: 0.95,
           minDiskGb: 100, // the disk the job would rent
+          // What the default template (flux-lora-24gb) needs, and the bandwidth floor.
+          minVramGb: 24,
+          minCudaVersion: 13,
+          minInetDownMbps: 200,
           excludeMachineIds: [500],
           limit: 64,
         }),
       },
     ]);
+  });
+
+  it("takes the template and bandwidth floor a job would have", async () => {
+    h.vast.offers = [offer(1)];
+    const response = await get(
+      "/v1/offers?gpuType=4090&maxHourlyUsd=1&template=flux-lora-low-vram&minInetDownMbps=0",
+    );
+    expect(response.status).toBe(200);
+    const search = h.vast.calls[0]?.arg as Record<string, unknown>;
+    expect(search).toMatchObject({ minVramGb: 12, minCudaVersion: 13, minDiskGb: 64 });
+    expect(search).not.toHaveProperty("minInetDownMbps");
+    const unknown = await get("/v1/offers?gpuType=4090&maxHourlyUsd=1&template=sdxl-lora");
+    expect(unknown.status).toBe(400);
+    expect((await problemOf(unknown)).errors).toContainEqual({
+      path: "template",
+      message: expect.stringContaining("flux-lora-24gb"),
+    });
   });
 
   it("answers `limit` offers at most", async () => {

@@ -75,6 +75,22 @@ describe("loadSecrets", () => {
     await expect(loadSecrets({ env: {} })).rejects.toThrow("vastApiKey is missing or malformed");
   });
 
+  it("takes the Hugging Face token from the secret or HF_TOKEN, redacts it, and names a malformed one only", async () => {
+    const hfToken = "hf_AbCdEf0123456789xyz";
+    mock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ ...SECRET, hfToken }) });
+    const fromSecret = await loadSecrets({ env: { SECRET_ID: "with-hf" }, client: sm });
+    expect(fromSecret.hfToken).toBe(hfToken);
+    expect(secretValues(fromSecret)).toContain(hfToken);
+    const base = { VASTAI_API_KEY: SECRET.vastApiKey, VASTAI_SSH_PRIVATE_KEY: SECRET.sshPrivateKey };
+    expect((await loadSecrets({ env: { ...base, HF_TOKEN: hfToken } })).hfToken).toBe(hfToken);
+    expect((await loadSecrets({ env: base })).hfToken).toBeUndefined();
+    for (const bad of ["hf_with space inside", "hf_line\nbreak", "short"]) {
+      const error = await loadSecrets({ env: { ...base, HF_TOKEN: bad } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SecretsError);
+      expect((error as Error).message).toBe("environment: hfToken is missing or malformed");
+    }
+  });
+
   it("refuses a callback signing secret that is also a submission secret, naming the secrets only", async () => {
     const shared = "one-secret-for-both-ways-0123456789";
     const both = {

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { datasetDiskShortfall } from "../../src/dataset";
-import { TRAINING_TEMPLATE_DISK } from "../../src/training";
+import { templateDiskNeeds } from "../../src/training";
 
-const flux = TRAINING_TEMPLATE_DISK["flux-lora-24gb"];
+const flux = templateDiskNeeds({ template: "flux-lora-24gb" });
 
 describe("datasetDiskShortfall", () => {
   it("says what does not fit, in the figures a person can check", () => {

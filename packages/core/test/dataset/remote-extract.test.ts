@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
-import { remoteExtractCommand } from "../../src/dataset/remote-extract";
+import { EXIT_MANIFEST_MISMATCH, EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
+import { PARTIAL_NAME, type RemoteVerifier, remoteExtractCommand } from "../../src/dataset/remote-extract";
+import { hashTree } from "./fixtures";
 
 interface Run {
   code: number | null;
@@ -22,7 +23,7 @@ interface Run {
 /** Free and total KiB the fake `df` reports; `null` makes it print nothing a number could be read from. */
 type FakeDisk = { availKib: number; sizeKib: number } | null;
 
-describe("remote extract script: disk space", () => {
+describe("remote extract script", () => {
   let dir: string;
   let bin: string;
 
@@ -43,13 +44,20 @@ describe("remote extract script: disk space", () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  const run = (jobDir: string, stdin: Buffer, disk: FakeDisk, announced?: number | string): Promise<Run> =>
+  const run = (
+    jobDir: string,
+    stdin: Buffer,
+    disk: FakeDisk,
+    announced?: number | string,
+    verifier: RemoteVerifier = "auto",
+  ): Promise<Run> =>
     new Promise((resolve, reject) => {
       const command = remoteExtractCommand(
         join(dir, jobDir, "dataset"),
         "none",
         // Strings reach the script only by bypassing the type (as a hostile caller would).
         announced as number | undefined,
+        verifier,
       );
       const child = spawn("sh", ["-c", command], {
         env: {
@@ -75,7 +83,7 @@ describe("remote extract script: disk space", () => {
 
   const roomy: FakeDisk = { availKib: 50_000_000, sizeKib: 100_000_000 };
 
-  async function tarOf(files: [string, string][]): Promise<Buffer> {
+  async function tarOf(files: [string, string | Buffer][]): Promise<Buffer> {
     const pack = tar.pack();
     for (const [name, data] of files) pack.entry({ name }, data);
     pack.finalize();
@@ -105,7 +113,7 @@ describe("remote extract script: disk space", () => {
     const underOnePercent = await run("d", garbage, { availKib: 90_000, sizeKib: 10_000_000 });
     expect(underOnePercent.code).toBe(EXIT_NO_SPACE);
     const plenty = await run("e", garbage, roomy);
-    expect(plenty.code).toBe(2); // tar's own status, untouched
+    expect(plenty.code).toBe(2); // the extractor's own status (as tar's), untouched
     const unknown = await run("f", garbage, null);
     expect(unknown.code).toBe(2);
     // The partial folder is removed in every case.
@@ -142,11 +150,146 @@ describe("remote extract script: disk space", () => {
     ]);
     const result = await run("j", stream, roomy, 5);
     expect(result.code).toBe(0);
-    expect(result.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.stdout.trim().split("\n")).toEqual(["ready", expect.stringMatching(/^[0-9a-f]{64}$/)]);
     expect((await readdir(join(dir, "j", "dataset"))).sort()).toEqual([
       ".dataset-verified",
       "MANIFEST.sha256",
       "a.jpg",
     ]);
+  });
+
+  const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+  const manifestOf = (files: [string, string | Buffer][]) =>
+    files.map(([name, data]) => `${sha256(data)}  ${name}\n`).join("");
+
+  for (const verifier of ["auto", "sha256sum"] as const) {
+    const via = verifier === "auto" ? "python3, one pass" : "tar, then sha256sum -c";
+    it(`detects a file whose bytes differ from the manifest (${via}), leaving nothing`, async () => {
+      const files: [string, string][] = [
+        ["a.jpg", "image a"],
+        ["sub/b.jpg", "image b"],
+      ];
+      const manifest = manifestOf(files);
+      const tampered = await tarOf([
+        ["a.jpg", "image a"],
+        ["sub/b.jpg", "image B"],
+        ["MANIFEST.sha256", manifest],
+      ]);
+      const job = `mismatch-${verifier}`;
+      const result = await run(job, tampered, roomy, undefined, verifier);
+      expect(result.code).toBe(EXIT_MANIFEST_MISMATCH);
+      expect(result.stderr).toMatch(/sub\/b\.jpg: FAILED/);
+      expect(result.stderr).toMatch(/dataset manifest verification failed/);
+      expect(await readdir(join(dir, job))).toEqual([]);
+      // The same stream untampered verifies.
+      const good = await run(
+        `${job}-ok`,
+        await tarOf([...files, ["MANIFEST.sha256", manifest]]),
+        roomy,
+        undefined,
+        verifier,
+      );
+      expect(good.code).toBe(0);
+      expect(good.stdout.trim().split("\n").pop()).toBe(sha256(manifest));
+    });
+
+    it(`detects a file the manifest lists but the stream lacks (${via})`, async () => {
+      const manifest = manifestOf([
+        ["a.jpg", "image a"],
+        ["missing.jpg", "never sent"],
+      ]);
+      const result = await run(
+        `lacking-${verifier}`,
+        await tarOf([
+          ["a.jpg", "image a"],
+          ["MANIFEST.sha256", manifest],
+        ]),
+        roomy,
+        undefined,
+        verifier,
+      );
+      expect(result.code).toBe(EXIT_MANIFEST_MISMATCH);
+    });
+  }
+
+  it("extracts long and unusual names (pax headers) byte for byte", async () => {
+    const long = `${"d".repeat(120)}/${"e".repeat(150)}/photo ünïcødé 'quoted' $(x).jpg`;
+    const files: [string, Buffer][] = [
+      [long, Buffer.from("long")],
+      ["big.png", Buffer.alloc(3 * 1024 * 1024 + 7, 0x5a)],
+    ];
+    const result = await run("long", await tarOf([...files, ["MANIFEST.sha256", manifestOf(files)]]), roomy);
+    expect(result.code).toBe(0);
+    const arrived = await hashTree(join(dir, "long", "dataset"));
+    expect(arrived.get(long)).toBe(sha256("long"));
+    expect(arrived.get("big.png")).toBe(sha256(files[1]![1]));
+  });
+
+  it("keeps what a cut stream delivered, lists it on the next run, and reuses it", async () => {
+    const a = Buffer.alloc(5000, 1);
+    const b = Buffer.alloc(7000, 2);
+    const full = await tarOf([
+      ["a.jpg", a],
+      ["b.jpg", b],
+      [
+        "MANIFEST.sha256",
+        manifestOf([
+          ["a.jpg", a],
+          ["b.jpg", b],
+        ]),
+      ],
+    ]);
+    // Cut inside b.jpg's data: a.jpg is whole, b.jpg half there (and removed), no manifest.
+    const cut = await run("resume", full.subarray(0, 512 + 5120 + 512 + 3000), roomy);
+    expect(cut.code).toBe(EXIT_MANIFEST_MISSING);
+    expect(cut.stdout).toBe("ready\n");
+    expect(await readdir(join(dir, "resume"))).toEqual([PARTIAL_NAME]);
+
+    // The next run lists a.jpg, then verifies a stream that only carries b.jpg.
+    const manifest = manifestOf([
+      ["a.jpg", a],
+      ["b.jpg", b],
+    ]);
+    const rest = await tarOf([
+      ["b.jpg", b],
+      ["MANIFEST.sha256", manifest],
+    ]);
+    const resumed = await run("resume", rest, roomy);
+    expect(resumed.code).toBe(0);
+    const lines = resumed.stdout.trim().split("\n");
+    expect(lines.slice(0, -2)).toEqual([`present ${sha256(a)} 5000 a.jpg`]);
+    expect(lines.at(-2)).toBe("ready");
+    expect(lines.at(-1)).toBe(sha256(manifest));
+    const arrived = await hashTree(join(dir, "resume", "dataset"));
+    expect(arrived.get("a.jpg")).toBe(sha256(a));
+    expect(arrived.get("b.jpg")).toBe(sha256(b));
+    expect(await readdir(join(dir, "resume"))).toEqual(["dataset"]);
+  });
+
+  it("drops files an earlier version of the dataset left in the partial folder", async () => {
+    const old = await tarOf([["old.jpg", "stale"]]);
+    expect((await run("stale", old, roomy)).code).toBe(EXIT_MANIFEST_MISSING);
+    const files: [string, string][] = [["new.jpg", "fresh"]];
+    const result = await run("stale", await tarOf([...files, ["MANIFEST.sha256", manifestOf(files)]]), roomy);
+    expect(result.code).toBe(0);
+    expect((await readdir(join(dir, "stale", "dataset"))).sort()).toEqual([
+      ".dataset-verified",
+      "MANIFEST.sha256",
+      "new.jpg",
+    ]);
+  });
+
+  it("accepts folder entries as GNU tar writes them (trailing slash)", async () => {
+    const pack = tar.pack();
+    const files: [string, string][] = [["sub/a.jpg", "image"]];
+    pack.entry({ name: "sub/", type: "directory" });
+    pack.entry({ name: "sub/a.jpg" }, "image");
+    pack.entry({ name: "MANIFEST.sha256" }, manifestOf(files));
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const result = await run("folders", Buffer.concat(chunks), roomy);
+    expect(result.code).toBe(0);
+    expect((await hashTree(join(dir, "folders", "dataset"))).get("sub/a.jpg")).toBe(sha256("image"));
   });
 });

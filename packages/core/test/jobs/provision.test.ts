@@ -2,10 +2,11 @@
  * The provisioning and readiness logic against the real store (DynamoDB Local), with a
  * scriptable Vast, an in-memory queue and event recorder, and a hand-driven clock.
  */
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
 import { fakeDatasets } from "../../../../test/support/fake-datasets";
-import { FakeVast, fakeProbe, instance, offer } from "../../../../test/support/fake-vast";
+import { FakeVast, fakePreflight, fakeProbe, instance, offer } from "../../../../test/support/fake-vast";
 import { sampleJobRequestInput } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { InMemoryEventPublisher } from "../../src/events";
@@ -25,10 +26,12 @@ import { VastAIError } from "../../src/vast/errors";
 
 let dynamo: LocalDynamo;
 let store: DynamoJobStore;
+let tableName: string;
 let vast: FakeVast;
 let queue: InMemoryJobQueue;
 let events: InMemoryEventPublisher;
 let probe: ReturnType<typeof fakeProbe>;
+let preflight: ReturnType<typeof fakePreflight>;
 let deps: ProvisionDeps;
 let now: number;
 const clock: Clock = { now: () => now, sleep: systemClock.sleep };
@@ -45,20 +48,24 @@ afterAll(async () => {
 beforeEach(async () => {
   // Near the real time: DynamoDB Local deletes records whose TTL (from this clock) has passed.
   now = Math.floor(Date.now() / 1000) * 1000;
-  store = new DynamoJobStore({ client: dynamo.doc, tableName: await dynamo.createJobsTable(), clock });
+  tableName = await dynamo.createJobsTable();
+  store = new DynamoJobStore({ client: dynamo.doc, tableName, clock });
   vast = new FakeVast();
   queue = new InMemoryJobQueue();
   events = new InMemoryEventPublisher();
   probe = fakeProbe();
+  preflight = fakePreflight();
   deps = {
     store,
     vast,
     queue,
     events,
     probe,
+    preflight,
     clock,
     logger: silentLogger,
-    secrets: ["sekret-api-key-123"],
+    secrets: ["sekret-api-key-123", "hf_fake_token_0123456789"],
+    hfToken: "hf_fake_token_0123456789",
     datasets: fakeDatasets(),
   };
 });
@@ -133,9 +140,67 @@ describe("provisionJob", () => {
       region: "US",
       maxHourlyUsd: 1,
       minReliability: 0.9,
-      minVramGb: 20,
+      // Raised to what flux-lora-24gb needs; the image's CUDA and the default bandwidth floor.
+      minVramGb: 24,
       minDiskGb: 100,
+      numGpus: 1,
+      minCudaVersion: 13,
+      minInetDownMbps: 200,
     });
+    // The template's image, and the Hugging Face token for its gated model.
+    expect(vast.calls.find((c) => c.op === "create")?.arg).toMatchObject({
+      image: "ostris/aitoolkit:0.13.18",
+      env: { HF_TOKEN: "hf_fake_token_0123456789" },
+    });
+  });
+
+  it("keeps a request's stricter constraints and its own image; 0 lifts the bandwidth floor", async () => {
+    const jobId = await submit({
+      minVramGb: 48,
+      minInetDownMbps: 0,
+      image: "example/trainer:1.2",
+      training: { template: "flux-lora-low-vram", params: { triggerWord: "ohwx" } },
+    });
+    await provisionAndBoot(jobId);
+    const search = vast.calls[0]?.arg as Record<string, unknown>;
+    expect(search).toMatchObject({ minVramGb: 48, minCudaVersion: 13 });
+    expect(search).not.toHaveProperty("minInetDownMbps");
+    expect(vast.calls.find((c) => c.op === "create")?.arg).toMatchObject({ image: "example/trainer:1.2" });
+  });
+
+  it("a job for a gated model fails before any search or create when no Hugging Face token is configured", async () => {
+    delete deps.hfToken;
+    const jobId = await submit();
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("failed");
+    expect(job?.reason).toBe(
+      'Stopped before renting: the training template "flux-lora-24gb" downloads black-forest-labs/FLUX.1-dev, a gated model on Hugging Face, and no Hugging Face token is configured (hfToken in the deployment\'s secret).',
+    );
+    expect(vast.calls.map((c) => c.op)).toEqual([]);
+    expect(events.of("Job Failed")).toHaveLength(1);
+  });
+
+  it("a job whose template is no longer installed fails before renting", async () => {
+    const jobId = await submit();
+    const job = await store.getJob(jobId);
+    // As if the file had been removed since the job was accepted.
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: `JOB#${jobId}`, sk: "JOB" },
+        UpdateExpression: "SET #r.#t.#n = :gone",
+        ExpressionAttributeNames: { "#r": "request", "#t": "training", "#n": "template" },
+        ExpressionAttributeValues: { ":gone": "flux-lora-retired" },
+      }),
+    );
+    expect(job?.request.training.template).toBe("flux-lora-24gb");
+    await provisionJob(deps, jobId);
+    expect(await store.getJob(jobId)).toMatchObject({
+      state: "failed",
+      reason: 'Stopped before renting: the training template "flux-lora-retired" is not installed.',
+    });
+    expect(vast.calls).toEqual([]);
   });
 
   it("moves to the next offer when one is taken (offer_unavailable)", async () => {
@@ -607,6 +672,124 @@ describe("checkReadiness", () => {
     expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([attempt?.instanceId]);
     expect(vast.count("create")).toBe(1);
     expect(queue.drain().filter((m) => m.message.type === "provision")).toEqual([]);
+  });
+
+  it("runs the pre-flight check on the pinned host with the job's needs, and records what the host has", async () => {
+    const jobId = await submit({
+      training: { template: "flux-lora-low-vram", params: { triggerWord: "ohwx" } },
+    });
+    const { attempt } = await provisionAndBoot(jobId);
+    vast.setState(attempt?.instanceId as number, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    await readiness(jobId, 1, 0);
+    expect(preflight.calls).toEqual([
+      {
+        target: { host: "127.0.0.1", port: 2222, expectedHostKey: "SHA256:fake" },
+        requirements: {
+          gpuName: "RTX 4090",
+          gpuCount: 1,
+          // The low-VRAM template's 12 GB, as the offer search asked it of gpu_ram: (12 - 0.5) × 1024 MiB.
+          minVramMb: 11_776,
+          minCudaVersion: "13.0",
+          // fakeDatasets' 4,000 bytes + FLUX.1-dev's 34 GB cache + 4 GB of outputs.
+          minFreeDiskBytes: 38e9 + 4000,
+          workspaceDir: "/workspace",
+          // Where ai-toolkit's image has it, as the template says.
+          aiToolkitDir: "/app/ai-toolkit",
+          pythonCommand: "python",
+        },
+      },
+    ]);
+    const ready = (await store.getTimeline(jobId)).find((t) => t.to === "pushing");
+    expect(ready?.reason).toMatch(/passed the pre-flight check$/);
+    expect(ready?.details).toMatchObject({
+      preflight: { passed: true, host: { driverVersion: "580.95.05" } },
+    });
+  });
+
+  it("a host failing the pre-flight check is destroyed, remembered with the conditions, and the next offer rented", async () => {
+    const jobId = await submit();
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    preflight.outcome = {
+      passed: false,
+      failures: [
+        { condition: "driver_too_old", reason: "driver 550.54.15 is too old" },
+        { condition: "disk_insufficient", reason: "9.0 GB free" },
+      ],
+      host: null,
+    };
+    queue.drain();
+    await readiness(jobId, 1, 0);
+    expect(vast.calls.filter((c) => c.op === "destroy").map((c) => c.arg)).toEqual([id]);
+    // Vast's container log says nothing about the host's GPUs: not fetched.
+    expect(vast.count("logs")).toBe(0);
+    const reason =
+      "pre-flight check failed: driver_too_old (driver 550.54.15 is too old); disk_insufficient (9.0 GB free)";
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({ outcome: "failed", failureReason: reason });
+    expect(await store.recentHostFailures(10, 0)).toEqual([
+      expect.objectContaining({ jobId, attempt: 1, reason }),
+    ]);
+    const diagnostics = (await store.getTimeline(jobId)).find((t) => t.kind === "diagnostics");
+    expect(diagnostics).toMatchObject({
+      reason: `attempt 1: ${reason}`,
+      details: { preflight: { passed: false, failures: preflight.outcome.failures } },
+    });
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning" });
+    expect(queue.drain().map((m) => m.message)).toEqual([{ type: "provision", jobId }]);
+
+    await provisionJob(deps, jobId);
+    expect(await store.getAttempt(jobId, 2)).toMatchObject({ machineId: 20, outcome: "rented" });
+  });
+
+  it("a pre-flight check that cannot reach the host is tried again, then counts toward the boot timeout", async () => {
+    const jobId = await submit({ bootTimeoutMinutes: 15 });
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    preflight.failing = true;
+    queue.drain();
+    await readiness(jobId, 1, 0);
+    expect(queue.drain().map((m) => [m.message, m.delaySeconds])).toEqual([
+      [{ type: "readiness", jobId, attempt: 1, check: 1 }, 3],
+    ]);
+    expect(vast.count("destroy")).toBe(0);
+    now += 15 * 60_000;
+    await readiness(jobId, 1, 1);
+    expect((await store.getAttempt(jobId, 1))?.failureReason).toMatch(
+      /did not become ready within 15 min \(last state 'running'; SSH: pre-flight check: connect ECONNRESET\)/,
+    );
+  });
+
+  it("a pre-flight failure interrupted before the destroy is finished by the redelivery, checked once", async () => {
+    const jobId = await submit();
+    const { attempt } = await provisionAndBoot(jobId);
+    const id = attempt?.instanceId as number;
+    vast.setState(id, { state: "running", sshHost: "127.0.0.1", sshPort: 2222 });
+    preflight.outcome = {
+      passed: false,
+      failures: [{ condition: "gpu_busy", reason: "GPU 0: 18000 MiB in use" }],
+      host: null,
+    };
+    const terminate = vast.terminateInstance.bind(vast);
+    let crashes = 1;
+    vast.terminateInstance = async (instanceId) => {
+      if (crashes-- > 0) throw new Error("simulated crash before the destroy");
+      return terminate(instanceId);
+    };
+    const message = { type: "readiness" as const, jobId, attempt: 1, check: 0 };
+    await expect(checkReadiness(deps, message, { messageId: "m-crash" })).rejects.toThrow(/simulated crash/);
+    expect(vast.instances.has(id)).toBe(true);
+    // SQS delivers the same message again.
+    await checkReadiness(deps, message, { messageId: "m-crash" });
+    expect(preflight.calls).toHaveLength(1);
+    expect(vast.instances.has(id)).toBe(false);
+    expect(await store.getAttempt(jobId, 1)).toMatchObject({
+      outcome: "failed",
+      failureReason: "pre-flight check failed: gpu_busy (GPU 0: 18000 MiB in use)",
+    });
+    expect(await store.recentHostFailures(10, 0)).toHaveLength(1);
+    expect(await store.getJob(jobId)).toMatchObject({ state: "provisioning", spentUsd: expect.any(Number) });
   });
 
   it("abandons an instance whose SSH host key changed since first contact (never trusted again)", async () => {

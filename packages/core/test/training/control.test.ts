@@ -23,6 +23,8 @@ import { writeDataset } from "../dataset/fixtures";
 import { installFakeToolkit } from "./fake-toolkit";
 
 const python = "python3";
+/** The fake ai-toolkit of a workspace (installFakeToolkit), in place of the template's /app/ai-toolkit. */
+const toolkitOf = (workspaceRoot: string) => join(workspaceRoot, "ai-toolkit");
 
 describe("remote training control against a real sshd", () => {
   let sshd: TestSshd;
@@ -81,6 +83,7 @@ describe("remote training control against a real sshd", () => {
       reader: localDatasetReader(local),
       request: request("slow_ok"),
       python,
+      toolkitDir: toolkitOf(ws),
     };
     const first = await pushAndLaunch(session, { ...options, heartbeatIntervalSeconds: 1 });
     expect(first.pushed).toBe(true);
@@ -147,6 +150,7 @@ describe("remote training control against a real sshd", () => {
       reader: localDatasetReader(join(local, "does-not-exist")),
       request: request("quick"),
       python,
+      toolkitDir: toolkitOf(ws),
     });
     expect(result).toMatchObject({ pushed: false, manifestSha256: pushed.manifestSha256 });
     expect(result.launch.started).toBe(true);
@@ -166,7 +170,13 @@ describe("remote training control against a real sshd", () => {
     try {
       const results = await Promise.all(
         [session, ...others].map((s) =>
-          launchTraining(s, { jobId, workspaceRoot: ws, configYaml: yaml, python }),
+          launchTraining(s, {
+            jobId,
+            workspaceRoot: ws,
+            configYaml: yaml,
+            python,
+            toolkitDir: toolkitOf(ws),
+          }),
         ),
       );
       expect(results.filter((r) => r.started)).toHaveLength(1);
@@ -189,7 +199,13 @@ describe("remote training control against a real sshd", () => {
       jobId,
       workspaceRoot: ws,
     });
-    await launchTraining(session, { jobId, workspaceRoot: ws, configYaml: yaml, python });
+    await launchTraining(session, {
+      jobId,
+      workspaceRoot: ws,
+      configYaml: yaml,
+      python,
+      toolkitDir: toolkitOf(ws),
+    });
     const failed = await until(jobId, (c) => c.status !== "running" && c.status !== "not_started");
     expect(failed).toMatchObject({ status: "failed", exitCode: 1, progress: { step: 4, totalSteps: 10 } });
     expect(failed.logTail).toContain("CUDA out of memory");
@@ -209,7 +225,13 @@ describe("remote training control against a real sshd", () => {
       jobId,
       workspaceRoot: ws,
     });
-    const launched = await launchTraining(session, { jobId, workspaceRoot: ws, configYaml: yaml, python });
+    const launched = await launchTraining(session, {
+      jobId,
+      workspaceRoot: ws,
+      configYaml: yaml,
+      python,
+      toolkitDir: toolkitOf(ws),
+    });
     await session.exec(shellCommand`kill -9 ${launched.pid ?? 0}`);
     const check = await until(jobId, (c) => c.status !== "running");
     expect(check.status).toBe("failed");
@@ -220,7 +242,13 @@ describe("remote training control against a real sshd", () => {
 
   it("quotes hostile workspace roots and refuses unsafe job ids before any remote command", async () => {
     await expect(
-      launchTraining(session, { jobId: "a;reboot", workspaceRoot: ws, configYaml: "x", python }),
+      launchTraining(session, {
+        jobId: "a;reboot",
+        workspaceRoot: ws,
+        configYaml: "x",
+        python,
+        toolkitDir: toolkitOf(ws),
+      }),
     ).rejects.toThrow(/job id/);
     const weird = join(ws, "it's $(weird) `dir`");
     await installFakeToolkit(weird);
@@ -229,7 +257,13 @@ describe("remote training control against a real sshd", () => {
       jobId,
       workspaceRoot: weird,
     });
-    const launched = await launchTraining(session, { jobId, workspaceRoot: weird, configYaml: yaml, python });
+    const launched = await launchTraining(session, {
+      jobId,
+      workspaceRoot: weird,
+      configYaml: yaml,
+      python,
+      toolkitDir: toolkitOf(weird),
+    });
     expect(launched.started).toBe(true);
     const done = await until2(session, jobId, weird);
     expect(done.status).toBe("succeeded");

@@ -43,7 +43,11 @@ export function statusBlock(view: JobView, elapsedMs: number): string[] {
 export function statusLine(view: JobView, elapsedMs: number): string {
   const parts = [duration(elapsedMs), view.state];
   if (view.instance) parts.push(`instance ${view.instance.instanceId}`);
-  if (view.upload && view.state === "pushing") parts.push(`upload ${bytes(view.upload.bytes)}`);
+  if (view.upload && view.state === "pushing") {
+    const total = view.upload.totalBytes ? ` of ${bytes(view.upload.totalBytes)}` : "";
+    const speed = view.upload.bytesPerSecond ? ` at ${rate(view.upload.bytesPerSecond)}` : "";
+    parts.push(`upload ${bytes(view.upload.bytes)}${total}${speed}`);
+  }
   if (view.progress && view.state === "training") {
     // Whole tenths, so a pipe gets a handful of lines rather than one per step.
     parts.push(`training ${Math.floor(view.progress.fraction * 10) * 10} %`);

@@ -6,6 +6,7 @@ export type { OfferedKey } from "./authorized-keys";
 export { generateHostKey, hostKeyFingerprint } from "./host-key";
 export {
   InstanceFolderError,
+  type PrepareInstanceFolderOptions,
   prepareInstanceFolder,
   setTrainingBehaviour,
   trainingBehaviourPath,
@@ -24,6 +25,7 @@ export type {
   InstanceSshServerOptions,
   SimFaultsForSsh,
   SimGpu,
+  SimHostEnvironment,
   SimTrainingBehaviour,
   SshServerLogger,
 } from "./types";

@@ -112,13 +112,28 @@ export function trainingBehaviourPath(rootDir: string): string {
   return join(rootDir, ".vast-sim", "training.json");
 }
 
+export interface PrepareInstanceFolderOptions {
+  /**
+   * Folders inside the instance folder (relative, e.g. "ai-toolkit" for /workspace/ai-toolkit) that get
+   * the training stand-in's run.py; default ["ai-toolkit"]; empty for a host without ai-toolkit.
+   */
+  aiToolkitDirs?: readonly string[];
+}
+
 /**
- * Writes the training stand-in at /workspace/ai-toolkit/run.py unless a file is already there.
- * Throws InstanceFolderError when /workspace/ai-toolkit or run.py is a symbolic link.
+ * Writes the training stand-in at /workspace/ai-toolkit/run.py (or in each of `aiToolkitDirs`) unless a
+ * file is already there. Throws InstanceFolderError when a folder on the way or run.py is a symbolic link.
  */
-export async function prepareInstanceFolder(rootDir: string): Promise<void> {
+export async function prepareInstanceFolder(
+  rootDir: string,
+  options: PrepareInstanceFolderOptions = {},
+): Promise<void> {
   await mkdir(rootDir, { recursive: true });
-  await withFolders(rootDir, ["ai-toolkit"], async (toolkit) => {
+  for (const dir of options.aiToolkitDirs ?? ["ai-toolkit"]) await writeRunPy(rootDir, dir.split("/"));
+}
+
+async function writeRunPy(rootDir: string, names: readonly string[]): Promise<void> {
+  await withFolders(rootDir, names, async (toolkit) => {
     let handle: FileHandle;
     try {
       handle = await openFileIn(toolkit, "run.py", O_CREAT | O_EXCL, 0o755);

@@ -32,6 +32,8 @@ export interface SandboxOptions {
   bwrap?: string;
   /** More host paths the instance sees read-only at the same place (tests bind a folder they own there). */
   readOnlyPaths?: readonly string[];
+  /** Host folders the instance sees read-only somewhere else (ai-toolkit's stand-in at /app/ai-toolkit). */
+  readOnlyBinds?: readonly { source: string; target: string }[];
 }
 
 export interface Sandbox {
@@ -114,6 +116,7 @@ function viewArgs(options: Resolved): string[] {
     "--proc", "/proc",
     // Last, so that no mount above (a /tmp of its own) hides them.
     ...(options.readOnlyPaths ?? []).flatMap((path) => ["--ro-bind", path, path]),
+    ...(options.readOnlyBinds ?? []).flatMap((bind) => ["--ro-bind", bind.source, bind.target]),
     "--unshare-user", "--uid", "0", "--gid", "0",
     ...(supportsDisableUserns(bwrap) ? ["--disable-userns"] : []),
     "--cap-drop", "ALL",

@@ -13,7 +13,7 @@ import { findAuthorizedKey } from "./authorized-keys";
 import { bindProcessToChannel, signalGroup } from "./channel-process";
 import { hostKeyFingerprint, toSsh2HostKey } from "./host-key";
 import { openSandbox, type Sandbox } from "./sandbox";
-import { writeShims } from "./shims";
+import { writeAiToolkitStandIn, writeShims } from "./shims";
 import type {
   ConfinementMode,
   InstanceSshServer,
@@ -62,6 +62,10 @@ export async function startInstanceSshServer(
   await mkdir(rootDir, { recursive: true });
   const shimDir = await mkdtemp(join(tmpdir(), `vast-sim-shims-${options.instanceId}-`));
   await writeShims(shimDir);
+  // ai-toolkit folders outside the instance folder (e.g. /app/ai-toolkit) show one read-only stand-in.
+  const toolkitStandIn = join(shimDir, ".ai-toolkit");
+  const mounts = options.aiToolkitMounts ?? [];
+  if (mounts.length > 0) await writeAiToolkitStandIn(toolkitStandIn);
   let sandbox: Sandbox;
   try {
     sandbox = await openSandbox(
@@ -72,6 +76,7 @@ export async function startInstanceSshServer(
         logger,
         ...(options.bwrap ? { bwrap: options.bwrap } : {}),
         ...(options.readOnlyPaths ? { readOnlyPaths: options.readOnlyPaths } : {}),
+        readOnlyBinds: mounts.map((target) => ({ source: toolkitStandIn, target })),
       },
       options.confinement ?? "bwrap-container",
     );
@@ -142,6 +147,18 @@ export async function startInstanceSshServer(
     return allowed;
   };
 
+  const around = options.hostEnv;
+  const hostEnv: Record<string, string> = around
+    ? {
+        VAST_SIM_NVIDIA_SMI: around.nvidiaSmi,
+        VAST_SIM_GPU_BUSY: around.busyGpus.join(","),
+        VAST_SIM_DRIVER_VERSION: around.driverVersion,
+        VAST_SIM_CUDA_VERSION: around.cudaVersion,
+        VAST_SIM_DISK_BYTES: String(around.diskBytes),
+        ...(around.diskFreeBytes === null ? {} : { VAST_SIM_DISK_FREE_BYTES: String(around.diskFreeBytes) }),
+        VAST_SIM_TORCH: around.torch,
+      }
+    : {};
   const commandEnv = (conn: ConnectionState, sessionEnv: Record<string, string>): Record<string, string> => ({
     LANG: "C.UTF-8",
     ...sessionEnv,
@@ -159,6 +176,7 @@ export async function startInstanceSshServer(
     VAST_SIM_GPU_COUNT: String(options.gpu.count),
     VAST_SIM_GPU_RAM_MB: String(options.gpu.ramMb),
     VAST_SIM_TIME_SCALE: String(options.timeScale ?? 1),
+    ...hostEnv,
   });
 
   const run = (

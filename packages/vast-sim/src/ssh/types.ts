@@ -25,6 +25,22 @@ export interface SimGpu {
   ramMb: number;
 }
 
+/**
+ * The simulated host around the GPUs, as the shims read it (`VAST_SIM_*` variables per command): see
+ * `host-profile.ts` for what each means and the defaults.
+ */
+export interface SimHostEnvironment {
+  nvidiaSmi: "ok" | "missing" | "no_driver" | "unknown_error";
+  busyGpus: number[];
+  driverVersion: string;
+  cudaVersion: string;
+  /** Size of the instance's disk; `df` reports it for every path. */
+  diskBytes: number;
+  /** Free space `df` reports; null = the size minus what the instance folder holds. */
+  diskFreeBytes: number | null;
+  torch: "cuda" | "cpu" | "missing";
+}
+
 export interface InstanceSshServerOptions {
   instanceId: number;
   /** Per-instance folder on the host; inside the instance it is seen as both /workspace and /root. Created if missing. */
@@ -34,6 +50,14 @@ export interface InstanceSshServerOptions {
   /** OpenSSH public-key lines currently allowed (read on every auth attempt, so keys attached later work). */
   authorizedKeys: () => string[];
   gpu: SimGpu;
+  /** The host around the GPUs; without it nvidia-smi reports a default driver and `df` the real disk. */
+  hostEnv?: SimHostEnvironment;
+  /**
+   * Absolute folders outside /workspace and /root where ai-toolkit's run.py stand-in is found (bound
+   * read-only from the server's own folder; e.g. `/app/ai-toolkit`, as in ai-toolkit's image). Not
+   * available unconfined (absolute paths there are the host's).
+   */
+  aiToolkitMounts?: readonly string[];
   /** Listen address/port; port 0 = ephemeral. Default host 127.0.0.1. */
   host?: string;
   port?: number;

@@ -14,7 +14,7 @@ let t: TestInstance;
 
 beforeAll(async () => {
   // 600 simulated seconds per real second: a 60 s training takes 0.1 s.
-  t = await startTestInstance({ timeScale: 600 });
+  t = await startTestInstance({ timeScale: 600, aiToolkitMounts: ["/app/ai-toolkit"] });
 });
 
 afterAll(async () => {
@@ -71,6 +71,21 @@ describe("training stand-in", () => {
     const output = await readFile(join(t.rootDir, "output", "lora_one", "lora_one.safetensors"));
     expect(output.length).toBeGreaterThan(1000);
     expect(safetensorsHeader(output)).toMatchObject({ __metadata__: { name: "lora_one", steps: "2000" } });
+  });
+
+  it("runs from the image's /app/ai-toolkit, as ai-toolkit's image installs it, which the instance cannot change", async () => {
+    await setTrainingBehaviour(t.rootDir, { durationSeconds: 6, fail: false });
+    await writeFile(join(t.rootDir, "job-app.yml"), config("lora_app", "/workspace/out-app", 100));
+    const result = await t.exec("cd /app/ai-toolkit && python run.py /workspace/job-app.yml");
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("lora_app: 100%");
+    await stat(join(t.rootDir, "out-app", "lora_app", "lora_app.safetensors"));
+    const write = await t.exec(
+      "echo x > /app/ai-toolkit/run.py || echo refused; touch /app/ai-toolkit/new || echo refused",
+    );
+    expect(write.stdout).toBe("refused\nrefused\n");
+    expect((await t.exec("grep -c 'vast-sim training stand-in' /app/ai-toolkit/run.py")).stdout).toBe("1\n");
   });
 
   it("resolves a relative training_folder from the ai-toolkit folder, with python3 -u too", async () => {

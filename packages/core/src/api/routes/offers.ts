@@ -1,8 +1,9 @@
 /**
  * `GET /v1/offers`: "what would this job rent, and at what price". The query takes a job's offer
- * constraints, judged by the job request's own field schemas (same bounds, same defaults), and
- * the search is the one provisioning makes: the disk the job would rent, machines that failed
- * recently excluded, then `rankOffers` — so the first offer is the one a job would try first.
+ * constraints and training template, judged by the job request's own field schemas (same bounds,
+ * same defaults), and the search is the one provisioning makes (`jobOfferSearch`: the template's
+ * VRAM, CUDA version and disk, the bandwidth floor, the disk the job would rent), machines that
+ * failed recently excluded, then `rankOffers` — so the first offer is the one a job would try first.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
@@ -12,7 +13,8 @@ import {
   type offerConstraintsOf,
   settingsOf,
 } from "../../jobs";
-import { rankOffers } from "../../offers";
+import { jobOfferSearch, rankOffers } from "../../offers";
+import { TrainingRequestSchema, templateFor } from "../../training";
 import { type ApiEnv, requireApiKey } from "../auth";
 import type { ApiDeps } from "../deps";
 import { fieldErrorsOfValidation } from "../errors";
@@ -36,6 +38,12 @@ export const OfferSearchQuerySchema = z.object({
   minDiskGb: queryNumber(job.minDiskGb),
   diskGb: queryNumber(job.diskGb).openapi({
     description: "The disk the job would rent (offers must fit it).",
+  }),
+  minInetDownMbps: queryNumber(job.minInetDownMbps).openapi({
+    description: "Slowest download accepted, in Mb/s (0: no floor).",
+  }),
+  template: TrainingRequestSchema.shape.template.meta({
+    description: "The training template: its VRAM, CUDA version and disk needs raise the constraints.",
   }),
   limit: queryNumber(z.number().int().min(1).max(64).default(10)).openapi({
     description: "Offers to answer.",
@@ -95,9 +103,12 @@ export function registerOfferRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       const excluded = await deps.store.recentlyFailedMachines(
         deps.clock.now() - settings.hostFailureWindowMs,
       );
+      const search = jobOfferSearch(
+        { ...constraints, diskGb: query.diskGb, minInetDownMbps: query.minInetDownMbps },
+        templateFor(query).host,
+      );
       const offers = await deps.vast.searchOffers({
-        ...constraints,
-        minDiskGb: Math.max(query.minDiskGb ?? 0, query.diskGb),
+        ...search,
         excludeMachineIds: [...excluded],
         limit: settings.searchLimit,
       });

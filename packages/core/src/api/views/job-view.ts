@@ -120,6 +120,10 @@ export const UploadProgressSchema = z
     totalBytes: z.number().int().nullable().openapi({ description: "The dataset's size, when known." }),
     bytesPerSecond: z.number().nullable(),
     done: z.boolean().openapi({ description: "The whole dataset is on the instance." }),
+    reusedBytes: z.number().int().openapi({
+      description:
+        "Bytes of files the instance already had with the same size and sha256 (left by an interrupted push): verified there, not sent again.",
+    }),
     at: epochMs("Last seen"),
   })
   .openapi("UploadProgress");
@@ -265,9 +269,12 @@ function latestUpload(timeline: readonly TimelineEntry[]): z.infer<typeof Upload
   return {
     attempt: numberOr(note.details.attempt, 0) ?? 0,
     bytes,
-    totalBytes: done ? bytes : numberOr(note.details.totalBytes, null),
+    totalBytes: done
+      ? bytes + (numberOr(note.details.reusedBytes, 0) ?? 0)
+      : numberOr(note.details.totalBytes, null),
     bytesPerSecond: numberOr(note.details.bytesPerSecond, null),
     done,
+    reusedBytes: done ? (numberOr(note.details.reusedBytes, 0) ?? 0) : 0,
     at: note.at,
   };
 }

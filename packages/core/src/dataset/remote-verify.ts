@@ -1,0 +1,244 @@
+/**
+ * The Python side of a push, run on the instance by the extract script when it has python3 (every
+ * ai-toolkit image does): it lists what an interrupted push of the job left in the partial folder,
+ * then extracts the tar stream and verifies it against the manifest in the same pass — each file
+ * hashed (OpenSSL's sha256, via hashlib) as its bytes are written, so nothing is read twice. Without
+ * python3 the script falls back to `tar -x` followed by `sha256sum -c`.
+ *
+ * Protocol on stdout: one `present <sha256> <size> <name>` line per regular file already in the
+ * partial folder, then `ready`; the sender decides from those lines which files to leave out. Exit
+ * codes: 0 verified; 3 the stream ended early (no manifest, or cut mid-entry); 4 a file differs
+ * from the manifest; 5 the disk is full; anything else is an unexpected failure.
+ *
+ * Only what our own packer produces is accepted: ustar headers (with pax `path`/`size` records or
+ * GNU long names), regular files and folders, names without empty, `.` or `..` segments.
+ * Everything is bytes (names are never decoded), so any name the packer allows round-trips.
+ */
+
+// Kept in a string: it is sent as an argument of the remote command, never as a file.
+export const REMOTE_VERIFY_PY = String.raw`import errno, hashlib, os, signal, stat, sys
+# A dropped connection hangs up on the command; the bytes already in the pipe are still worth
+# keeping for the next push, and stdin's end stops this process anyway.
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+EXIT_MISSING, EXIT_MISMATCH, EXIT_NO_SPACE = 3, 4, 5
+dest = os.fsencode(sys.argv[1])
+manifest_name = os.fsencode(sys.argv[2])
+marker_name = os.fsencode(sys.argv[3])
+compression = sys.argv[4]
+out = sys.stdout.buffer
+BUF = 1 << 20
+buf = bytearray(BUF)
+view = memoryview(buf)
+ZERO = bytes(512)
+# The file being written: removed when the stream ends inside it, so a resumed push never sees it.
+current = None
+
+
+def fail(code, message):
+    if current is not None:
+        try:
+            os.unlink(current)
+        except OSError:
+            pass
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # the connection (and stderr with it) may be gone: the exit code still says why
+    os._exit(code)
+
+
+def hash_file(path):
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        while True:
+            n = os.readv(fd, [view])
+            if not n:
+                return h.hexdigest()
+            h.update(view[:n])
+    finally:
+        os.close(fd)
+
+
+present = {}
+for root, dirs, files in os.walk(dest):
+    for f in files:
+        full = os.path.join(root, f)
+        st = os.lstat(full)
+        rel = os.path.relpath(full, dest)
+        if not stat.S_ISREG(st.st_mode) or rel in (manifest_name, marker_name):
+            continue
+        digest = hash_file(full)
+        present[rel] = (st.st_size, digest)
+        out.write(b"present %s %d %s\n" % (digest.encode(), st.st_size, rel))
+out.write(b"ready\n")
+out.flush()
+
+src = sys.stdin.buffer.raw
+if compression == "gzip":
+    import gzip
+    src = gzip.GzipFile(fileobj=sys.stdin.buffer, mode="rb")
+
+
+def read_exact(n):
+    got = 0
+    while got < n:
+        k = src.readinto(view[got:n])
+        if not k:
+            fail(EXIT_MISSING, "dataset stream ended early (connection cut?)")
+        got += k
+    return view[:n]
+
+
+def read_small(n):
+    parts = []
+    while n > 0:
+        k = min(n, BUF)
+        parts.append(bytes(read_exact(k)))
+        n -= k
+    return b"".join(parts)
+
+
+def number(field):
+    if field[0] & 0x80:
+        return int.from_bytes(bytes(field[1:]), "big")
+    text = bytes(field).split(b"\0", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        fail(2, "not a tar stream (bad number field %r)" % text[:20])
+
+
+def checked(name):
+    parts = name.split(b"/")
+    if name.startswith(b"/") or b"\0" in name or any(p in (b"", b".", b"..") for p in parts):
+        fail(2, "refusing tar entry %r" % name)
+    return b"/".join(parts)
+
+
+def write_all(fd, data):
+    while len(data):
+        data = data[os.write(fd, data):]
+
+
+got = {}
+folders = set()
+manifest = None
+next_path = None
+next_size = None
+try:
+    while True:
+        header = bytes(read_exact(512))
+        if header == ZERO:
+            break
+        if number(header[148:156]) != sum(header[:148]) + 256 + sum(header[156:]):
+            fail(2, "corrupt tar header")
+        size = number(header[124:136])
+        kind = header[156:157]
+        name = header[:100].split(b"\0", 1)[0]
+        if header[257:262] == b"ustar":
+            prefix = header[345:500].split(b"\0", 1)[0]
+            if prefix:
+                name = prefix + b"/" + name
+        if kind in (b"x", b"g", b"L"):
+            data = read_small(size + (-size) % 512)[:size]
+            if kind == b"L":
+                next_path = data.rstrip(b"\0")
+            elif kind == b"x":
+                while data:
+                    length = int(data.split(b" ", 1)[0])
+                    key, _, value = data[:length].split(b" ", 1)[1][:-1].partition(b"=")
+                    if key == b"path":
+                        next_path = value
+                    elif key == b"size":
+                        next_size = int(value)
+                    data = data[length:]
+            continue
+        if next_path is not None:
+            name, next_path = next_path, None
+        if next_size is not None:
+            size, next_size = next_size, None
+        # Folder entries (GNU tar) end with a slash.
+        rel = checked(name[:-1] if kind == b"5" and name.endswith(b"/") else name)
+        path = os.path.join(dest, rel)
+        if kind == b"5":
+            os.makedirs(path, exist_ok=True)
+            continue
+        if kind not in (b"0", b"\0", b"7"):
+            fail(2, "unexpected tar entry type %r for %r" % (kind, name))
+        if rel == manifest_name:
+            manifest = read_small(size + (-size) % 512)[:size]
+            continue
+        if rel == marker_name:
+            fail(2, "refusing tar entry %r" % name)
+        parent = os.path.dirname(path)
+        if parent not in folders:
+            os.makedirs(parent, exist_ok=True)
+            folders.add(parent)
+        # A file sent again replaces the old copy (O_EXCL: never written through a link).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileExistsError:
+            os.unlink(path)
+            fd = os.open(path, flags, 0o644)
+        current = path
+        h = hashlib.sha256()
+        left = size
+        try:
+            while left:
+                chunk = read_exact(min(left, BUF))
+                h.update(chunk)
+                write_all(fd, chunk)
+                left -= len(chunk)
+        finally:
+            os.close(fd)
+        current = None
+        got[rel] = h.hexdigest()
+        pad = (-size) % 512
+        if pad:
+            read_exact(pad)
+    # The rest is the archive's zero padding: read it so the sender never writes into a closed pipe.
+    while src.readinto(view):
+        pass
+except OSError as error:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fail(EXIT_NO_SPACE, "the instance's disk is full: %s" % error)
+    raise
+
+if manifest is None:
+    fail(EXIT_MISSING, "dataset stream ended before its manifest")
+expected = {}
+for line in manifest.split(b"\n"):
+    if not line:
+        continue
+    digest, sep, name = line.partition(b"  ")
+    if not sep or len(digest) != 64:
+        fail(EXIT_MISMATCH, "malformed manifest line %r" % line[:200])
+    expected[name] = digest.decode()
+bad = []
+for name, digest in expected.items():
+    actual = got.get(name)
+    if actual is None and name in present:
+        actual = present[name][1]
+    if actual != digest:
+        bad.append(name)
+if bad:
+    for name in bad[:20]:
+        sys.stderr.write("%s: FAILED\n" % os.fsdecode(name))
+    fail(EXIT_MISMATCH, "dataset manifest verification failed (%d files)" % len(bad))
+# Files of an earlier version of the dataset that this one no longer has.
+for name in set(present) | set(got):
+    if name not in expected:
+        os.unlink(os.path.join(dest, name))
+try:
+    with open(os.path.join(dest, manifest_name), "wb") as f:
+        f.write(manifest)
+    with open(os.path.join(dest, marker_name), "w") as f:
+        f.write(hashlib.sha256(manifest).hexdigest() + "\n")
+except OSError as error:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fail(EXIT_NO_SPACE, "the instance's disk is full: %s" % error)
+    raise
+`;
