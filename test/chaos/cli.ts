@@ -19,6 +19,8 @@ const HELP = `npm run chaos -- [options]
   --max-active N        jobs in flight at once (default 40)
   --training-seconds S  simulated training length (default 20)
   --divisor D           time compression of the deployment's timeouts and leases (default 10)
+  --fault-window S      stop the harness's crashes and kills S seconds after the processes are up
+                        (default: they go on to the end)
   --keep                keep the run's folder (process logs, event log, snapshot) even if it passed
   --help`;
 
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
       "max-active": { type: "string" },
       "training-seconds": { type: "string" },
       divisor: { type: "string" },
+      "fault-window": { type: "string" },
       keep: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -56,6 +59,10 @@ async function main(): Promise<number> {
     maxActiveJobs: positiveInt("max-active", values["max-active"], 40),
     trainingSeconds: positiveInt("training-seconds", values["training-seconds"], 20),
     divisor: positiveInt("divisor", values.divisor, 10),
+    faultWindowSeconds:
+      values["fault-window"] === undefined
+        ? undefined
+        : positiveInt("fault-window", values["fault-window"], 0),
     progress: (line) => console.log(`chaos: ${line}`),
     keep: values.keep === true,
   });

@@ -32,12 +32,16 @@ export function crashInjector(options: {
   /** The crash comes at one of this many next crash points (default 20). */
   within?: number;
   random: () => number;
+  /** No invocation is doomed from this moment on (epoch ms; null: never calm). Read at each arm. */
+  calmAt?: () => number | null;
   /** Told synchronously before the process dies (the chaos run appends it to its event log). */
   record: (point: CrashPoint) => void;
 }): CrashInjector {
   let countdown: number | null = null;
   return {
     arm() {
+      const calmAt = options.calmAt?.() ?? null;
+      if (calmAt !== null && Date.now() >= calmAt) return;
       if (countdown !== null || !(options.random() < options.probability)) return;
       countdown = 1 + Math.floor(options.random() * (options.within ?? 20));
     },

@@ -55,6 +55,8 @@ export interface FunctionProcessConfig {
   queue: LocalQueue | null;
   /** Probability that an invocation crashes, at one of its side-effect points (crash.ts). */
   crashProbability: number;
+  /** From this moment (epoch ms) no invocation crashes; null: crashes go on. Also sent later as a `CalmMessage`. */
+  calmAt: number | null;
   duplicates: { probability: number; maxDelaySeconds: number };
   /** Poller role: its schedule, and how long to wait before the first run (two pollers overlap). */
   pollIntervalMs: number;
@@ -63,6 +65,11 @@ export interface FunctionProcessConfig {
   receiveWaitSeconds: number;
   /** The run's event log (JSON lines, appended). */
   eventsFile: string;
+}
+
+/** Sent by the supervisor to a running process when the run's fault window closes. */
+export interface CalmMessage {
+  calmAt: number;
 }
 
 /** A line of the event log. */
@@ -112,8 +119,14 @@ async function run(config: FunctionProcessConfig): Promise<void> {
   const base = { name: config.name, role: config.role };
   const rng = createRng(config.seed);
   const duplicateRng = createRng(config.seed ^ 0x5bd1e995);
+  let calmAt = config.calmAt;
+  process.on("message", (message: unknown) => {
+    if (message && typeof message === "object" && "calmAt" in message)
+      calmAt = (message as CalmMessage).calmAt;
+  });
   const injector = crashInjector({
     probability: config.crashProbability,
+    calmAt: () => calmAt,
     random: rng.next,
     record: (point) => log({ kind: "crash", ...base, point, pid: process.pid, at: Date.now() }),
   });

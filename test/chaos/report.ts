@@ -16,6 +16,8 @@ export interface ChaosReport {
   /** Time compression of the deployment. */
   divisor: number;
   trainingSeconds: number;
+  /** The harness's crashes and kills stopped this long after the processes were up; null: never. */
+  faultWindowSeconds: number | null;
   /** From the start to the last job's end, seconds. */
   wallSeconds: number;
   outcomes: { succeeded: number; failed: number; cancelled: number; unfinished: number };
@@ -68,6 +70,17 @@ export interface ChaosReport {
   finishToDestroySeconds: { p50: number; p95: number; max: number; count: number };
   /** Seconds from the simulator's destroy to the job's record of it (the stamp slack the cost check allows for). */
   destroySkewSeconds: { p50: number; p95: number; max: number };
+  /**
+   * The jobs that took longest from creation to their end, slowest first (three), each with its
+   * longest quiet spell: the seconds between two timeline entries and the entry that ended it. What
+   * a chain of recoveries waited on (a lease lapsing, a visibility timeout, a boot deadline).
+   */
+  slowestJobs: {
+    jobId: string;
+    state: string;
+    seconds: number;
+    longestWait: { seconds: number; before: string };
+  }[];
   vastCalls: number;
   /** Messages left in the dead-letter queues. */
   deadLetters: Record<string, number>;
@@ -75,7 +88,13 @@ export interface ChaosReport {
 }
 
 export interface ReportInput {
-  options: { jobs: number; seed: number; divisor: number; trainingSeconds: number };
+  options: {
+    jobs: number;
+    seed: number;
+    divisor: number;
+    trainingSeconds: number;
+    faultWindowSeconds: number | null;
+  };
   snapshot: ChaosSnapshot;
   verdict: InvariantResult;
   events: FunctionProcessEvent[];
@@ -140,6 +159,7 @@ export function makeReport(input: ReportInput): ChaosReport {
     jobs: input.options.jobs,
     divisor: input.options.divisor,
     trainingSeconds: input.options.trainingSeconds,
+    faultWindowSeconds: input.options.faultWindowSeconds,
     wallSeconds: input.wallSeconds,
     outcomes: {
       succeeded: outcome("succeeded"),
@@ -196,10 +216,36 @@ export function makeReport(input: ReportInput): ChaosReport {
       p95: percentile(verdict.destroySkews, 95),
       max: verdict.destroySkews.length ? Math.max(...verdict.destroySkews) : Number.NaN,
     },
+    slowestJobs: slowestJobs(snapshot),
     vastCalls: input.vastCalls,
     deadLetters: input.deadLetters,
     violations: input.violations,
   };
+}
+
+function slowestJobs(snapshot: ChaosSnapshot): ChaosReport["slowestJobs"] {
+  return snapshot.jobs
+    .filter((s) => s.job.endedAt !== null)
+    .map((s) => {
+      const at = [...s.timeline].sort((a, b) => a.at - b.at);
+      let longestWait = { seconds: 0, before: "" };
+      for (let i = 1; i < at.length; i++) {
+        const gap = (at[i]!.at - at[i - 1]!.at) / 1000;
+        if (gap > longestWait.seconds) {
+          const entry = at[i]!;
+          const what = entry.to ? `${entry.from ?? "?"} → ${entry.to}: ${entry.reason}` : entry.reason;
+          longestWait = { seconds: gap, before: what.slice(0, 120) };
+        }
+      }
+      return {
+        jobId: s.job.jobId,
+        state: s.job.state,
+        seconds: (s.job.endedAt! - s.job.createdAt) / 1000,
+        longestWait,
+      };
+    })
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 3);
 }
 
 const usd = (x: number) => `$${x.toFixed(4)}`;
@@ -208,7 +254,13 @@ const sec = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 2 : 1)} s
 /** The report as the table `npm run chaos` prints. */
 export function formatReport(r: ChaosReport): string {
   const rows: [string, string][] = [
-    ["seed / jobs", `${r.seed} / ${r.jobs} (time ÷${r.divisor}, training ${r.trainingSeconds} s)`],
+    [
+      "seed / jobs",
+      `${r.seed} / ${r.jobs} (time ÷${r.divisor}, training ${r.trainingSeconds} s` +
+        (r.faultWindowSeconds === null
+          ? ")"
+          : `, crashes and kills for the first ${r.faultWindowSeconds} s)`),
+    ],
     ["wall time", sec(r.wallSeconds)],
     [
       "jobs by outcome",
@@ -265,6 +317,10 @@ export function formatReport(r: ChaosReport): string {
       "destroy stamp skew",
       `p50 ${sec(r.destroySkewSeconds.p50)}, p95 ${sec(r.destroySkewSeconds.p95)}, max ${sec(r.destroySkewSeconds.max)} (Vast's destroy → the job's record)`,
     ],
+    ...r.slowestJobs.map((j, i): [string, string] => [
+      i === 0 ? "slowest jobs" : "",
+      `${j.jobId} ${j.state} in ${sec(j.seconds)}; longest wait ${sec(j.longestWait.seconds)}, ended by: ${j.longestWait.before}`,
+    ]),
     ["Vast calls", String(r.vastCalls)],
     [
       "dead letters",

@@ -71,6 +71,14 @@ export interface ChaosOptions {
   duplicateProbability?: number;
   /** Mean seconds between SIGKILLs by the supervisor. Default 40. */
   killMeanSeconds?: number;
+  /**
+   * The harness's own faults — crashes between side effects and SIGKILLs — stop this many seconds
+   * after the function processes are up, and the run then watches the system recover from what they
+   * left (leases held by the dead, messages in flight). The simulator's faults and the duplicate
+   * deliveries go on. Bounds the run's tail (the last kill's lease lapse) for a run that must end in
+   * a fixed time. Default: no window, the harness's faults go on to the end.
+   */
+  faultWindowSeconds?: number;
   /** Each job's boot timeout, whole minutes (the request's minimum is 1). Default 2. */
   bootTimeoutMinutes?: number;
   /** Share of jobs cancelled at a random moment. Default 0.1. */
@@ -266,6 +274,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       env: { POWERTOOLS_LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "SILENT" },
     });
 
+    // The first clients arrive once every function process has taken work: six cold starts at once
+    // hold both cores of a small machine for seconds, and that start-up is not what the run is for.
+    const startsBy = Date.now() + 60_000;
+    while (Date.now() < startsBy) {
+      const started = (await readEvents(eventsFile)).filter((e) => e.kind === "started").length;
+      if (started >= slots.length) break;
+      await sleep(250);
+    }
+    progress(`function processes up after ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    if (options.faultWindowSeconds !== undefined) {
+      supervisor.calm(Date.now() + options.faultWindowSeconds * 1000);
+      progress(`crashes and kills stop in ${options.faultWindowSeconds} s`);
+    }
+
     const table = DynamoDBDocumentClient.from(
       new DynamoDBClient({
         endpoint: s.dynamoEndpoint,
@@ -310,14 +332,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       );
     };
 
-    for (const plan of plans) {
-      while (tracked.filter((t) => !t.ended).length >= maxActive && Date.now() < deadline) {
-        await sleep(500);
-        await refresh();
-        report();
-      }
-      const t: TrackedJob = { plan, jobId: null, submittedAt: Date.now(), ended: false };
-      tracked.push(t);
+    /** One client's submission: retried, perhaps sent again, perhaps cancelled later. */
+    const submitJob = async (t: TrackedJob) => {
+      const plan = t.plan;
       t.jobId = await submitWithRetries(
         () => doors.submit(plan, false),
         () => doors.submit(plan, true),
@@ -341,8 +358,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           }),
         );
       }
+    };
+    // Clients do not queue behind each other: a submission (its retries, its second sending) goes
+    // on while the next client arrives. The first one that fails every try stops the run.
+    const submissions: Promise<void>[] = [];
+    let submitError: { error: unknown } | null = null;
+    for (const plan of plans) {
+      while (tracked.filter((t) => !t.ended).length >= maxActive && Date.now() < deadline) {
+        await sleep(500);
+        await refresh();
+        report();
+      }
+      if (submitError) break;
+      const t: TrackedJob = { plan, jobId: null, submittedAt: Date.now(), ended: false };
+      tracked.push(t);
+      submissions.push(
+        submitJob(t).catch((error: unknown) => {
+          submitError ??= { error };
+        }),
+      );
       await sleep(rng.next() * 300);
     }
+    await Promise.all(submissions);
+    if (submitError) throw (submitError as { error: unknown }).error;
     progress(`all ${options.jobs} jobs submitted after ${Math.round((Date.now() - startedAt) / 1000)} s`);
     while (tracked.some((t) => !t.ended) && Date.now() < deadline) {
       await sleep(1000);
@@ -379,7 +417,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       violations.push(`function process ${exit.name} exited (code ${exit.code}) on its own: ${tail}`);
     }
     const result = makeReport({
-      options: { jobs: options.jobs, seed, divisor, trainingSeconds },
+      options: {
+        jobs: options.jobs,
+        seed,
+        divisor,
+        trainingSeconds,
+        faultWindowSeconds: options.faultWindowSeconds ?? null,
+      },
       snapshot,
       verdict,
       events,

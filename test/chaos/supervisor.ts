@@ -9,10 +9,10 @@ import { type ChildProcess, fork } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { Rng } from "../../packages/vast-sim/src/random";
-import type { FunctionProcessConfig } from "./function-process";
+import type { CalmMessage, FunctionProcessConfig } from "./function-process";
 
 /** A slot's configuration, without what changes per start. */
-export type SlotConfig = Omit<FunctionProcessConfig, "incarnation" | "seed" | "forkedAt">;
+export type SlotConfig = Omit<FunctionProcessConfig, "incarnation" | "seed" | "forkedAt" | "calmAt">;
 
 export interface SupervisorOptions {
   bundle: string;
@@ -40,6 +40,11 @@ export interface ProcessExit {
 export interface Supervisor {
   readonly exits: readonly ProcessExit[];
   readonly starts: number;
+  /**
+   * Closes the fault window at `at` (epoch ms): no SIGKILL from then on, and no process (running or
+   * restarted) crashes itself after it. What was killed before still recovers after it.
+   */
+  calm(at: number): void;
   /** Kills everything and stops restarting. */
   stop(): Promise<void>;
 }
@@ -55,6 +60,7 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
   const exits: ProcessExit[] = [];
   let starts = 0;
   let stopping = false;
+  let calmAt: number | null = null;
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
     const timer = setTimeout(() => {
@@ -83,6 +89,7 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
       ...slot.config,
       incarnation: slot.incarnation++,
       forkedAt,
+      calmAt,
       seed: Math.floor(options.rng.next() * 2 ** 31),
     };
     child.send(config);
@@ -108,6 +115,7 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     if (options.killMeanSeconds <= 0 || stopping) return;
     const waitMs = -Math.log(1 - options.rng.next()) * options.killMeanSeconds * 1000;
     later(waitMs, () => {
+      if (calmAt !== null && Date.now() >= calmAt) return;
       const alive = slots.filter((s) => s.child);
       const victim = alive[Math.floor(options.rng.next() * alive.length)];
       if (victim?.child) {
@@ -123,6 +131,14 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     exits,
     get starts() {
       return starts;
+    },
+    calm(at) {
+      calmAt = at;
+      const message: CalmMessage = { calmAt: at };
+      for (const slot of slots) {
+        // A process dying meanwhile is restarted with `calmAt` in its configuration.
+        if (slot.child?.connected) slot.child.send(message, () => {});
+      }
     },
     async stop() {
       stopping = true;
