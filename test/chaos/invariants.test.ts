@@ -106,6 +106,7 @@ function attempt(n: number, inst: AdminInstance, overrides: Partial<AttemptRecor
     labelMissedAt: null,
     endRequestedAt: inst.destroyedAtMs,
     endIntent: null,
+    destroySentAt: inst.destroyedAtMs,
     destroyedAt: inst.destroyedAtMs,
     destroyVerifiedAt: inst.destroyedAtMs,
     readinessCheck: 0,

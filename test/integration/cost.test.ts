@@ -100,3 +100,58 @@ describe("a destroy Vast accepted just before a crash kept it from being recorde
     await expectInvariantsHold(s);
   });
 });
+
+describe("a destroy is priced to when its request left", () => {
+  it("after a crash lost its answer: to the request's send time, written before it left (here after a 2-minute wait for the rate limiter), not to when the ending began", async () => {
+    const s = await provisionScenarios.start({ seed: 65 });
+    const jobId = await s.submit();
+    await s.pump();
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.sim.admin.advance(25 + 300);
+    const crashing: typeof s.deps.vast = {
+      ...s.deps.vast,
+      terminateInstance: async (id, options) => {
+        // The request waits its turn at the rate limiter, then leaves; the process dies before the
+        // answer is recorded.
+        s.sim.admin.advance(120);
+        await s.deps.vast.terminateInstance(id, options);
+        throw new Error("simulated crash after the destroy");
+      },
+    };
+    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect((await s.store.getAttempt(jobId, 1))?.destroySentAt).toEqual(expect.any(Number));
+    s.sim.admin.advance(600);
+    const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    expect(cancelled.costBreakdown.gpuUsd).toBeCloseTo(ledger.gpuMicros / 1e6, 5);
+    expect(
+      Math.abs((cancelled.costUsd ?? 0) - ledger.totalMicros / 1e6) / (ledger.totalMicros / 1e6),
+    ).toBeLessThan(0.02);
+    await expectInvariantsHold(s);
+  });
+
+  it("when its answer arrives late: to when it left, not to when the answer came", async () => {
+    const s = await provisionScenarios.start({ seed: 66 });
+    const jobId = await s.submit();
+    await s.pump();
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.sim.admin.advance(25 + 300);
+    const slowAnswer: typeof s.deps.vast = {
+      ...s.deps.vast,
+      terminateInstance: async (id, options) => {
+        const answer = await s.deps.vast.terminateInstance(id, options);
+        // Vast acted at once; its answer reached a busy function a minute later.
+        s.sim.admin.advance(60);
+        return answer;
+      },
+    };
+    const cancelled = await cancelJob({ ...s.deps, vast: slowAnswer }, jobId, "withdrawn");
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    expect(cancelled.costBreakdown.gpuUsd).toBeCloseTo(ledger.gpuMicros / 1e6, 5);
+    await expectInvariantsHold(s);
+  });
+});

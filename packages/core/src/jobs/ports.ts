@@ -26,8 +26,15 @@ export interface VastPort {
   /** Every instance on the account, through the paged list call (25 per page); `onPage` is told
    * of each page fetched. */
   listInstances(options?: { onPage?: () => void }): Promise<VastInstance[]>;
-  /** Idempotent: an instance that is already gone counts as success (and says so, when it can tell). */
-  terminateInstance(instanceId: number): Promise<{ alreadyGone?: boolean } | undefined>;
+  /**
+   * Idempotent: an instance that is already gone counts as success (and says so, when it can tell).
+   * `beforeSend` is awaited before each try of the call leaves (after any wait for the rate
+   * limiter): a destroy's billing end lies between a try leaving and its answer arriving.
+   */
+  terminateInstance(
+    instanceId: number,
+    options?: { beforeSend?: () => Promise<void> },
+  ): Promise<{ alreadyGone?: boolean } | undefined>;
   /** Stops (GPU no longer billed; the disk still is) or starts an instance. */
   stopInstance(instanceId: number): Promise<void>;
   startInstance(instanceId: number): Promise<void>;

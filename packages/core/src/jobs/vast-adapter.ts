@@ -12,7 +12,7 @@ export function vastPortFromService(service: VastAIService, sshPublicKey: string
     getInstanceStatus: (instanceId) => service.getInstanceStatus(instanceId),
     findInstanceByLabel: (label) => service.findInstanceByLabel(label),
     listInstances: (options) => service.listInstances({ onPage: options?.onPage }),
-    terminateInstance: (instanceId) => service.terminateInstance(instanceId),
+    terminateInstance: (instanceId, options) => service.terminateInstance(instanceId, options),
     stopInstance: (instanceId) => service.stopInstance(instanceId),
     startInstance: (instanceId) => service.startInstance(instanceId),
     getInstanceLogs: (instanceId, tail) => service.getInstanceLogs(instanceId, tail),

@@ -645,6 +645,22 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  async markDestroySent(jobId: string, attempt: number, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(jobId, attempt),
+          UpdateExpression: "SET destroySentAt = :at",
+          ConditionExpression: "attribute_exists(pk) AND destroyedAt = :null",
+          ExpressionAttributeValues: { ":at": at, ":null": null },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
   async markDestroyVerified(jobId: string, attempt: number, at: number): Promise<void> {
     try {
       await this.client.send(

@@ -127,6 +127,9 @@ export interface JobStore {
   /** Records that Vast accepted the destroy of the attempt's instance (first time wins) and lists the
    * attempt among the destroys the reaper must still see through. */
   markDestroyed(jobId: string, attempt: number, at: number): Promise<AttemptRecord>;
+  /** Records that a destroy request for the attempt's instance is about to leave (latest wins; no-op
+   * once the destroy is recorded). */
+  markDestroySent(jobId: string, attempt: number, at: number): Promise<void>;
   /** Vast no longer lists the instance: the destroy is done. */
   markDestroyVerified(jobId: string, attempt: number, at: number): Promise<void>;
   /** Destroys accepted by Vast but not yet seen through, oldest first (a Query on the index). */

@@ -142,7 +142,12 @@ export const AttemptRecordSchema = z.object({
   /** When a step began ending the attempt; from then on it can take no instance. */
   endRequestedAt: z.number().nullable().default(null),
   endIntent: AttemptEndIntentSchema.nullable().default(null),
-  /** When Vast accepted the destroy of the attempt's instance. */
+  /**
+   * When the latest destroy request for the attempt's instance left (written before it is sent): if
+   * a crash loses its answer, the retry finds the instance already gone and prices it to this.
+   */
+  destroySentAt: z.number().nullable().default(null),
+  /** When the attempt's instance stopped billing: when the destroy Vast accepted left. */
   destroyedAt: z.number().nullable().default(null),
   /** When Vast was seen no longer listing the instance (null: the reaper still has to look). */
   destroyVerifiedAt: z.number().nullable().default(null),

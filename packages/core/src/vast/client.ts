@@ -51,6 +51,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface DestroyOptions extends CallOptions {
+  /** Awaited before each try of the DELETE leaves, retries included (see VastHttpRequest). Vast
+   * stops billing when it handles one: after it left, before its answer arrived. */
+  beforeSend?: () => Promise<void>;
+}
+
+export interface DestroyResult {
+  /** Vast no longer had the instance: an earlier destroy (ours, most likely) got there first. */
+  alreadyGone: boolean;
+}
+
 export interface ListInstancesOptions extends CallOptions {
   /** Only instances whose label starts with this (checked client-side). */
   labelPrefix?: string;
@@ -238,7 +249,7 @@ export class VastAIClient {
   }
 
   /** `DELETE /api/v0/instances/{id}/`. An instance that is already gone counts as destroyed. */
-  async destroyInstance(instanceId: number, options: CallOptions = {}): Promise<{ alreadyGone: boolean }> {
+  async destroyInstance(instanceId: number, options: DestroyOptions = {}): Promise<DestroyResult> {
     const id = this.id(instanceId, "instance id");
     try {
       const { body } = await this.http.request({
@@ -248,6 +259,7 @@ export class VastAIClient {
         body: {},
         mode: "idempotent",
         signal: options.signal,
+        beforeSend: options.beforeSend,
       });
       const record = asObject(body);
       return { alreadyGone: !!record && "instances" in record && record.instances === null };

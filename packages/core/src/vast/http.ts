@@ -35,6 +35,12 @@ export interface VastHttpRequest {
   acceptStatus?: (status: number) => boolean;
   /** `text` returns the body as-is (log contents); default parses JSON when it can. */
   responseType?: "json" | "text";
+  /**
+   * Awaited before each try leaves (after the rate limiter's wait): a caller that must know when
+   * Vast may have acted (a destroy's billing end) records the moment first. If it throws, nothing
+   * is sent.
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface VastHttpResponse {
@@ -71,6 +77,7 @@ export class VastHttp {
     const label = `${req.method} ${pathOf(this.urlFor(req))}`;
     for (let attempt = 1; ; attempt++) {
       await this.waitOrAbort(() => this.deps.limiter.acquire(req.endpoint, req.signal), req, label);
+      await req.beforeSend?.();
       try {
         return await this.attempt(req, label, attempt);
       } catch (error) {

@@ -1,6 +1,13 @@
 /** Public face of the Vast.ai domain: the client, the service, normalization and offer search. */
 
-export type { CallOptions, CreateInstanceBody, ListInstancesOptions, VastAIClientOptions } from "./client";
+export type {
+  CallOptions,
+  CreateInstanceBody,
+  DestroyOptions,
+  DestroyResult,
+  ListInstancesOptions,
+  VastAIClientOptions,
+} from "./client";
 export { DEFAULT_VAST_BASE_URL, MAX_LIST_PAGE_SIZE, VastAIClient } from "./client";
 export { countryCodeOf, toCountryCode } from "./countries";
 export { DEFAULT_RATE_LIMITS, NO_RATE_LIMITS, type VastEndpoint } from "./endpoints";

@@ -10,6 +10,8 @@ import { type Clock, systemClock } from "../clock";
 import { type Logger, silentLogger } from "../observability";
 import {
   type CallOptions,
+  type DestroyOptions,
+  type DestroyResult,
   type ListInstancesOptions,
   VastAIClient,
   type VastAIClientOptions,
@@ -176,7 +178,7 @@ export class VastAIService {
   }
 
   /** Destroys the instance; one that is already gone counts as success. */
-  async terminateInstance(instanceId: number, options: CallOptions = {}): Promise<{ alreadyGone: boolean }> {
+  async terminateInstance(instanceId: number, options: DestroyOptions = {}): Promise<DestroyResult> {
     const result = await this.client.destroyInstance(instanceId, options);
     this.logger.info("vast instance destroyed", { instanceId, alreadyGone: result.alreadyGone });
     return result;

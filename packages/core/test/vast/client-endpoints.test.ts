@@ -261,6 +261,27 @@ describe("destroyInstance", () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it("awaits beforeSend before each try leaves, and sends nothing when it throws", async () => {
+    server.on("DELETE", PATH, [{ status: 503 }, { json: { success: true } }]);
+    const { client } = testClient(server);
+    const seen: number[] = [];
+    await client.destroyInstance(8, {
+      beforeSend: async () => {
+        // Not yet sent: the requests the server has seen are those of the earlier tries only.
+        seen.push(server.requests.length);
+      },
+    });
+    expect(seen).toEqual([0, 1]);
+    expect(server.requests).toHaveLength(2);
+
+    server.reset();
+    server.on("DELETE", PATH, { json: { success: true } });
+    await expect(
+      client.destroyInstance(8, { beforeSend: () => Promise.reject(new Error("store unavailable")) }),
+    ).rejects.toThrow("store unavailable");
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("does not swallow auth failures", async () => {
     server.on("DELETE", PATH, { status: 401, json: { error: "auth_error" } });
     const { client } = testClient(server);

@@ -13,16 +13,37 @@ export async function releaseInstance(deps: JobDeps, record: AttemptRecord): Pro
   if (record.instanceId === null || record.destroyedAt !== null) return record;
   // Throws when Vast refuses or cannot be reached: the attempt then stays open and the step is
   // retried (or the reaper finds the job stuck), never marked ended with its GPU still billing.
-  const answer = await deps.vast.terminateInstance(record.instanceId);
-  const now = deps.clock.now();
-  // Already gone: most likely our own destroy, sent after the ending began and accepted just before a
-  // crash kept us from recording it. Priced to when the ending began (at most one destroy call early),
-  // not to now: the time it took to recover from the crash is GPU time Vast never billed.
-  const at =
-    answer?.alreadyGone && record.endRequestedAt !== null ? Math.min(record.endRequestedAt, now) : now;
-  const released = await deps.store.markDestroyed(record.jobId, record.attempt, at);
+  const { jobId, attempt } = record;
+  // When each try of the destroy left, on the job's clock; written before it leaves.
+  const sentAt: number[] = [];
+  const answer = await deps.vast.terminateInstance(record.instanceId, {
+    beforeSend: async () => {
+      const at = deps.clock.now();
+      await deps.store.markDestroySent(jobId, attempt, at);
+      sentAt.push(at);
+    },
+  });
+  const at = billingEnd(record, answer?.alreadyGone === true, sentAt, deps.clock.now());
+  const released = await deps.store.markDestroyed(jobId, attempt, at);
   await verifyDestroyed(deps, released);
   return released;
+}
+
+/**
+ * When the instance stopped billing, as closely as we can tell. Vast acts on a destroy between the
+ * request leaving and its answer arriving; the moment it left is the estimate (the answer can be
+ * seconds late on a busy function, and the wait for the rate limiter comes before it leaves).
+ *
+ * Already gone: most likely our own earlier destroy — one of this call's earlier tries, or the
+ * request of a step that crashed before recording its answer (its time was written before it left).
+ * Priced to the latest such request, not to now: recovering from the crash is GPU time Vast never
+ * billed. Without one on record, to when the ending began.
+ */
+function billingEnd(record: AttemptRecord, alreadyGone: boolean, sentAt: number[], now: number): number {
+  // A port that does not call beforeSend (a test double) leaves the answer's arrival as the estimate.
+  if (!alreadyGone) return Math.min(sentAt.at(-1) ?? now, now);
+  const earlier = sentAt.length >= 2 ? sentAt.at(-2) : (record.destroySentAt ?? record.endRequestedAt);
+  return Math.min(earlier ?? now, now);
 }
 
 /** One look: if Vast no longer has the instance, the destroy is verified now; else the reaper will. */
