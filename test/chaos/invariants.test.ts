@@ -184,6 +184,20 @@ describe("the chaos run's invariant checker", () => {
     expect(result.leakedInstanceSeconds).toBe(0);
   });
 
+  it("accepts a destroy stamped within a request's flight before Vast's, and names one stamped earlier or late", () => {
+    const stamped = (offsetSeconds: number) => {
+      const inst = instance(1, 1, 0, 60);
+      const job = cleanJob(inst);
+      job.attempts[0] = { ...job.attempts[0]!, destroyedAt: inst.destroyedAtMs! + offsetSeconds * 1000 };
+      return checkChaosInvariants(snapshot([job], [inst], { 1: [30] })).violations.filter((v) =>
+        v.includes("destroy recorded"),
+      );
+    };
+    expect(stamped(-2.2)).toEqual([]);
+    expect(stamped(-30)).toEqual([expect.stringMatching(/destroy recorded 30\.0 s before Vast did it/)]);
+    expect(stamped(12)).toEqual([expect.stringMatching(/destroy recorded 12\.0 s after Vast did it/)]);
+  });
+
   it("names an instance still alive at the end", () => {
     const inst = instance(1, 1, 0, null);
     const job = cleanJob(instance(1, 1, 0, 60));
