@@ -23,6 +23,8 @@ export const TrainingBehaviourSchema = z.object({
   fail: z.boolean().default(false),
   exitCode: z.number().int().min(1).max(255).optional(),
   failMessage: z.string().optional(),
+  /** Hold the run after this many of its 10 progress lines until `releaseTraining` (tests). */
+  holdAfterTicks: z.number().int().min(1).max(9).optional(),
 });
 export type TrainingBehaviourInput = z.input<typeof TrainingBehaviourSchema>;
 
@@ -67,6 +69,8 @@ export interface SimAdmin {
   clearFaults(): void;
   setFaultProfile(profile: RandomFaultProfileInput | null): void;
   setTrainingBehaviour(instanceId: number, behaviour: TrainingBehaviourInput): Promise<void>;
+  /** Lets a run held by `holdAfterTicks` go on (to its end, or its failure). */
+  releaseTraining(instanceId: number): Promise<void>;
   /** Vast API calls served since start (or the last reset), faulted and refused ones included. */
   requestCounts(): RequestCounts;
   resetRequestCounts(): void;
@@ -147,7 +151,11 @@ export function createAdmin(state: SimState): SimAdmin {
         fail: b.fail,
         ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
         ...(b.failMessage !== undefined ? { failMessage: b.failMessage } : {}),
+        ...(b.holdAfterTicks !== undefined ? { holdAfterTicks: b.holdAfterTicks } : {}),
       });
+    },
+    releaseTraining: async (instanceId) => {
+      await state.releaseTraining(state.liveOrThrow(instanceId));
     },
     requestCounts: () => state.requests.snapshot(),
     resetRequestCounts: () => state.requests.reset(),

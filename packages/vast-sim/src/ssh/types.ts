@@ -93,5 +93,8 @@ export const SimTrainingBehaviourSchema = z.object({
   fail: z.boolean(),
   exitCode: z.number().int().min(1).max(255).optional(),
   failMessage: z.string().optional(),
+  /** Waits after this many of the 10 progress lines until the run is released (`releaseTraining`):
+   * a run that is deterministically "still going" at a known step, whatever the machine's speed. */
+  holdAfterTicks: z.number().int().min(1).max(9).optional(),
 });
 export type SimTrainingBehaviour = z.infer<typeof SimTrainingBehaviourSchema>;

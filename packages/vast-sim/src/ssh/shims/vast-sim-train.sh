@@ -39,6 +39,8 @@ else
   message="torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
 fi
 scale="${VAST_SIM_TIME_SCALE:-1}"
+hold="$(json_value holdAfterTicks)"; hold="${hold:-0}"
+release="${VAST_SIM_ROOT:-$HOME}/.vast-sim/release"
 
 ticks=10
 pause="$(awk -v d="$duration" -v s="$scale" -v t="$ticks" 'BEGIN { if (s <= 0) s = 1; printf "%.3f", d / s / t }')"
@@ -62,6 +64,11 @@ progress_line() {
 for ((t = 1; t <= last; t++)); do
   sleep "$pause"
   progress_line "$(((steps * t + ticks - 1) / ticks))"
+  if [ "$t" = "$hold" ]; then
+    # Held (tests): still running at this step until releaseTraining creates the release file.
+    while [ ! -e "$release" ]; do sleep 0.05; done
+    rm -f -- "$release"
+  fi
 done
 
 if [ "$fail" = "true" ]; then
