@@ -72,8 +72,9 @@ export async function handleCompletionFollowUp(
     options.signal ? { signal: options.signal } : {},
   );
   const settings = settingsOf(deps).completion;
-  // Still going (or another check holds it, or SSH did not answer): look again soon, up to the cap.
-  const goesOn = result.action === "running" || result.action === "busy" || result.action === "unreachable";
+  // Still going (or SSH did not answer): look again soon, up to the cap. When another check holds
+  // the job (a duplicate of this message, the poller), that check decides what comes next.
+  const goesOn = result.action === "running" || result.action === "unreachable";
   if (!goesOn || message.check >= settings.followUpMaxChecks)
     return { action: "checked", result, next: null };
   const next = await send(
