@@ -9,7 +9,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createProvisionHandler } from "../../functions/provision";
-import { cancelJob, type ReaperDeps, runReaper } from "../../packages/core/src/jobs";
+import {
+  cancelJob,
+  handleCompletionFollowUp,
+  type ReaperDeps,
+  runReaper,
+} from "../../packages/core/src/jobs";
 import type { CompletionMessage, JobQueue, QueueMessage } from "../../packages/core/src/queue";
 import { pollUntil } from "../support/poll";
 import { useScenarios } from "../support/provision-harness";
@@ -129,6 +134,15 @@ describe("completion follow-up", () => {
     expect(await f.pump(twice)).toEqual({ received: 1, failed: 0 });
     // Both deliveries ran (one may have found the other holding the job): one successor only.
     expect(f.sent.map((x) => x.message.check)).toEqual([1, 2]);
+    // Delivered again later, while the run still goes on: it checks, and sends no second successor.
+    // (Handled directly: the queue already holds check 2, undelayed.)
+    expect(await handleCompletionFollowUp(f.deps, f.sent[0]!.message)).toMatchObject({
+      action: "checked",
+      result: { action: "running" },
+      next: null,
+    });
+    expect(f.sent.map((x) => x.message.check)).toEqual([1, 2]);
+    expect((await s.store.getJob(jobId))?.state).toBe("training");
 
     await release(s, instanceId, jobId);
     advance(s, 10);
