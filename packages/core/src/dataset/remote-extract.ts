@@ -17,7 +17,7 @@
  */
 import { shellCommand } from "../ssh";
 import { MANIFEST_NAME, MARKER_NAME } from "./entry-name";
-import { REMOTE_VERIFY_PY } from "./remote-verify";
+import { EXIT_OLD_PYTHON, REMOTE_VERIFY_PY } from "./remote-verify";
 
 export const EXIT_MANIFEST_MISSING = 3;
 export const EXIT_MANIFEST_MISMATCH = 4;
@@ -87,11 +87,25 @@ if [ -n "$announced" ]; then
   esac
 fi
 tmp=$parent/$partial
-if [ "$verifier" = auto ] && command -v python3 >/dev/null 2>&1 \\
-  && python3 -c 'import sys; sys.exit(sys.version_info < (3, 6))' 2>/dev/null; then
+# The extractor needs only Python's standard library, so the system's python3 serves and starts
+# at once; a python3 found on PATH may be a wrapper (pyenv or conda shims) that costs a fraction of
+# a second before the first byte can flow.
+py=
+if [ "$verifier" = auto ]; then
+  if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; elif command -v python3 >/dev/null 2>&1; then py=python3; fi
+fi
+py_status=${EXIT_OLD_PYTHON}
+if [ -n "$py" ]; then
   mkdir -p -- "$tmp"
-  python3 -c "$verify_py" "$tmp" "$manifest" "$marker" "$compression"
-else
+  # One start of Python: the script checks its own version and exits with EXIT_OLD_PYTHON before
+  # reading anything when too old, and the tar fallback takes over.
+  set +e
+  "$py" -c "$verify_py" "$tmp" "$manifest" "$marker" "$compression"
+  py_status=$?
+  set -e
+  [ "$py_status" = ${EXIT_OLD_PYTHON} ] || [ "$py_status" = 0 ] || exit "$py_status"
+fi
+if [ "$py_status" = ${EXIT_OLD_PYTHON} ]; then
   rm -rf -- "$tmp"
   mkdir -- "$tmp"
   echo ready

@@ -7,7 +7,7 @@
  *
  * Protocol on stdout: one `present <sha256> <size> <name>` line per regular file already in the
  * partial folder, then `ready`; the sender decides from those lines which files to leave out. Exit
- * codes: 0 verified; 3 the stream ended early (no manifest, or cut mid-entry); 4 a file differs
+ * codes: 0 verified; 6 Python is older than 3.6 (nothing read); 3 the stream ended early (no manifest, or cut mid-entry); 4 a file differs
  * from the manifest; 5 the disk is full; anything else is an unexpected failure.
  *
  * Only what our own packer produces is accepted: ustar headers (with pax `path`/`size` records or
@@ -15,8 +15,15 @@
  * Everything is bytes (names are never decoded), so any name the packer allows round-trips.
  */
 
+/** The extractor's Python is older than 3.6: it exits before reading its input, and the tar fallback runs. */
+export const EXIT_OLD_PYTHON = 6;
+
 // Kept in a string: it is sent as an argument of the remote command, never as a file.
 export const REMOTE_VERIFY_PY = String.raw`import errno, hashlib, os, signal, stat, sys
+# Too old (os.readv and friends): exit before reading a byte, and the shell falls back to tar. The
+# rest of this script must stay parseable by any Python 3 (no f-strings), or this line never runs.
+if sys.version_info < (3, 6):
+    sys.exit(${EXIT_OLD_PYTHON})
 # A dropped connection hangs up on the command; the bytes already in the pipe are still worth
 # keeping for the next push, and stdin's end stops this process anyway.
 signal.signal(signal.SIGHUP, signal.SIG_IGN)

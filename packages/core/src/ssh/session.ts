@@ -15,6 +15,7 @@ import { type Clock, systemClock } from "../clock";
 import { errorText, type Logger, redactSecrets, silentLogger } from "../observability";
 import { SshChannelError, SshConnectError, SshHostKeyMismatchError } from "./errors";
 import { sshFingerprint } from "./fingerprint";
+import { PacketRecycler } from "./packet-recycler";
 import { backoffDelay, defaultSshRetry, isRetryableConnectError, type SshRetryPolicy } from "./retry";
 
 /** Where an instance answers SSH, and the host key it must present. */
@@ -161,7 +162,8 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
       // Our own socket (ssh2's documented `sock` option) so its writes can be batched.
       const sock = new Socket();
       sock.connect({ host: options.host, port: options.port });
-      batchWrites(sock);
+      const recycler = new PacketRecycler();
+      batchWrites(sock, recycler);
       client.connect({
         sock,
         host: options.host,
@@ -180,6 +182,8 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
           return true;
         },
       });
+      // ssh2's protocol object exists once connect() has returned, before any packet is encrypted.
+      recycler.install((client as unknown as { _protocol?: unknown })._protocol);
     } catch (error) {
       // Synchronous throws are configuration errors (e.g. an unparsable key): not retryable.
       settled = true;
@@ -197,7 +201,7 @@ function connectOnce(options: ConnectSshOptions): Promise<{ client: Client; fing
  * window adjustment) synchronously, so they now leave together. Installed after `connect()`, which
  * resets a socket's `write`.
  */
-function batchWrites(sock: Socket): void {
+function batchWrites(sock: Socket, recycler: PacketRecycler): void {
   const write = sock.write;
   let corked = false;
   const uncork = () => {
@@ -209,6 +213,11 @@ function batchWrites(sock: Socket): void {
       corked = true;
       sock.cork();
       process.nextTick(uncork);
+    }
+    const [chunk] = args;
+    // ssh2 writes its packets without a callback: a recycled one goes back once the socket is done with it.
+    if (args.length === 1 && recycler.owns(chunk)) {
+      return Reflect.apply(write, this, [chunk, () => recycler.release(chunk)]);
     }
     return write.apply(this, args);
   } as Socket["write"];
