@@ -23,8 +23,10 @@ export const TrainingBehaviourSchema = z.object({
   fail: z.boolean().default(false),
   exitCode: z.number().int().min(1).max(255).optional(),
   failMessage: z.string().optional(),
-  /** Hold the run after this many of its 10 progress lines until `releaseTraining` (tests). */
-  holdAfterTicks: z.number().int().min(1).max(9).optional(),
+  /** Progress lines the run prints over its duration (10 by default; more for a finer reading). */
+  progressTicks: z.number().int().min(1).max(10_000).optional(),
+  /** Hold the run after this many of its progress lines until `releaseTraining` (tests). */
+  holdAfterTicks: z.number().int().min(1).optional(),
 });
 export type TrainingBehaviourInput = z.input<typeof TrainingBehaviourSchema>;
 
@@ -151,6 +153,7 @@ export function createAdmin(state: SimState): SimAdmin {
         fail: b.fail,
         ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
         ...(b.failMessage !== undefined ? { failMessage: b.failMessage } : {}),
+        ...(b.progressTicks !== undefined ? { progressTicks: b.progressTicks } : {}),
         ...(b.holdAfterTicks !== undefined ? { holdAfterTicks: b.holdAfterTicks } : {}),
       });
     },

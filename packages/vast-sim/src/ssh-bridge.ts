@@ -54,6 +54,7 @@ export interface SshBackend {
       fail: boolean;
       exitCode?: number;
       failMessage?: string;
+      progressTicks?: number;
       holdAfterTicks?: number;
     },
   ): Promise<void>;

@@ -449,6 +449,7 @@ export class SimState {
       fail: boolean;
       exitCode?: number;
       failMessage?: string;
+      progressTicks?: number;
       holdAfterTicks?: number;
     },
   ): Promise<void> {
