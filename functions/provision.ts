@@ -9,6 +9,7 @@ import {
   handleProvisionQueueMessage,
   type ProvisionDeps,
   parseProvisionQueueMessage,
+  type QueueConsumerSettings,
   type SqsBatchHandler,
   sqsBatchHandler,
   withJobDependencies,
@@ -16,13 +17,17 @@ import {
 
 export type ProvisionHandler = SqsBatchHandler;
 
-export function createProvisionHandler(deps: ProvisionDeps): ProvisionHandler {
+/** `consumer`: the function's deployed numbers (a scaled-down copy in the chaos run's time-compressed stack). */
+export function createProvisionHandler(
+  deps: ProvisionDeps,
+  consumer: Pick<QueueConsumerSettings, "teardownMarginSeconds"> = DEPLOYMENT.provision,
+): ProvisionHandler {
   return sqsBatchHandler({
     queue: "provision",
     jobQueue: deps.queue,
-    teardownMarginMs: DEPLOYMENT.provision.teardownMarginSeconds * 1000,
+    teardownMarginMs: consumer.teardownMarginSeconds * 1000,
     handle: (body, delivery) => handleProvisionQueueMessage(deps, parseProvisionQueueMessage(body), delivery),
   });
 }
 
-export const handler: ProvisionHandler = withJobDependencies(createProvisionHandler);
+export const handler: ProvisionHandler = withJobDependencies((deps) => createProvisionHandler(deps));

@@ -10,6 +10,7 @@ import {
   handlePushMessage,
   type PushDeps,
   parsePushQueueMessage,
+  type QueueConsumerSettings,
   type SqsBatchHandler,
   sqsBatchHandler,
   withJobDependencies,
@@ -17,14 +18,18 @@ import {
 
 export type PushHandler = SqsBatchHandler;
 
-export function createPushHandler(deps: PushDeps): PushHandler {
+/** `consumer`: the function's deployed numbers (a scaled-down copy in the chaos run's time-compressed stack). */
+export function createPushHandler(
+  deps: PushDeps,
+  consumer: Pick<QueueConsumerSettings, "teardownMarginSeconds"> = DEPLOYMENT.push,
+): PushHandler {
   return sqsBatchHandler({
     queue: "push",
     jobQueue: deps.queue,
     // Destroying the instance and recording why (see DEPLOYMENT.push.teardownMarginSeconds).
-    teardownMarginMs: DEPLOYMENT.push.teardownMarginSeconds * 1000,
+    teardownMarginMs: consumer.teardownMarginSeconds * 1000,
     handle: (body, delivery) => handlePushMessage(deps, parsePushQueueMessage(body), delivery),
   });
 }
 
-export const handler: PushHandler = withJobDependencies(createPushHandler);
+export const handler: PushHandler = withJobDependencies((deps) => createPushHandler(deps));

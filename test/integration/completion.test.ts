@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CompletionResult, checkJobTraining, runReaper } from "../../packages/core/src/jobs";
+import {
+  CancelTooLateError,
+  type CompletionResult,
+  cancelJob,
+  checkJobTraining,
+  runReaper,
+} from "../../packages/core/src/jobs";
 import { writeDataset } from "../../packages/core/test/dataset/fixtures";
 import { RecordingCallbacks } from "../support/callbacks";
 import { ARTIFACT_BUCKET, DATASET_BUCKET, uploadDataset } from "../support/datasets";
@@ -274,6 +280,61 @@ describe("completion check on simulator instances", () => {
     const notes = (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === "artifact");
     expect(notes).toHaveLength(1);
     expect(result.artifact?.sha256).toBe(notes[0]?.details.sha256);
+    await expectInvariantsHold(s.base);
+  });
+
+  it("a cancel after the LoRA is stored is too late: the job ends succeeded, its run not recorded as failed", async () => {
+    // Found by the chaos run: a cancel between the stored LoRA and the job's end won, so the job
+    // read cancelled with a result in S3 and its successful attempt recorded as failed.
+    const s = await scenarios.start({ seed: 38 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    // Stored, then a crash before the destroy: the job stays collecting with its LoRA recorded.
+    const crashingVast = {
+      ...s.deps.vast,
+      terminateInstance: async () => Promise.reject(new Error("simulated crash before destroy")),
+    };
+    await expect(checkJobTraining({ ...s.deps, vast: crashingVast }, jobId)).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect((await s.store.getJob(jobId))?.state).toBe("collecting");
+
+    await expect(cancelJob(s.deps, jobId, "too late")).rejects.toBeInstanceOf(CancelTooLateError);
+    expect((await s.store.getJob(jobId))?.state).toBe("collecting");
+    const result = await checkJobTraining(s.deps, jobId);
+    expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "succeeded" });
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariantsHold(s.base);
+  });
+
+  it("a cancel while the LoRA uploads wins: the job ends cancelled and no LoRA is recorded as its result", async () => {
+    const s = await scenarios.start({ seed: 39 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    // The cancel lands between the upload's last call (its verification) and what comes after it.
+    let cancelled: Promise<unknown> | null = null;
+    const s3 = new Proxy(s.deps.s3, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return async (command: { constructor: { name: string } }) => {
+          const out = await (target.send as (c: unknown) => Promise<unknown>)(command);
+          if (command.constructor.name === "HeadObjectCommand" && !cancelled) {
+            cancelled = cancelJob(s.deps, jobId, "cancelled during the upload");
+            await cancelled;
+          }
+          return out;
+        };
+      },
+    });
+    const result = await checkJobTraining({ ...s.deps, s3 }, jobId);
+    expect(cancelled).not.toBeNull();
+    expect(result).toMatchObject({ action: "skipped", state: "cancelled" });
+    const job = await s.store.getJob(jobId);
+    expect(job).toMatchObject({ state: "cancelled", reason: "cancelled during the upload" });
+    const notes = (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === "artifact");
+    expect(notes).toEqual([]);
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
     await expectInvariantsHold(s.base);
   });
 

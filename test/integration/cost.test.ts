@@ -5,8 +5,8 @@
  * GPU while running, the disk from create to destroy, the bytes pushed — part by part.
  */
 import { describe, expect, it } from "vitest";
-import { checkJobTraining } from "../../packages/core/src/jobs";
-import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
+import { cancelJob, checkJobTraining } from "../../packages/core/src/jobs";
+import { expectInvariantsHold, startScenario, useScenarios } from "../support/provision-harness";
 import { startPushScenario, untilJob, untilTrainingExited } from "../support/push-harness";
 
 const scenarios = useScenarios(startPushScenario);
@@ -44,5 +44,59 @@ describe("the job's cost matches the simulator's ledger", () => {
       9,
     );
     await expectInvariantsHold(s.base);
+  });
+});
+
+const provisionScenarios = useScenarios(startScenario);
+
+describe("an attempt ended before readiness saw its instance running", () => {
+  it("is charged the GPU Vast billed since its start date, not its disk alone", async () => {
+    const s = await provisionScenarios.start({ seed: 63 });
+    const jobId = await s.submit();
+    await s.pump();
+    const rented = await s.store.getAttempt(jobId, 1);
+    expect(rented?.instanceId).toEqual(expect.any(Number));
+    // Running for a while (provisioning 5 s, loading 20 s), before any readiness check ran.
+    s.sim.admin.advance(25 + 600);
+    expect((await s.store.getAttempt(jobId, 1))?.runningSince).toBeNull();
+    const cancelled = await cancelJob(s.deps, jobId, "withdrawn while it booted");
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === rented?.instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    expect(ledger.runningSeconds).toBeGreaterThanOrEqual(600);
+    const billed = ledger.totalMicros / 1e6;
+    expect(cancelled.costBreakdown.gpuUsd).toBeCloseTo(ledger.gpuMicros / 1e6, 5);
+    expect(Math.abs((cancelled.costUsd ?? 0) - billed) / billed).toBeLessThan(0.02);
+    await expectInvariantsHold(s);
+  });
+});
+
+describe("a destroy Vast accepted just before a crash kept it from being recorded", () => {
+  it("is priced to when the ending began, not to when the step was redone", async () => {
+    const s = await provisionScenarios.start({ seed: 64 });
+    const jobId = await s.submit();
+    await s.pump();
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.sim.admin.advance(25 + 300);
+    // The process dies right after Vast accepted the destroy: nothing after it runs.
+    const crashing = {
+      ...s.deps.vast,
+      terminateInstance: async (id: number) => {
+        await s.deps.vast.terminateInstance(id);
+        throw new Error("simulated crash after the destroy");
+      },
+    };
+    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect(s.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    // Recovered ten minutes later (a lease lapsing, a message coming back).
+    s.sim.admin.advance(600);
+    const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    const billed = ledger.totalMicros / 1e6;
+    expect(cancelled.state).toBe("cancelled");
+    expect(Math.abs((cancelled.costUsd ?? 0) - billed) / billed).toBeLessThan(0.02);
+    await expectInvariantsHold(s);
   });
 });

@@ -145,7 +145,13 @@ describe("2. an ambiguous create that completes after the first label look-up", 
     expect(job.attempt).toBe(1);
     const instances = s.base.sim.admin.instances();
     expect(instances).toHaveLength(1);
-    expect((await s.store.getAttempt(jobId, 1))?.instanceId).toBe(instances[0]?.id);
+    const adopted = await s.store.getAttempt(jobId, 1);
+    expect(adopted?.instanceId).toBe(instances[0]?.id);
+    // Its disk bills from when Vast created it, 90 s after the call: the job is charged from the
+    // last look-up that did not find it (at most one look-up interval early), not from the call.
+    const created = instances[0]!.createdAtMs;
+    expect(adopted!.rentedAt!).toBeLessThanOrEqual(created);
+    expect(created - adopted!.rentedAt!).toBeLessThanOrEqual(20_000);
     await expectInvariantsHold(s.base);
   });
 });

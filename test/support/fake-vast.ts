@@ -135,10 +135,11 @@ export class FakeVast implements VastPort {
     return all;
   }
 
-  async terminateInstance(instanceId: number): Promise<unknown> {
+  async terminateInstance(instanceId: number): Promise<{ alreadyGone: boolean }> {
     this.calls.push({ op: "destroy", arg: instanceId });
+    const alreadyGone = !this.instances.has(instanceId);
     this.instances.delete(instanceId);
-    return { alreadyGone: false };
+    return { alreadyGone };
   }
 
   async stopInstance(instanceId: number): Promise<void> {

@@ -1,10 +1,11 @@
 /**
  * How the local stack runs each queue's function, taken from the deployment's own numbers
- * (`DEPLOYMENT` in core, which `sst.config.ts` deploys): the queue's visibility timeout and redrive
- * count, the event source's batch size, and the function's timeout. Only the concurrency is the
- * stack's own: a laptop runs a couple of invocations at once, not the cloud's dozens.
+ * (`DEPLOYMENT` in core, which `sst.config.ts` deploys, or a scaled-down copy of it): the queue's
+ * visibility timeout and redrive count, the event source's batch size, and the function's timeout.
+ * Only the concurrency is the stack's own: a laptop runs a couple of invocations at once, not the
+ * cloud's dozens.
  */
-import { DEPLOYMENT, type QueueConsumerSettings } from "@vast-rental/core";
+import { DEPLOYMENT, type DeploymentSettings, type QueueConsumerSettings } from "@vast-rental/core";
 import type { WorkQueueSpec } from "./fauxqs";
 
 export interface LocalFunction {
@@ -18,7 +19,8 @@ const LOCAL_CONCURRENCY = 2;
 function local(settings: QueueConsumerSettings): LocalFunction {
   return {
     queue: {
-      visibilityTimeoutSeconds: settings.queue.visibilityTimeoutSeconds,
+      // SQS takes whole seconds; rounding up never lets a message come back early.
+      visibilityTimeoutSeconds: Math.ceil(settings.queue.visibilityTimeoutSeconds),
       maxReceiveCount: settings.queue.maxReceiveCount,
     },
     worker: {
@@ -29,7 +31,11 @@ function local(settings: QueueConsumerSettings): LocalFunction {
   };
 }
 
-export const LOCAL_FUNCTIONS = {
-  provision: local(DEPLOYMENT.provision),
-  push: local(DEPLOYMENT.push),
-} as const satisfies Record<string, LocalFunction>;
+/** Each queue's function as `deployment` sizes it. */
+export function localFunctions(
+  deployment: DeploymentSettings = DEPLOYMENT,
+): Record<"provision" | "push", LocalFunction> {
+  return { provision: local(deployment.provision), push: local(deployment.push) };
+}
+
+export const LOCAL_FUNCTIONS = localFunctions(DEPLOYMENT);

@@ -10,11 +10,19 @@ export {
   startLocalEventBus,
 } from "./event-bus";
 export { type LocalAws, type LocalQueue, startLocalAws } from "./fauxqs";
+export { LOCAL_FUNCTIONS, type LocalFunction, localFunctions } from "./functions";
 export { lambdaContext } from "./lambda-context";
+export { type PollerTimer, startPollerTimer } from "./poller-timer";
 export { assertPortFree, freePort, PortInUseError } from "./ports";
-export { type QueueWorker, type QueueWorkerOptions, startQueueWorker } from "./queue-worker";
+export {
+  type DuplicateDeliveries,
+  type QueueWorker,
+  type QueueWorkerOptions,
+  startQueueWorker,
+} from "./queue-worker";
 export { type ReleasedRentals, releaseRentals, STOPPED_REASON } from "./release-rentals";
-export { toSqsRecord } from "./sqs-event";
+export { mergeSettingsOverrides } from "./settings-overrides";
+export { DUPLICATE_OF, DUPLICATE_RECEIVE_COUNT, toSqsRecord } from "./sqs-event";
 export {
   type LiveVastOptions,
   type LocalPorts,

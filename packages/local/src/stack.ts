@@ -15,11 +15,20 @@ import {
   createApiApp,
   createJobDependencies,
   createTable,
+  DEPLOYMENT,
+  type DeploymentSettings,
   EVENT_SOURCE,
   type JobDependencies,
+  type JobDependencyOptions,
+  type JobSettingsOverrides,
   type Logger,
 } from "@vast-rental/core";
-import { generateHostKey, startVastSim, type VastSim } from "@vast-rental/vast-sim";
+import {
+  generateHostKey,
+  type RandomFaultProfileInput,
+  startVastSim,
+  type VastSim,
+} from "@vast-rental/vast-sim";
 import { createEventsHandler } from "../../../functions/events";
 import { createPollerHandler } from "../../../functions/poller";
 import { createProvisionHandler } from "../../../functions/provision";
@@ -28,11 +37,12 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./aws-identity";
 import { launchDynamoLocal } from "./dynamodb";
 import { type BusEvent, type LocalEventBus, startLocalEventBus } from "./event-bus";
 import { type LocalAws, startLocalAws } from "./fauxqs";
-import { LOCAL_FUNCTIONS } from "./functions";
+import { localFunctions } from "./functions";
 import { startPollerTimer } from "./poller-timer";
 import { assertPortFree } from "./ports";
 import { type QueueWorker, startQueueWorker } from "./queue-worker";
 import { type ReleasedRentals, releaseRentals } from "./release-rentals";
+import { mergeSettingsOverrides } from "./settings-overrides";
 
 /** Where each service listens; 0 = a free port. */
 export interface LocalPorts {
@@ -53,6 +63,10 @@ export interface SimulatedVastOptions {
   /** Seconds an instance spends provisioning, then loading its image. Default 5 and 20, as Vast. */
   provisioningSeconds?: number;
   loadingSeconds?: number;
+  /** A seeded random fault profile (the chaos run's). Default: none. */
+  faults?: RandomFaultProfileInput;
+  /** Offers in the seeded marketplace. Default 300. */
+  marketSize?: number;
 }
 
 /** Real Vast.ai with the account's API key. */
@@ -77,6 +91,22 @@ export interface LocalStackOptions {
   vast?: SimulatedVastOptions | LiveVastOptions;
   /** Long-poll wait of the queue workers, seconds (0–20). Default 20; tests stop faster with less. */
   receiveWaitSeconds?: number;
+  /**
+   * The deployment's numbers the functions run with: queue visibility timeouts, function timeouts
+   * and teardown margins. Default `DEPLOYMENT`, as deployed; the chaos run passes a time-compressed
+   * copy (and the leases to match in `settings`).
+   */
+  deployment?: DeploymentSettings;
+  /** Orchestration settings (core's jobs/settings.ts) laid over those the environment sets. */
+  settings?: JobSettingsOverrides;
+  /** Minimum ms between calls per Vast endpoint (default: Vast's published thresholds). */
+  vastRateLimits?: JobDependencyOptions["vastRateLimits"];
+  /**
+   * Run the queue workers and the poller's timer in this process. Default true. With false nothing
+   * consumes the queues or runs the poller on a schedule until another process does (the chaos run
+   * forks them, to kill them); the poller still runs here on `Reconcile Requested`.
+   */
+  runFunctions?: boolean;
   /** The stack's own messages (start-up, workers, bus); the functions log through Powertools. */
   logger: Logger;
 }
@@ -126,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const ports: LocalPorts = { api: 0, vast: 0, aws: 0, dynamodb: 0, events: 0, ...options.ports };
   const vast = options.vast ?? { kind: "simulator" };
   const logger = options.logger;
+  const functions = localFunctions(options.deployment ?? DEPLOYMENT);
   // A taken port is reported before anything starts, named by its setting.
   await assertPortFree(ports.api, "PORT");
   if (vast.kind === "simulator") await assertPortFree(ports.vast, "VAST_SIM_PORT");
@@ -157,8 +188,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const aws = await startLocalAws({
       port: ports.aws,
       queues: {
-        provision: LOCAL_FUNCTIONS.provision.queue,
-        push: LOCAL_FUNCTIONS.push.queue,
+        provision: functions.provision.queue,
+        push: functions.push.queue,
       },
       buckets: BUCKETS,
     });
@@ -209,6 +240,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           loadingSeconds: vast.loadingSeconds ?? 20,
         },
         webhook: { url: `${apiUrl}/v1/webhooks/vast`, secret: vastWebhookSecret },
+        ...(vast.faults ? { faults: vast.faults } : {}),
+        ...(vast.marketSize ? { marketSize: vast.marketSize } : {}),
         logger,
       });
       const started = sim;
@@ -256,7 +289,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       OUTBOUND_ALLOW_HOSTS: "127.0.0.1,localhost",
       POWERTOOLS_SERVICE_NAME: "vast-rental-local",
     };
-    const deps = await createJobDependencies(environment);
+    const built = await createJobDependencies(
+      environment,
+      options.vastRateLimits ? { vastRateLimits: options.vastRateLimits } : {},
+    );
+    const deps: JobDependencies = {
+      ...built,
+      settings: mergeSettingsOverrides(built.settings, options.settings),
+    };
 
     const deadLetters = commandDeadLetters(environment);
     const events = createEventsHandler({ ...deps, deadLetters });
@@ -265,18 +305,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReconcile = (e) => poller(e as { detail?: { trigger?: string } });
     deadLetter = (e, reason) => deadLetters.put(e, reason);
 
-    const queueHandlers = { provision: createProvisionHandler(deps), push: createPushHandler(deps) };
-    const workers: QueueWorker[] = (["provision", "push"] as const).map((name) =>
-      startQueueWorker({
-        functionName: name,
-        client: aws.sqs,
-        queue: aws.queues[name],
-        handler: queueHandlers[name],
-        ...LOCAL_FUNCTIONS[name].worker,
-        waitSeconds: options.receiveWaitSeconds ?? 20,
-        logger,
-      }),
-    );
+    const deployment = options.deployment ?? DEPLOYMENT;
+    const queueHandlers = {
+      provision: createProvisionHandler(deps, deployment.provision),
+      push: createPushHandler(deps, deployment.push),
+    };
+    const workers: QueueWorker[] =
+      options.runFunctions === false
+        ? []
+        : (["provision", "push"] as const).map((name) =>
+            startQueueWorker({
+              functionName: name,
+              client: aws.sqs,
+              queue: aws.queues[name],
+              handler: queueHandlers[name],
+              ...functions[name].worker,
+              waitSeconds: options.receiveWaitSeconds ?? 20,
+              logger,
+            }),
+          );
     // Runs after the workers and the timer stopped (stops run last-in first-out), before any service.
     stops.push(async () => {
       released = await releaseRentals(deps);
@@ -285,12 +332,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(async () => {
       await Promise.all(workers.map((w) => w.stop()));
     });
-    const timer = startPollerTimer({
-      intervalMs: (options.pollIntervalSeconds ?? 10) * 1000,
-      run: () => poller({ trigger: "schedule" }),
-      logger,
-    });
-    stops.push(() => timer.stop());
+    if (options.runFunctions !== false) {
+      const timer = startPollerTimer({
+        intervalMs: (options.pollIntervalSeconds ?? 10) * 1000,
+        run: () => poller({ trigger: "schedule" }),
+        logger,
+      });
+      stops.push(() => timer.stop());
+    }
 
     app = createApiApp(apiDependencies(deps, environment));
     return {

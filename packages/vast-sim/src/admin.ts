@@ -8,6 +8,7 @@ import {
   type ActiveFault,
   type FaultSpecInput,
   FaultSpecSchema,
+  type InjectedFaultKind,
   type RandomFaultProfileInput,
   RandomFaultProfileSchema,
 } from "./faults";
@@ -70,13 +71,15 @@ export interface SimAdmin {
   removeFault(id: number): boolean;
   clearFaults(): void;
   setFaultProfile(profile: RandomFaultProfileInput | null): void;
+  /** Faults that took effect since start (or the last reset), by kind, random and explicit alike. */
+  faultCounts(): Partial<Record<InjectedFaultKind, number>>;
   setTrainingBehaviour(instanceId: number, behaviour: TrainingBehaviourInput): Promise<void>;
   /** Lets a run held by `holdAfterTicks` go on (to its end, or its failure). */
   releaseTraining(instanceId: number): Promise<void>;
   /** Vast API calls served since start (or the last reset), faulted and refused ones included. */
   requestCounts(): RequestCounts;
   resetRequestCounts(): void;
-  /** Back to the seed's world: no instances, faults, pending late creates or request counts. */
+  /** Back to the seed's world: no instances, faults, pending late creates, request or fault counts. */
   reset(): Promise<void>;
 }
 
@@ -145,6 +148,11 @@ export function createAdmin(state: SimState): SimAdmin {
     clearFaults: () => state.faults.clear(),
     setFaultProfile: (profile) =>
       state.faults.setProfile(profile === null ? null : RandomFaultProfileSchema.parse(profile)),
+    faultCounts: () => {
+      // Host events due by now happen before they are counted.
+      state.refreshAll();
+      return state.faults.counts();
+    },
     setTrainingBehaviour: async (instanceId, behaviour) => {
       const inst = state.liveOrThrow(instanceId);
       const b = TrainingBehaviourSchema.parse(behaviour);

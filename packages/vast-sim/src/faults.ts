@@ -4,7 +4,8 @@
  * endpoint; create faults hit the next N creates (optionally of one offer); destroy faults hit
  * the next N destroys (optionally of one instance); instance faults target one instance, or the
  * next instance created when no `instanceId` is given; host profiles shape the next N instances,
- * or every instance on one machine while the fault is active.
+ * or every instance on one machine while the fault is active. Every fault that takes effect is
+ * counted by kind (`FaultBook.counts`), so a run can say what it went through.
  */
 import { z } from "zod";
 import { type Endpoint, EndpointTargetSchema } from "./endpoints";
@@ -118,6 +119,19 @@ export const RandomFaultProfileSchema = z.object({
   sshRefuseSeconds: z.number().positive().default(20),
   /** Per show call. */
   staleRead: z.number().min(0).max(1).default(0),
+  /** Per create of an offer someone already rented (two renters raced for it): the create succeeds too. */
+  doubleRent: z.number().min(0).max(1).default(0),
+  /** Per instance: SSH drops the connection after a number of received bytes drawn in sshDropBytes. */
+  sshDrop: z.number().min(0).max(1).default(0),
+  sshDropBytes: z
+    .tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])
+    .default([1_000, 300_000]),
+  /** Per instance: outbid (stopped by the host) once it has run a time drawn in outbidAfterSeconds. */
+  outbid: z.number().min(0).max(1).default(0),
+  outbidAfterSeconds: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0, 60]),
+  /** Per instance: its host goes offline once it has run a time drawn in offlineAfterSeconds. */
+  offline: z.number().min(0).max(1).default(0),
+  offlineAfterSeconds: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([0, 60]),
 });
 export type RandomFaultProfile = z.infer<typeof RandomFaultProfileSchema>;
 export type RandomFaultProfileInput = z.input<typeof RandomFaultProfileSchema>;
@@ -141,11 +155,38 @@ export interface ActiveFault {
   remaining: number;
 }
 
+/** A host event drawn for a new instance: it happens once the instance has run this long. */
+export interface ScheduledHostEvent {
+  kind: "host_event";
+  event: "outbid" | "offline";
+  afterRunningSeconds: number;
+}
+
 /** Instance faults chosen for a new instance at create time. */
-export type InstanceFault = Extract<
-  FaultSpec,
-  { kind: "stuck_loading" | "fatal" | "stale_reads" | "ssh_refuse" | "ssh_drop" }
->;
+export type InstanceFault =
+  | Extract<FaultSpec, { kind: "stuck_loading" | "fatal" | "stale_reads" | "ssh_refuse" | "ssh_drop" }>
+  | ScheduledHostEvent;
+
+/**
+ * What the counts are kept under: one name per fault kind, the endpoint faults named by what the
+ * caller sees (`http_5xx`, `rate_limit_429`).
+ */
+export type InjectedFaultKind =
+  | "http_5xx"
+  | "rate_limit_429"
+  | "latency"
+  | "offer_vanish"
+  | "double_rent"
+  | "create_error_after_create"
+  | "late_create"
+  | "destroy_ignored"
+  | "stuck_loading"
+  | "fatal"
+  | "stale_read"
+  | "ssh_refuse"
+  | "ssh_drop"
+  | "outbid"
+  | "offline";
 export type EndpointFault = Extract<FaultSpec, { kind: "http_error" | "latency" | "rate_limit" }>;
 
 const INSTANCE_KINDS = new Set(["stuck_loading", "fatal", "stale_reads", "ssh_refuse", "ssh_drop"]);
@@ -154,6 +195,7 @@ export class FaultBook {
   private active: ActiveFault[] = [];
   private nextId = 1;
   private rng: Rng | null;
+  private injected = new Map<InjectedFaultKind, number>();
 
   constructor(private profile: RandomFaultProfile | null = null) {
     this.rng = profile ? createRng(profile.seed) : null;
@@ -187,6 +229,29 @@ export class FaultBook {
 
   clear(): void {
     this.active = [];
+  }
+
+  /** Counts a fault that took effect. */
+  note(kind: InjectedFaultKind): void {
+    this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
+  }
+
+  /** Faults that took effect since start (or the last reset), by kind; kinds never seen are left out. */
+  counts(): Partial<Record<InjectedFaultKind, number>> {
+    return Object.fromEntries([...this.injected].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  resetCounts(): void {
+    this.injected.clear();
+  }
+
+  /** Draws only when `p` > 0, so a profile without this fault keeps its exact random sequence. */
+  private draw(p: number): boolean {
+    return p > 0 && this.rng !== null && this.rng.chance(p);
+  }
+
+  private between([min, max]: readonly [number, number]): number {
+    return min + (this.rng?.next() ?? 0) * (max - min);
   }
 
   private consume<K extends FaultSpec["kind"]>(
@@ -232,6 +297,11 @@ export class FaultBook {
         });
       }
     }
+    for (const fault of out) {
+      this.note(
+        fault.kind === "latency" ? "latency" : fault.kind === "rate_limit" ? "rate_limit_429" : "http_5xx",
+      );
+    }
     return out;
   }
 
@@ -240,16 +310,20 @@ export class FaultBook {
       (s): s is Extract<FaultSpec, { kind: "offer_vanish" }> =>
         s.kind === "offer_vanish" && (s.offerId === undefined || s.offerId === offerId),
     );
-    return hit !== null || (this.rng?.chance(this.profile?.offerVanish ?? 0) ?? false);
+    const vanish = hit !== null || (this.rng?.chance(this.profile?.offerVanish ?? 0) ?? false);
+    if (vanish) this.note("offer_vanish");
+    return vanish;
   }
 
+  /** Asked only for a create of an offer that is already rented. */
   takeDoubleRent(offerId: number): boolean {
-    return (
+    const hit =
       this.consume(
         (s): s is Extract<FaultSpec, { kind: "double_rent" }> =>
           s.kind === "double_rent" && (s.offerId === undefined || s.offerId === offerId),
-      ) !== null
-    );
+      ) !== null || this.draw(this.profile?.doubleRent ?? 0);
+    if (hit) this.note("double_rent");
+    return hit;
   }
 
   takeCreateErrorAfterCreate(): number | null {
@@ -257,8 +331,13 @@ export class FaultBook {
       (s): s is Extract<FaultSpec, { kind: "create_error_after_create" }> =>
         s.kind === "create_error_after_create",
     );
-    if (hit) return hit.status;
-    return this.rng?.chance(this.profile?.createErrorAfterCreate ?? 0) ? 500 : null;
+    const status = hit
+      ? hit.status
+      : this.rng?.chance(this.profile?.createErrorAfterCreate ?? 0)
+        ? 500
+        : null;
+    if (status !== null) this.note("create_error_after_create");
+    return status;
   }
 
   /** Checked only for a create that would succeed, so a late create is always a real rental. */
@@ -267,11 +346,15 @@ export class FaultBook {
       (s): s is Extract<FaultSpec, { kind: "late_create" }> =>
         s.kind === "late_create" && (s.offerId === undefined || s.offerId === offerId),
     );
-    if (hit) return { status: hit.status, delaySeconds: hit.delaySeconds };
+    if (hit) {
+      this.note("late_create");
+      return { status: hit.status, delaySeconds: hit.delaySeconds };
+    }
     const p = this.profile;
     // No draw at probability 0: profiles without late creates keep their exact random sequence.
     if (!p || !this.rng || p.lateCreate === 0 || !this.rng.chance(p.lateCreate)) return null;
     const [min, max] = p.lateCreateSeconds;
+    this.note("late_create");
     // A gateway timeout is how a create that Vast keeps working on looks from outside.
     return { status: 504, delaySeconds: Math.round(min + this.rng.next() * (max - min)) };
   }
@@ -291,12 +374,13 @@ export class FaultBook {
   }
 
   takeDestroyIgnored(instanceId: number): boolean {
-    return (
+    const hit =
       this.consume(
         (s): s is Extract<FaultSpec, { kind: "destroy_ignored" }> =>
           s.kind === "destroy_ignored" && (s.instanceId === undefined || s.instanceId === instanceId),
-      ) !== null
-    );
+      ) !== null;
+    if (hit) this.note("destroy_ignored");
+    return hit;
   }
 
   /** Instance faults waiting for the next instance created (consumed), plus random-profile draws. */
@@ -312,6 +396,23 @@ export class FaultBook {
       else if (this.rng.chance(p.fatal))
         out.push({ kind: "fatal", status: this.rng.pick(["created", "exited"] as const) });
       if (this.rng.chance(p.sshRefuse)) out.push({ kind: "ssh_refuse", seconds: p.sshRefuseSeconds });
+      if (this.draw(p.sshDrop)) {
+        out.push({ kind: "ssh_drop", afterBytes: Math.round(this.between(p.sshDropBytes)) });
+      }
+      // One host event at most: an instance outbid is stopped, and one offline is gone.
+      if (this.draw(p.outbid)) {
+        out.push({
+          kind: "host_event",
+          event: "outbid",
+          afterRunningSeconds: this.between(p.outbidAfterSeconds),
+        });
+      } else if (this.draw(p.offline)) {
+        out.push({
+          kind: "host_event",
+          event: "offline",
+          afterRunningSeconds: this.between(p.offlineAfterSeconds),
+        });
+      }
     }
     return out;
   }

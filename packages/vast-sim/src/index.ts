@@ -1,7 +1,13 @@
 /** Public face of @vast-rental/vast-sim: a faithful Vast.ai simulator for tests, demos and benchmarks. */
 export type { AdminInstance, SimAdmin, TrainingBehaviourInput } from "./admin";
 export type { Endpoint } from "./endpoints";
-export type { FaultSpec, FaultSpecInput, RandomFaultProfile, RandomFaultProfileInput } from "./faults";
+export type {
+  FaultSpec,
+  FaultSpecInput,
+  InjectedFaultKind,
+  RandomFaultProfile,
+  RandomFaultProfileInput,
+} from "./faults";
 export { FaultSpecSchema, RandomFaultProfileSchema } from "./faults";
 export {
   cudaVersionOfDriver,

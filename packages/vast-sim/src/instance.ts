@@ -34,6 +34,8 @@ export interface InstanceFaultState {
   ssh: { refuseConnections: boolean; dropAfterBytes: number | null };
   /** Status to return to when the host comes back online. */
   offlineFrom: ActualStatus | null;
+  /** A host event due once the instance has run `afterRunningSeconds` (drawn by the random profile). */
+  hostEvent: { event: "outbid" | "offline"; afterRunningSeconds: number } | null;
 }
 
 export interface AttachedKey {
@@ -89,6 +91,7 @@ export function freshFaultState(): InstanceFaultState {
     sshRefuseUntilMs: null,
     ssh: { refuseConnections: true, dropAfterBytes: null },
     offlineFrom: null,
+    hostEvent: null,
   };
 }
 

@@ -31,6 +31,8 @@ export interface SshStartRequest {
   timeScale: number;
   faults: () => SshFaults;
   onBytesReceived: (bytes: number) => void;
+  /** Called when a `dropAfterBytes` fault cut a connection. */
+  onDropped?: () => void;
   env: Record<string, string>;
   logger: {
     debug(msg: string, attrs?: Record<string, unknown>): void;

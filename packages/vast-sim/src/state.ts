@@ -101,6 +101,7 @@ export class SimState {
       [...this.instances.values()].map((i) => rm(i.rootDir, { recursive: true, force: true })),
     );
     this.faults.clear();
+    this.faults.resetCounts();
     this.lateCreates.clear();
     this.requests.reset();
     this.resetWorld();
@@ -119,9 +120,33 @@ export class SimState {
       });
     }
     if (before !== inst.actual && (inst.actual === "created" || inst.actual === "exited")) {
+      this.faults.note("fatal");
       this.emit({ type: "error", instance: inst });
     }
+    this.hostEventDue(inst);
     return inst;
+  }
+
+  /**
+   * A host event the random profile scheduled (outbid, offline) happens once the instance has run
+   * long enough, stamped when it was due, like lifecycle transitions.
+   */
+  private hostEventDue(inst: SimInstance): void {
+    const due = inst.faults.hostEvent;
+    if (!due || inst.destroyedAtMs !== null || inst.actual !== "running" || inst.startedAtMs === null) return;
+    const dueAtMs = inst.startedAtMs + due.afterRunningSeconds * 1000;
+    if (dueAtMs > this.clock.now()) return;
+    inst.faults.hostEvent = null;
+    const atMs = Math.max(dueAtMs, inst.history[inst.history.length - 1]?.atMs ?? dueAtMs);
+    this.faults.note(due.event);
+    if (due.event === "outbid") {
+      lifecycle.outbid(inst, atMs, this.snapshot);
+      this.track(inst.id, this.closeSsh(inst));
+      this.emit({ type: "outbid", instance: inst });
+    } else {
+      lifecycle.setOffline(inst, atMs, true, this.snapshot);
+      this.emit({ type: "offline", instance: inst });
+    }
   }
 
   refreshAll(): void {
@@ -152,6 +177,7 @@ export class SimState {
     const stale = inst.faults.staleReads > 0 || this.faults.randomStaleRead();
     if (stale && inst.previousView) {
       inst.faults.staleReads = Math.max(0, inst.faults.staleReads - 1);
+      this.faults.note("stale_read");
       return inst.previousView;
     }
     return renderInstance(inst, this.clock.now());
@@ -303,6 +329,7 @@ export class SimState {
       onBytesReceived: (bytes) => {
         inst.bytesReceived += bytes;
       },
+      onDropped: () => this.faults.note("ssh_drop"),
       env: this.containerEnv(inst),
       logger: this.logger,
     });
@@ -334,6 +361,7 @@ export class SimState {
       case "stuck_loading":
         inst.faults.stuckLoading = true;
         if (inst.actual === "loading") inst.nextAtMs = null;
+        this.faults.note("stuck_loading");
         break;
       case "fatal":
         inst.faults.fatal = { status: f.status, statusMsg: lifecycle.fatalMessage(f.status, f.statusMsg) };
@@ -344,9 +372,14 @@ export class SimState {
       case "ssh_refuse":
         if (inst.actual === "running") inst.faults.sshRefuseUntilMs = this.clock.now() + f.seconds * 1000;
         else inst.faults.sshRefuseSeconds = f.seconds;
+        this.faults.note("ssh_refuse");
         break;
       case "ssh_drop":
+        // Counted when the drop happens (the SSH server's onDropped).
         inst.faults.ssh.dropAfterBytes = f.afterBytes;
+        break;
+      case "host_event":
+        inst.faults.hostEvent = { event: f.event, afterRunningSeconds: f.afterRunningSeconds };
         break;
     }
   }
@@ -357,10 +390,12 @@ export class SimState {
     const now = this.clock.now();
     if (spec.kind === "outbid") {
       lifecycle.outbid(inst, now, this.snapshot);
+      this.faults.note("outbid");
       await this.closeSsh(inst);
       this.emit({ type: "outbid", instance: inst });
     } else if (spec.kind === "offline") {
       lifecycle.setOffline(inst, now, spec.offline, this.snapshot);
+      if (spec.offline) this.faults.note("offline");
       this.emit({ type: spec.offline ? "offline" : "online", instance: inst });
     } else if (
       spec.kind === "stuck_loading" ||

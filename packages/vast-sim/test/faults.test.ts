@@ -266,4 +266,102 @@ describe("random fault profile", () => {
     expect(a).toContain(429);
     expect(a.some((s) => s >= 500)).toBe(true);
   });
+  // The random profile is set on the shared simulator for one create at a time, then turned off.
+  const rentWith = async (profile: Parameters<VastSim["admin"]["setFaultProfile"]>[0]) => {
+    sim.admin.setFaultProfile(profile);
+    try {
+      return await rent();
+    } finally {
+      sim.admin.setFaultProfile(null);
+    }
+  };
+  const count = (kind: string) => (sim.admin.faultCounts() as Record<string, number>)[kind] ?? 0;
+  const startedAt = (id: number) => sim.admin.instance(id)!.history.find((h) => h.reason === "started")!.atMs;
+
+  it("draws outbids and offline hosts per instance: each happens once the instance has run the drawn time, stamped then", async () => {
+    const [outbids, offlines] = [count("outbid"), count("offline")];
+    const outbid = await rentWith({ seed: 5, outbid: 1, outbidAfterSeconds: [30, 30] });
+    const offline = await rentWith({ seed: 5, offline: 1, offlineAfterSeconds: [40, 40] });
+    sim.admin.advance(15); // provisioning 5 s and loading 10 s: both running
+    sim.admin.advance(29);
+    expect((await show(outbid)).actual_status).toBe("running");
+    sim.admin.advance(2);
+    expect(await show(outbid)).toMatchObject({ actual_status: "stopped", intended_status: "stopped" });
+    const stopped = sim.admin.instance(outbid)!.history.at(-1)!;
+    expect(stopped).toMatchObject({ reason: "outbid", actual_status: "stopped" });
+    expect(stopped.atMs - startedAt(outbid)).toBe(30_000);
+    expect((await show(offline)).actual_status).toBe("running");
+    sim.admin.advance(10);
+    expect((await show(offline)).actual_status).toBe("offline");
+    expect(sim.admin.instance(offline)!.history.at(-1)!.atMs - startedAt(offline)).toBe(40_000);
+    expect([count("outbid"), count("offline")]).toEqual([outbids + 1, offlines + 1]);
+  });
+
+  it("draws SSH drops per instance: a transfer is cut after the drawn bytes, counted when it happens", async () => {
+    const id = await rentWith({ seed: 6, sshDrop: 1, sshDropBytes: [50_000, 50_000] });
+    sim.admin.advance(15);
+    const port = (await show(id)).ssh_port as number;
+    const drops = count("ssh_drop");
+    // Small commands pass: the budget is counted in bytes received.
+    expect((await run(port, key.privateKey, "true")).code).toBe(0);
+    expect(count("ssh_drop")).toBe(drops);
+    const c = await connect(port, key.privateKey);
+    const closed = new Promise<void>((resolve) => c.on("close", () => resolve()));
+    const r = await exec(c, "cat > /root/part; echo done", Buffer.alloc(1_000_000, 1)).catch(() => ({
+      stdout: "",
+    }));
+    await closed;
+    expect(r.stdout).not.toContain("done");
+    expect(count("ssh_drop")).toBe(drops + 1);
+  });
+
+  it("draws double rents: a create of an offer someone already rented goes through too", async () => {
+    const offer = await cheapest();
+    expect((await vast.create(offer, { image: "img", disk: 10 })).status).toBe(200);
+    expect((await vast.create(offer, { image: "img", disk: 10 })).status).toBe(404);
+    const doubles = count("double_rent");
+    sim.admin.setFaultProfile({ seed: 7, doubleRent: 1 });
+    try {
+      const twice = await vast.create(offer, { image: "img", disk: 10 });
+      expect(twice.status).toBe(200);
+      expect(twice.json.new_contract).toEqual(expect.any(Number));
+    } finally {
+      sim.admin.setFaultProfile(null);
+    }
+    expect(count("double_rent")).toBe(doubles + 1);
+  });
+});
+
+describe("fault counts", () => {
+  it("counts every fault that took effect, by kind, in process and under /_sim/faults/counts", async () => {
+    const { sim: s, vast: v } = await startFrozenSim({ seed: 3 });
+    try {
+      await s.admin.addFault({ kind: "http_error", endpoint: "search", status: 502, times: 2 });
+      await s.admin.addFault({ kind: "rate_limit", endpoint: "search" });
+      await s.admin.addFault({ kind: "latency", endpoint: "search", ms: 1 });
+      for (let i = 0; i < 5; i++) await v.search({ limit: 1 });
+      const offers = offersOf(await v.search({ limit: 3 }));
+      await s.admin.addFault({ kind: "offer_vanish" });
+      expect((await v.create(offers[0]!.id, { image: "i", disk: 10 })).status).toBe(404);
+      await s.admin.addFault({ kind: "create_error_after_create", status: 500 });
+      expect((await v.create(offers[1]!.id, { image: "i", disk: 10 })).status).toBe(500);
+      await s.admin.addFault({ kind: "stuck_loading" });
+      expect((await v.create(offers[2]!.id, { image: "i", disk: 10 })).status).toBe(200);
+      const expected = {
+        create_error_after_create: 1,
+        http_5xx: 2,
+        latency: 1,
+        offer_vanish: 1,
+        rate_limit_429: 1,
+        stuck_loading: 1,
+      };
+      expect(s.admin.faultCounts()).toEqual(expected);
+      const served = await v.call("GET", "/_sim/faults/counts");
+      expect(served.json).toEqual(expected);
+      await s.admin.reset();
+      expect(s.admin.faultCounts()).toEqual({});
+    } finally {
+      await s.close();
+    }
+  });
 });

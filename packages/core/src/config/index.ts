@@ -3,6 +3,7 @@ export {
   commandDeadLetters,
   createJobDependencies,
   type JobDependencies,
+  type JobDependencyOptions,
   withJobDependencies,
 } from "./job-dependencies";
 export {

@@ -21,7 +21,7 @@ import { preflightOverSsh } from "../preflight";
 import { type DeadLetterSink, SqsDeadLetters, SqsJobQueue } from "../queue";
 import { connectSsh, probeSsh } from "../ssh";
 import { DynamoJobStore } from "../store";
-import { VastAIService } from "../vast";
+import { VastAIService, type VastEndpoint } from "../vast";
 import { loadOrchestrationConfig, settingsFromConfig } from "./orchestration-config";
 import { createServiceLogger } from "./redacting-logger";
 import { ConfigError, loadRuntimeConfig } from "./runtime-config";
@@ -37,8 +37,18 @@ export interface JobDependencies extends ReaperDeps {
   secrets: string[];
 }
 
+/** What a caller may change about the dependencies beyond the environment. */
+export interface JobDependencyOptions {
+  /**
+   * Minimum milliseconds between two calls to each Vast endpoint from this container (default: Vast's
+   * published thresholds). The chaos run's time-compressed stack divides them like its other timings.
+   */
+  vastRateLimits?: Partial<Record<VastEndpoint, number>>;
+}
+
 export async function createJobDependencies(
   env: Record<string, string | undefined> = process.env,
+  options: JobDependencyOptions = {},
 ): Promise<JobDependencies> {
   const config = loadRuntimeConfig(env);
   const orchestration = loadOrchestrationConfig(env);
@@ -71,6 +81,7 @@ export async function createJobDependencies(
     redactSecrets: secrets.hfToken ? [secrets.hfToken] : [],
     // One request must fit inside the shortest function that makes one (the API, the subscriber).
     timeoutMs: DEPLOYMENT.stepDeadlines.vastRequestSeconds * 1000,
+    ...(options.vastRateLimits ? { rateLimits: options.vastRateLimits } : {}),
   });
   // One short try per check: the readiness step itself re-checks with backoff.
   const probe: SshProbe = (target) =>

@@ -4,7 +4,20 @@
  */
 import { JobNotFoundError, type JobRecord } from "../store";
 import { finishJob } from "./attempts";
+import { storedArtifact } from "./completion";
 import type { JobDeps } from "./deps";
+
+/**
+ * A cancel that came after the job's LoRA was stored: the run succeeded and is paid for, and the
+ * completion check is ending the job `succeeded` (destroying its instance). Told apart like a
+ * cancel of a job that has ended (the API answers 409).
+ */
+export class CancelTooLateError extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} has finished training and its LoRA is stored; it is ending as succeeded`);
+    this.name = "CancelTooLateError";
+  }
+}
 
 export async function cancelJob(
   deps: JobDeps,
@@ -13,5 +26,10 @@ export async function cancelJob(
 ): Promise<JobRecord> {
   const job = await deps.store.getJob(jobId);
   if (!job) throw new JobNotFoundError(jobId);
+  // Cancelling now would throw away a result already made and paid for, and record the run that
+  // made it as failed (found by the chaos run: a job cancelled with its LoRA stored).
+  if (job.state === "collecting" && (await storedArtifact(deps, jobId, job.attempt))) {
+    throw new CancelTooLateError(jobId);
+  }
   return await finishJob(deps, job, { type: "cancel", reason });
 }

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { CommandEventSchema } from "../events";
 import type { DeadLetterSink } from "../queue";
 import { IdempotencyConflictError, JobNotFoundError } from "../store";
-import { cancelJob } from "./cancel";
+import { CancelTooLateError, cancelJob } from "./cancel";
 import type { JobDeps } from "./deps";
 import { InstanceNotFoundError, terminateOurInstance } from "./instances";
 import { formatIssues } from "./request";
@@ -77,7 +77,8 @@ async function apply(deps: CommandDeps, raw: unknown): Promise<CommandOutcome> {
         );
         return { applied: "job_cancelled", jobId: job.jobId };
       } catch (error) {
-        if (error instanceof JobNotFoundError) throw new InvalidCommandError(error.message);
+        if (error instanceof JobNotFoundError || error instanceof CancelTooLateError)
+          throw new InvalidCommandError(error.message);
         throw error;
       }
     }

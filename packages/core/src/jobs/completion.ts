@@ -296,6 +296,26 @@ async function collect(
     const reason = `Training reported success but its LoRA could not be collected: ${error.message}`;
     return () => failRun(deps, job, record, { reason });
   }
+  // An ending that began while the LoRA was uploading (a cancel, an operator's terminate) has the
+  // last word: the job is not ending as succeeded, so the LoRA is not recorded as its result.
+  const [fresh, attemptNow] = await Promise.all([
+    deps.store.getJob(job.jobId),
+    deps.store.getAttempt(job.jobId, record.attempt),
+  ]);
+  if (
+    fresh?.state !== "collecting" ||
+    fresh.attempt !== record.attempt ||
+    attemptNow?.endedAt !== null ||
+    attemptNow.endRequestedAt !== null
+  ) {
+    const state = fresh?.state;
+    return async () => ({
+      jobId: job.jobId,
+      action: "skipped",
+      reason: "the job began ending otherwise while its LoRA was being stored",
+      state,
+    });
+  }
   await deps.store.appendTimeline(job.jobId, {
     at: deps.clock.now(),
     version: job.version,
@@ -420,8 +440,9 @@ async function moveTo(
   }
 }
 
-async function storedArtifact(
-  deps: CompletionDeps,
+/** The LoRA stored for `attempt` (remembered in the timeline), if it was stored. */
+export async function storedArtifact(
+  deps: Pick<CompletionDeps, "store">,
   jobId: string,
   attempt: number,
 ): Promise<StoredArtifact | null> {

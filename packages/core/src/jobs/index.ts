@@ -16,7 +16,7 @@ export {
   totalCost,
 } from "./attempts";
 export { type CallbackStepOutcome, deliverCallback } from "./callbacks";
-export { cancelJob } from "./cancel";
+export { CancelTooLateError, cancelJob } from "./cancel";
 export {
   type CommandDeps,
   type CommandOutcome,

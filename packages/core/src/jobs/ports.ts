@@ -26,8 +26,8 @@ export interface VastPort {
   /** Every instance on the account, through the paged list call (25 per page); `onPage` is told
    * of each page fetched. */
   listInstances(options?: { onPage?: () => void }): Promise<VastInstance[]>;
-  /** Idempotent: an instance that is already gone counts as success. */
-  terminateInstance(instanceId: number): Promise<unknown>;
+  /** Idempotent: an instance that is already gone counts as success (and says so, when it can tell). */
+  terminateInstance(instanceId: number): Promise<{ alreadyGone?: boolean } | undefined>;
   /** Stops (GPU no longer billed; the disk still is) or starts an instance. */
   stopInstance(instanceId: number): Promise<void>;
   startInstance(instanceId: number): Promise<void>;

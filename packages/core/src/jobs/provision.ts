@@ -162,6 +162,7 @@ async function settleOpenAttempt(
     );
     return "booting";
   }
+  const lookedAt = deps.clock.now();
   const found = await deps.vast.findInstanceByLabel(attempt.label);
   if (found && found.state !== "destroyed") {
     return (await adopt(deps, job, attempt, found)) ? "booting" : "settled";
@@ -174,6 +175,7 @@ async function settleOpenAttempt(
       outcome: "unresolved",
       unresolvedSince: since,
       labelLookups: attempt.labelLookups + 1,
+      labelMissedAt: lookedAt,
     });
     await deps.queue.enqueue(
       { type: "provision", jobId: job.jobId },
@@ -226,13 +228,15 @@ async function adopt(
 
 /**
  * Records the rented instance on the attempt; a cancel that ended the attempt first makes it a
- * stray. An instance found by label (`found`) was created by the attempt's create call: it has
- * billed its disk since then, and its GPU since Vast's start date if it runs already.
+ * stray. An instance found by label (`found`) was created by the attempt's create call, after the
+ * last look-up that did not find it (Vast may finish a create late): it has billed its disk since
+ * then — the closest bound Vast's API gives, which shows no creation time — and its GPU since
+ * Vast's start date if it runs already.
  */
 async function recordRented(
   deps: ProvisionDeps,
   job: JobRecord,
-  attempt: Pick<AttemptRecord, "attempt" | "startedAt">,
+  attempt: Pick<AttemptRecord, "attempt" | "startedAt" | "labelMissedAt">,
   instanceId: number,
   found?: VastInstance,
 ): Promise<boolean> {
@@ -241,7 +245,7 @@ async function recordRented(
       job.jobId,
       attempt.attempt,
       instanceId,
-      found ? attempt.startedAt : undefined,
+      found ? (attempt.labelMissedAt ?? attempt.startedAt) : undefined,
     );
     if (found?.state === "running" && found.startedAtMs !== null) {
       await deps.store.updateAttempt(job.jobId, attempt.attempt, { runningSince: found.startedAtMs });
@@ -473,6 +477,7 @@ async function createOnce(
     }
     if (error.code === "offer_unavailable") return notRented("the offer was taken before we could rent it");
     if (error.ambiguous) {
+      const lookedAt = deps.clock.now();
       const found = await deps.vast.findInstanceByLabel(label);
       if (found && found.state !== "destroyed") {
         deps.logger.info("create failed but rented: adopting", {
@@ -488,6 +493,7 @@ async function createOnce(
         outcome: "unresolved",
         unresolvedSince: deps.clock.now(),
         labelLookups: 1,
+        labelMissedAt: lookedAt,
         failureReason: redact(`the create call failed ambiguously (${error.message})`),
       });
       await deps.store.appendTimeline(job.jobId, {

@@ -22,6 +22,9 @@ export interface StrayInstance {
 }
 
 export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise<void> {
+  // One look before it goes, when we have none: a create that returned late (the call that raced a
+  // cancel) may have booted meanwhile, and its GPU billed from Vast's start date.
+  const seen = stray.instance ?? (await lookAt(deps, stray.instanceId));
   await deps.vast.terminateInstance(stray.instanceId);
   const now = deps.clock.now();
   deps.logger.warn("stray instance destroyed", {
@@ -56,7 +59,7 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
       instanceId: stray.instanceId,
       rentedAt: stray.since,
       // Only a running instance bills its GPU now; how long a stopped one ran before is unknown.
-      runningSince: stray.instance?.state === "running" ? stray.instance.startedAtMs : null,
+      runningSince: seen?.state === "running" ? seen.startedAtMs : null,
       bytesPushed: 0,
     },
     now,
@@ -69,4 +72,13 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
     cost,
     reason: stray.reason,
   });
+}
+
+async function lookAt(deps: JobDeps, instanceId: number): Promise<VastInstance | undefined> {
+  try {
+    return await deps.vast.getInstanceStatus(instanceId);
+  } catch (error) {
+    deps.logger.info("could not look at a stray before destroying it", { instanceId, error: String(error) });
+    return undefined;
+  }
 }

@@ -134,6 +134,11 @@ export const AttemptRecordSchema = z.object({
   unresolvedSince: z.number().nullable().default(null),
   /** Label look-ups made to resolve an ambiguous create. */
   labelLookups: z.number().int().nonnegative().default(0),
+  /**
+   * When the latest label look-up that found nothing was sent: Vast created the instance later, so
+   * an instance adopted after it has billed its disk since then, not since the create call.
+   */
+  labelMissedAt: z.number().nullable().default(null),
   /** When a step began ending the attempt; from then on it can take no instance. */
   endRequestedAt: z.number().nullable().default(null),
   endIntent: AttemptEndIntentSchema.nullable().default(null),
@@ -165,6 +170,7 @@ export type AttemptPatch = Partial<
     | "bytesPushed"
     | "unresolvedSince"
     | "labelLookups"
+    | "labelMissedAt"
   >
 >;
 

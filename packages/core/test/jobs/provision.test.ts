@@ -6,7 +6,7 @@ import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalDynamo, startDynamoLocal } from "../../../../test/support/dynamodb";
 import { fakeDatasets } from "../../../../test/support/fake-datasets";
-import { FakeVast, fakePreflight, fakeProbe, offer } from "../../../../test/support/fake-vast";
+import { FakeVast, fakePreflight, fakeProbe, instance, offer } from "../../../../test/support/fake-vast";
 import { sampleJobRequestInput } from "../../../../test/support/job-request";
 import { type Clock, systemClock } from "../../src/clock";
 import { InMemoryEventPublisher } from "../../src/events";
@@ -367,6 +367,30 @@ describe("provisionJob", () => {
     expect(await store.getAttempt(jobId, 1)).toMatchObject({ instanceId: null, outcome: "not_rented" });
   });
 
+  it("a stray that raced a cancel and booted meanwhile is charged the GPU it billed, not its disk alone", async () => {
+    const jobId = await submit();
+    vast.beforeCreate = async () => {
+      vast.beforeCreate = null;
+      await cancelJob(deps, jobId, "changed my mind");
+    };
+    const create = vast.provisionInstance.bind(vast);
+    vast.provisionInstance = async (input) => {
+      const made = await create(input);
+      // The call took a minute to answer; the instance was running all along.
+      vast.instances.set(
+        made.instanceId,
+        instance(made.instanceId, { state: "running", startedAtMs: now, label: input.label }),
+      );
+      now += 60_000;
+      return made;
+    };
+    await provisionJob(deps, jobId);
+    const job = await store.getJob(jobId);
+    expect(job?.state).toBe("cancelled");
+    expect(vast.instances.size).toBe(0);
+    expect(job?.costUsd).toBeCloseTo(0.3 / 60 + STORAGE_PER_HOUR / 60, 9);
+  });
+
   it("does nothing for a duplicate message once the job is booting", async () => {
     const jobId = await submit();
     await provisionJob(deps, jobId);
@@ -588,10 +612,11 @@ describe("checkReadiness", () => {
     const terminate = vast.terminateInstance.bind(vast);
     let raced = false;
     vast.terminateInstance = async (id: number) => {
-      await terminate(id);
-      if (raced) return;
+      const answer = await terminate(id);
+      if (raced) return answer;
       raced = true;
       await cancelJob(deps, jobId, "user");
+      return answer;
     };
     await readiness(jobId, 1, 3);
     const job = await store.getJob(jobId);

@@ -8,6 +8,7 @@
  *   POST   /_sim/faults                  a FaultSpec → { id, applied }
  *   DELETE /_sim/faults/:id ; DELETE /_sim/faults
  *   PUT    /_sim/faults/profile          a RandomFaultProfile, or null to turn it off
+ *   GET    /_sim/faults/counts           faults that took effect, by kind
  *   GET    /_sim/clock ; POST /_sim/clock/advance { seconds }
  *   PUT    /_sim/instances/:id/training  { durationSeconds, fail, exitCode?, failMessage? }
  *   GET    /_sim/requests ; DELETE /_sim/requests   Vast API calls served { total, byEndpoint }
@@ -35,6 +36,7 @@ export function adminRoutes(app: Hono<SimEnv>, deps: RouteDeps, admin: SimAdmin)
   app.get("/_sim/ledger", (c) => c.json(admin.ledger()));
   app.get("/_sim/offers", (c) => c.json({ offers: admin.offers() }));
   app.get("/_sim/faults", (c) => c.json({ faults: admin.faults(), profile: deps.faults.getProfile() }));
+  app.get("/_sim/faults/counts", (c) => c.json(admin.faultCounts()));
   app.post("/_sim/faults", async (c) => c.json(await admin.addFault((await jsonBody(c)) as never)));
   app.delete("/_sim/faults", (c) => {
     admin.clearFaults();

@@ -133,6 +133,11 @@ export async function startInstanceSshServer(
       faults.dropAfterBytes = null;
       armed = null;
       conn.dropped = true;
+      try {
+        options.onDropped?.();
+      } catch (error) {
+        logger.warn("onDropped threw", { error: String(error) });
+      }
       logger.debug("drop fault: cutting the connection", {
         instanceId: options.instanceId,
         remote: conn.remote,

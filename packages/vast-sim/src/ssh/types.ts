@@ -67,6 +67,8 @@ export interface InstanceSshServerOptions {
   faults: () => SimFaultsForSsh;
   /** Called with the number of bytes received from the client on exec/sftp channels (bandwidth ledger). */
   onBytesReceived?: (bytes: number) => void;
+  /** Called when the drop fault (`dropAfterBytes`) cut a connection (the simulator counts faults). */
+  onDropped?: () => void;
   /** Extra environment for commands (CONTAINER_ID, PUBLIC_IPADDR, VAST_TCP_PORT_22, ...). */
   env?: Record<string, string>;
   logger?: SshServerLogger;

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
+  CancelTooLateError,
   cancelJob,
   isTerminal,
   JobRequestSchema,
@@ -300,7 +301,7 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
     tags: ["jobs"],
     summary: "Cancel a job",
     description:
-      "Ends the job through the one teardown path: its instance is destroyed and its cost charged before it reads `cancelled`. The body is optional.",
+      "Ends the job through the one teardown path: its instance is destroyed and its cost charged before it reads `cancelled`. A job that has ended, or whose LoRA is already stored (it is ending as succeeded), answers 409. The body is optional.",
     security: API_KEY_SECURITY,
     middleware: requireApiKey(deps),
     request: {
@@ -327,12 +328,17 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
         detail: `job ${id} has already ended (${job.state})`,
       });
     }
-    const ended = await cancelJob(
-      deps,
-      id,
-      auditedReason(reason, c.get("principal"), "cancelled through the API"),
-    );
-    return c.json(jobSummary(ended), 200);
+    try {
+      const ended = await cancelJob(
+        deps,
+        id,
+        auditedReason(reason, c.get("principal"), "cancelled through the API"),
+      );
+      return c.json(jobSummary(ended), 200);
+    } catch (error) {
+      if (!(error instanceof CancelTooLateError)) throw error;
+      throw new ApiProblem({ kind: "conflict", status: 409, detail: error.message });
+    }
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * What an attempt costs, priced the way Vast bills it:
  * - the GPU (`dph_base`) only while the instance runs: from Vast's `start_date` of the running
- *   instance (recorded at readiness as `runningSince`) until the destroy was accepted;
+ *   instance (recorded at readiness as `runningSince`, or read when an attempt ends before
+ *   readiness saw it run) until the destroy was accepted;
  * - the disk (`storage_cost` $/GB/month × disk GB ÷ 720 per hour) from the create until the
  *   destroy, whatever the state (a stopped instance keeps paying for it);
  * - bandwidth (`inet_down_cost` $/GB) for the dataset bytes pushed in.

@@ -13,6 +13,7 @@
  */
 import { errorText } from "../../observability";
 import {
+  AttemptClosedError,
   type AttemptEndIntent,
   type AttemptRecord,
   AttemptStillOpenError,
@@ -83,6 +84,7 @@ export async function endAttempt(
   let record = recordBefore;
   if (record.endedAt === null) {
     if (record.endRequestedAt === null) {
+      record = await noteGpuStart(deps, record);
       await keepDiagnostics(deps, jobBefore, record, reason, ending);
       // Before anything is destroyed: from here on the attempt takes no instance, and whoever
       // comes after a crash finishes this ending the way it was meant (see resumeEnding).
@@ -306,6 +308,35 @@ async function onFreshJob<T>(
       if (!retryable(error) || round >= MAX_ROUNDS) throw error;
       job = (await deps.store.getJob(job.jobId)) ?? job;
     }
+  }
+}
+
+/**
+ * The GPU bills from Vast's start date, which readiness records the first time it sees the
+ * instance running. An attempt ended before that (a boot that never answered SSH, a cancel or a
+ * crash while it booted) would be charged its disk alone for a GPU Vast billed all along: one look
+ * at the instance first, while the attempt still takes changes.
+ */
+async function noteGpuStart(deps: JobDeps, record: AttemptRecord): Promise<AttemptRecord> {
+  if (record.instanceId === null || record.runningSince !== null || record.destroyedAt !== null)
+    return record;
+  try {
+    const instance = await deps.vast.getInstanceStatus(record.instanceId);
+    const since =
+      instance.state === "running" ? (instance.startedAtMs ?? deps.clock.now()) : instance.startedAtMs;
+    if (since === null) return record;
+    return await deps.store.updateAttempt(record.jobId, record.attempt, { runningSince: since });
+  } catch (error) {
+    // Someone else began the ending meanwhile: theirs stands, as the store has it.
+    if (error instanceof AttemptClosedError)
+      return (await deps.store.getAttempt(record.jobId, record.attempt)) ?? record;
+    deps.logger.warn("could not read when the instance began billing its GPU", {
+      jobId: record.jobId,
+      attempt: record.attempt,
+      instanceId: record.instanceId,
+      error: errorText(error),
+    });
+    return record;
   }
 }
 

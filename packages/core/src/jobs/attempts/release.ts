@@ -13,8 +13,14 @@ export async function releaseInstance(deps: JobDeps, record: AttemptRecord): Pro
   if (record.instanceId === null || record.destroyedAt !== null) return record;
   // Throws when Vast refuses or cannot be reached: the attempt then stays open and the step is
   // retried (or the reaper finds the job stuck), never marked ended with its GPU still billing.
-  await deps.vast.terminateInstance(record.instanceId);
-  const released = await deps.store.markDestroyed(record.jobId, record.attempt, deps.clock.now());
+  const answer = await deps.vast.terminateInstance(record.instanceId);
+  const now = deps.clock.now();
+  // Already gone: most likely our own destroy, sent after the ending began and accepted just before a
+  // crash kept us from recording it. Priced to when the ending began (at most one destroy call early),
+  // not to now: the time it took to recover from the crash is GPU time Vast never billed.
+  const at =
+    answer?.alreadyGone && record.endRequestedAt !== null ? Math.min(record.endRequestedAt, now) : now;
+  const released = await deps.store.markDestroyed(record.jobId, record.attempt, at);
   await verifyDestroyed(deps, released);
   return released;
 }
