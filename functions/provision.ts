@@ -1,8 +1,8 @@
 /**
- * Lambda entry point of the `provision` queue (`provision` and `readiness` messages): each SQS
- * record is parsed and handed to core with its delivery (receive count and short retry; these
- * steps are short and do not watch the deadline); failed records are reported back as partial
- * batch failures.
+ * Lambda entry point of the `provision` queue (`provision`, `readiness`, `completion` follow-ups
+ * and `callback` messages): each SQS record is parsed and handed to core with its delivery
+ * (receive count, short retry, and the deadline a completion check stops connecting at); failed
+ * records are reported back as partial batch failures.
  */
 import {
   DEPLOYMENT,

@@ -16,14 +16,24 @@
  *
  * Time. Until training starts everything runs in real time (the simulator at time scale 1, the
  * orchestrator's clock is the simulator's): boot, readiness checks, the push, every handler's work.
- * Training is then simulated: the training stand-in runs for a second, and once it has written its
- * exit code the simulator's clock jumps so that the run lasted `--training` simulated seconds from
- * the `training` transition. The poller is simulated on the same clock: its run that first sees the
- * finished run comes `offset` seconds after the finish, with the offsets of a group's jobs spread
- * evenly over the interval ((i + ½) / jobs × `--poll-seconds`, as a fixed-rate schedule's phase
- * relative to an unrelated finish is uniform); the clock jumps to that moment and `runReaper` runs
- * there in real time (its list call, SSH check, collecting the LoRA into S3, destroy and books all
- * count). A run that does not finish the job is followed by the next one an interval later.
+ * Training is then simulated on that clock, `--training` simulated seconds from the `training`
+ * transition, and so is the poller: its first run after the finish comes `offset` seconds after it,
+ * with the offsets of a group's jobs spread evenly over the interval ((i + ½) / jobs ×
+ * `--poll-seconds`, as a fixed-rate schedule's phase relative to an unrelated finish is uniform).
+ * The run's end is checked as deployed: the poller's last run before the finish (`--poll-seconds`
+ * − offset before it) reads the run's progress, and when it expects the end before its next run it
+ * sends the completion follow-up, whose checks (10 s apart) come from the provision queue. To
+ * make that reading true, the training stand-in prints a progress line every 5 simulated seconds
+ * (ai-toolkit's tqdm line moves every step, about 1 s on a 30-minute run) and is held
+ * (`holdAfterTicks`) at the line the poller's last run before the finish would read; it runs in a
+ * second of real time up to there. Then events happen in simulated-time order, the clock jumping
+ * to each and the work running there in real time: that poller run (`runReaper`), the finish
+ * (`releaseTraining`: the stand-in prints its last lines and exits), each follow-up when its delay
+ * has elapsed (sent to the provision queue undelayed then, and handled by `functions/provision.ts`
+ * through the consumer), and poller runs every interval until the job is done. Poller runs before
+ * the last one before the finish are not simulated: the run's end is then further than an interval
+ * away, so they only read progress. The list call, SSH checks, collecting the LoRA into S3, the
+ * destroy and the books all count.
  *
  * Reported per job and as p50/p95 per group:
  * 1. Overhead = (POST /v1/jobs → `training`) − boot (simulator history, create → running) − dataset
@@ -41,7 +51,7 @@
  * `runOrchestrationBenchmark` is the same thing as a function.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -64,7 +74,7 @@ import {
 } from "../../packages/core/src/jobs";
 import { silentLogger } from "../../packages/core/src/observability";
 import { preflightOverSsh } from "../../packages/core/src/preflight";
-import { SqsJobQueue } from "../../packages/core/src/queue";
+import { type JobQueue, type QueueMessage, SqsJobQueue } from "../../packages/core/src/queue";
 import { seededRandom } from "../../packages/core/src/retry";
 import { connectSsh, probeSsh } from "../../packages/core/src/ssh";
 import { DynamoJobStore, type JobRecord, type TimelineEntry } from "../../packages/core/src/store";
@@ -256,9 +266,13 @@ export interface OrchestrationJobResult {
     costOverBilled: number;
     /** Simulated seconds from the run's finish to Vast accepting the destroy. */
     finishToDestroySeconds: number;
-    /** The poller's phase: seconds from the finish to the run that first saw it. */
+    /** The poller's phase: seconds from the finish to its first run after it. */
     pollOffsetSeconds: number;
     pollerRuns: number;
+    /** Completion follow-up checks handled (from the provision queue). */
+    followUpChecks: number;
+    /** Who ended the job: a follow-up check, or a poller run. */
+    endedBy: "follow-up" | "poller";
   } | null;
   violations: string[];
 }
@@ -291,8 +305,16 @@ export interface OrchestrationBenchResult {
 const API_KEY = `bench-${randomBytes(16).toString("hex")}`;
 /** Real seconds the training stand-in runs before its simulated duration is jumped over. */
 const STAND_IN_SECONDS = 1;
-/** Poller runs tried after the finish before the job counts as not collected. */
-const MAX_POLLER_RUNS = 5;
+/** Simulated seconds between the stand-in's progress lines. */
+const PROGRESS_LINE_SECONDS = 5;
+/** Poller runs tried before the job counts as not collected. */
+const MAX_POLLER_RUNS = 6;
+
+/** Progress lines in a run's log (`| step/total [`). */
+async function progressLines(log: string): Promise<number> {
+  const text = await readFile(log, "utf8").catch(() => "");
+  return text.match(/\| \d+\/\d+ \[/g)?.length ?? 0;
+}
 
 async function until<T>(
   what: string,
@@ -365,10 +387,21 @@ async function runJob(
   const observer = new DynamoJobStore({ client: infra.dynamo.doc, tableName, clock });
   const provisionQueue = infra.sqs.createQueue("provision");
   const pushQueue = infra.sqs.createQueue("push");
-  const queue = new SqsJobQueue({
+  const sqsQueue = new SqsJobQueue({
     client: sqsClient,
     queueUrls: { provision: provisionQueue.url, push: pushQueue.url },
   });
+  // Completion follow-ups wait on the simulated clock: held here until their delay has elapsed on
+  // it, then sent undelayed (SQS's own delay would run in real time).
+  const followUps: { message: QueueMessage; dueAt: number }[] = [];
+  const queue: JobQueue = {
+    enqueue: async (message, options) => {
+      if (message.type !== "completion") return sqsQueue.enqueue(message, options);
+      followUps.push({ message, dueAt: clock.now() + (options?.delaySeconds ?? 0) * 1000 });
+    },
+    changeVisibility: (name, receiptHandle, seconds) =>
+      sqsQueue.changeVisibility(name, receiptHandle, seconds),
+  };
   const events = new InMemoryEventPublisher();
   // As createJobDependencies builds it: production rate limits, retries and probe.
   const service = new VastAIService({
@@ -447,10 +480,11 @@ async function runJob(
     artifactBucket: ARTIFACT_BUCKET,
     settings: { push: { heartbeatIntervalSeconds: 5 } },
   };
+  // One set of dependencies for the poller and the provision function, as createJobDependencies
+  // builds them: the provision function runs completion follow-ups, which need SSH and S3.
   const reaperDeps: ReaperDeps = {
+    ...deps,
     ...pushDeps,
-    probe: deps.probe,
-    preflight: deps.preflight,
     settings: { ...deps.settings, ...pushDeps.settings },
   };
   const api = createApiApp({
@@ -468,10 +502,17 @@ async function runJob(
     infra,
     provisionQueue.url,
     "provision",
-    createProvisionHandler(deps),
+    createProvisionHandler(reaperDeps),
     log,
   );
   const stopPush = startConsumer(infra, pushQueue.url, "push", createPushHandler(pushDeps), log);
+  // The poller's phase, and the progress line its last run before the finish reads (0: it has no
+  // run during training).
+  const offsetSeconds = ((index + 0.5) / options.jobs) * pollSeconds;
+  const progressTicks = Math.max(10, Math.round(options.trainingSeconds / PROGRESS_LINE_SECONDS));
+  const lastRunBeforeFinish = options.trainingSeconds - (pollSeconds - offsetSeconds);
+  const holdAfterTicks =
+    lastRunBeforeFinish > 0 ? Math.floor((progressTicks * lastRunBeforeFinish) / options.trainingSeconds) : 0;
   // The training stand-in reads its behaviour when launched: set it as soon as an instance exists
   // (long before the push), from outside the handlers' path.
   const configured = new Set<number>();
@@ -482,6 +523,8 @@ async function runJob(
       sim.admin
         .setTrainingBehaviour(inst.id, {
           durationSeconds: Math.min(options.trainingSeconds, STAND_IN_SECONDS),
+          progressTicks,
+          ...(holdAfterTicks > 0 ? { holdAfterTicks } : {}),
         })
         .catch(() => configured.delete(inst.id));
     }
@@ -577,12 +620,17 @@ async function runJob(
       if (onPath && counted) result.dependencyMs[c.kind] += c.end - c.start;
     }
 
-    // Training, simulated: wait for the stand-in's exit code, then jump to the simulated finish.
-    const exitCode = join(inst.rootDir, "jobs", jobId, "exit_code");
+    // Training, simulated: the stand-in reaches the line the poller's last run before the finish
+    // reads (or, without such a run, its end).
+    const runDir = join(inst.rootDir, "jobs", jobId);
+    const exitCode = join(runDir, "exit_code");
     await until(
-      "the training run's exit code",
+      holdAfterTicks > 0 ? `the run's progress line ${holdAfterTicks}` : "the training run's exit code",
       deadline + 60_000,
-      () => stat(exitCode).catch(() => undefined),
+      async () =>
+        holdAfterTicks > 0
+          ? (await progressLines(join(runDir, "train.log"))) >= holdAfterTicks || undefined
+          : stat(exitCode).catch(() => undefined),
       50,
     );
     // The push step has returned by now (it launched the run): this phase's calls are complete.
@@ -596,20 +644,54 @@ async function runJob(
     const completionFrom = calls.length;
     sim.admin.resetRequestCounts();
     const finishSim = Math.max(trainingAtSim + options.trainingSeconds * 1000, sim.admin.now());
-    sim.admin.advance(Math.max(0, finishSim - sim.admin.now()) / 1000);
 
-    // The poller, simulated on the same clock: its first run after the finish comes `offset` later.
-    const offsetSeconds = ((index + 0.5) / options.jobs) * pollSeconds;
-    let nextRun = finishSim + offsetSeconds * 1000;
+    // Then, in simulated-time order: poller runs, the finish, follow-ups when due.
+    let nextRun = finishSim + (offsetSeconds - (holdAfterTicks > 0 ? pollSeconds : 0)) * 1000;
+    let finished = holdAfterTicks === 0;
     let pollerRuns = 0;
+    let followUpChecks = 0;
     let ended: JobRecord | null = null;
+    let endedBy: "follow-up" | "poller" = "poller";
+    const moveTo = (at: number) => sim.admin.advance(Math.max(0, at - sim.admin.now()) / 1000);
+    if (finished) moveTo(finishSim);
     while (!ended && pollerRuns < MAX_POLLER_RUNS) {
-      sim.admin.advance(Math.max(0, nextRun - sim.admin.now()) / 1000);
-      await runReaper(reaperDeps, { trigger: "bench" });
-      pollerRuns++;
+      followUps.sort((a, b) => a.dueAt - b.dueAt);
+      const due = followUps[0]?.dueAt ?? Number.POSITIVE_INFINITY;
+      if (!finished && finishSim <= Math.min(nextRun, due)) {
+        moveTo(finishSim);
+        await sim.admin.releaseTraining(inst.id);
+        await until(
+          "the training run's exit code",
+          Date.now() + 60_000,
+          () => stat(exitCode).catch(() => undefined),
+          20,
+        );
+        finished = true;
+        continue;
+      }
+      if (due <= nextRun) {
+        const { message } = followUps.shift()!;
+        moveTo(due);
+        const handled = () => log.filter((l) => l.type === "completion" && l.end > 0).length;
+        const before = handled();
+        await sqsQueue.enqueue(message);
+        await until(
+          "the follow-up's handler",
+          Date.now() + 60_000,
+          async () => (handled() > before ? true : undefined),
+          10,
+        );
+        followUpChecks++;
+        endedBy = "follow-up";
+      } else {
+        moveTo(nextRun);
+        await runReaper(reaperDeps, { trigger: "bench" });
+        pollerRuns++;
+        nextRun += pollSeconds * 1000;
+        endedBy = "poller";
+      }
       const job = await observer.getJob(jobId);
       if (job && isTerminal(job.state)) ended = job;
-      nextRun += pollSeconds * 1000;
     }
     if (!ended) throw new Error(`not collected after ${MAX_POLLER_RUNS} poller runs`);
     if (ended.state !== "succeeded") throw new Error(`job ended ${ended.state}: ${ended.reason}`);
@@ -634,6 +716,8 @@ async function runJob(
       finishToDestroySeconds: round((destroyedAt - finishSim) / 1000, 1),
       pollOffsetSeconds: round(offsetSeconds, 1),
       pollerRuns,
+      followUpChecks,
+      endedBy,
     };
     result.failedDeliveries = log.filter((l) => l.failed).length;
     result.violations = (await checkMoneyInvariants(sim, observer)).violations;
@@ -720,13 +804,13 @@ export function formatOrchestration(result: OrchestrationBenchResult): string {
     const jobs = result.jobs.filter((j) => j.group === g.group && j.ok);
     lines.push(
       `\n== readiness ${g.schedule} s; poller every ${g.pollSeconds} s (simulated); ${g.ok}/${g.jobs} jobs ok ==`,
-      "| job | total | boot | push | OVERHEAD | readiness wait | handler work | dynamo / sqs / vast time | checks | calls to training (Vast / DynamoDB) | $/h | billed/ideal | cost/billed | finish→destroy | poll offset | calls to collect (Vast / DynamoDB) |",
-      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+      "| job | total | boot | push | OVERHEAD | readiness wait | handler work | dynamo / sqs / vast time | checks | calls to training (Vast / DynamoDB) | $/h | billed/ideal | cost/billed | finish→destroy | poll offset | ended by (follow-up checks) | calls to collect (Vast / DynamoDB) |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     );
     for (const j of jobs) {
       const m = j.money!;
       lines.push(
-        `| ${j.index} | ${s(j.totalMs)} | ${s(j.bootMs)} | ${s(j.pushMs)} | ${s(j.overheadMs)} | ${s(j.readinessWaitMs)} | ${s(j.handlerWorkMs)} | ${s(j.dependencyMs.dynamo)} / ${s(j.dependencyMs.sqs)} / ${s(j.dependencyMs.vast)} | ${j.readinessChecks} | ${j.calls.toTraining.vast} / ${j.calls.toTraining.dynamo} | ${m.hourlyUsd} | ${m.billedOverIdeal.toFixed(4)} | ${m.costOverBilled.toFixed(3)} | ${m.finishToDestroySeconds.toFixed(1)} s | ${m.pollOffsetSeconds} s | ${j.calls.completion.vast} / ${j.calls.completion.dynamo} |`,
+        `| ${j.index} | ${s(j.totalMs)} | ${s(j.bootMs)} | ${s(j.pushMs)} | ${s(j.overheadMs)} | ${s(j.readinessWaitMs)} | ${s(j.handlerWorkMs)} | ${s(j.dependencyMs.dynamo)} / ${s(j.dependencyMs.sqs)} / ${s(j.dependencyMs.vast)} | ${j.readinessChecks} | ${j.calls.toTraining.vast} / ${j.calls.toTraining.dynamo} | ${m.hourlyUsd} | ${m.billedOverIdeal.toFixed(4)} | ${m.costOverBilled.toFixed(3)} | ${m.finishToDestroySeconds.toFixed(1)} s | ${m.pollOffsetSeconds} s | ${m.endedBy} (${m.followUpChecks}) | ${j.calls.completion.vast} / ${j.calls.completion.dynamo} |`,
       );
     }
     lines.push(

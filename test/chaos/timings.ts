@@ -3,9 +3,10 @@
  * long as the deployment says (a push: a 16-minute lease, a 90-minute visibility timeout), which
  * would make one run take hours. So the run uses the deployment compressed by a divisor: every
  * function timeout, visibility timeout, batch window, teardown margin, lease margin, the poller's run
- * budget and schedule, the step deadlines — and the orchestration delays and limits that are
- * measured against them (leases, the reaper's "stuck" and push limits, boot slack, readiness and
- * look-up delays, the ambiguous-create window, the heartbeat). Every ratio the deployment's
+ * budget and schedule, the step deadlines, the completion follow-up's interval — and the
+ * orchestration delays and limits that are measured against them (leases, the reaper's "stuck" and
+ * push limits, boot slack, readiness and look-up delays, the ambiguous-create window, the heartbeat,
+ * the follow-up's horizon). Every ratio the deployment's
  * invariants state (visibility ≥ 6 × timeout, a lease outliving its function, the push limit
  * covering every delivery, ...) is kept; `compressionViolations` proves it by scaling the result
  * back up and checking it with `checkDeploymentInvariants`.
@@ -84,6 +85,10 @@ export function compressDeployment(
       callbackTrySeconds: s(settings.stepDeadlines.callbackTrySeconds),
     },
     leaseMarginSeconds: s(settings.leaseMarginSeconds),
+    completionFollowUp: {
+      ...settings.completionFollowUp,
+      intervalSeconds: s(settings.completionFollowUp.intervalSeconds),
+    },
   };
 }
 
@@ -118,6 +123,10 @@ export function compressedJobSettings(divisor: number): JobSettingsOverrides {
       staleHeartbeatSeconds: d.completion.staleHeartbeatSeconds / divisor,
       collectGraceMs: ms(d.completion.collectGraceMs),
       collectTimeoutMs: ms(d.completion.collectTimeoutMs),
+      // The completion follow-up: a run ending before the compressed poller's next run, checked
+      // every compressed 10 s.
+      followUpHorizonMs: compressedPollIntervalMs(divisor),
+      followUpIntervalSeconds: delay(d.completion.followUpIntervalSeconds, divisor),
     },
     reaper: {
       leaseMs: leases.reaperLeaseMs,

@@ -81,7 +81,7 @@ export interface PushScenario {
    * Returns the instance of the attempt that reached `pushing`. */
   jobToPushing(
     overrides?: Partial<JobRequestInput>,
-    training?: { durationSeconds?: number; fail?: boolean; failMessage?: string },
+    training?: { durationSeconds?: number; fail?: boolean; failMessage?: string; holdAfterTicks?: number },
   ): Promise<{ jobId: string; instanceId: number }>;
   invariants(): Promise<string[]>;
   close(): Promise<void>;

@@ -148,7 +148,7 @@ describe("the local queue worker", () => {
     expect(again.receiptHandle).not.toBe(failed.receiptHandle);
     expect(second.at - first.at).toBeGreaterThanOrEqual(VISIBILITY_SECONDS * 1000 - 100);
 
-    expect(started.stats).toEqual({ invocations: 2, records: 3, failedRecords: 1 });
+    expect(started.stats).toEqual({ invocations: 2, records: 3, failedRecords: 1, duplicates: 0 });
   });
 
   it("sends a record that always fails to the dead-letter queue after maxReceiveCount deliveries", async () => {
@@ -173,7 +173,7 @@ describe("the local queue worker", () => {
       new ReceiveMessageCommand({ QueueUrl: aws.queues.pushDlq.url, MaxNumberOfMessages: 10 }),
     );
     expect(Messages?.map((m) => m.Body)).toEqual(['{"jobId":"job_1"}']);
-    expect(started.stats).toEqual({ invocations: 2, records: 2, failedRecords: 2 });
+    expect(started.stats).toEqual({ invocations: 2, records: 2, failedRecords: 2, duplicates: 0 });
   });
 
   it("counts an invocation past the function's timeout as failed: its record comes back", async () => {
@@ -195,7 +195,7 @@ describe("the local queue worker", () => {
     );
     expect(await untilEmpty(queue)).toBe(true);
     expect(receiveCounts).toEqual(["1", "2"]);
-    expect(started.stats).toEqual({ invocations: 2, records: 2, failedRecords: 1 });
+    expect(started.stats).toEqual({ invocations: 2, records: 2, failedRecords: 1, duplicates: 0 });
   });
 
   it("on stop, waits for the invocation in flight, which still deletes its record", async () => {
@@ -217,7 +217,7 @@ describe("the local queue worker", () => {
     await stopped;
     expect(order).toEqual(["handler finished", "stopped"]);
     expect(await messagesIn(queue)).toBe(0);
-    expect(started.stats).toEqual({ invocations: 1, records: 1, failedRecords: 0 });
+    expect(started.stats).toEqual({ invocations: 1, records: 1, failedRecords: 0, duplicates: 0 });
   });
 
   it("on stop, gives up on an invocation still running after the grace period", async () => {

@@ -24,6 +24,10 @@ export const TrainingBehaviourSchema = z.object({
   fail: z.boolean().default(false),
   exitCode: z.number().int().min(1).max(255).optional(),
   failMessage: z.string().optional(),
+  /** Progress lines the run prints over its duration (10 by default; more for a finer reading). */
+  progressTicks: z.number().int().min(1).max(10_000).optional(),
+  /** Hold the run after this many of its progress lines until `releaseTraining` (tests). */
+  holdAfterTicks: z.number().int().min(1).optional(),
 });
 export type TrainingBehaviourInput = z.input<typeof TrainingBehaviourSchema>;
 
@@ -70,6 +74,8 @@ export interface SimAdmin {
   /** Faults that took effect since start (or the last reset), by kind, random and explicit alike. */
   faultCounts(): Partial<Record<InjectedFaultKind, number>>;
   setTrainingBehaviour(instanceId: number, behaviour: TrainingBehaviourInput): Promise<void>;
+  /** Lets a run held by `holdAfterTicks` go on (to its end, or its failure). */
+  releaseTraining(instanceId: number): Promise<void>;
   /** Vast API calls served since start (or the last reset), faulted and refused ones included. */
   requestCounts(): RequestCounts;
   resetRequestCounts(): void;
@@ -155,7 +161,12 @@ export function createAdmin(state: SimState): SimAdmin {
         fail: b.fail,
         ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
         ...(b.failMessage !== undefined ? { failMessage: b.failMessage } : {}),
+        ...(b.progressTicks !== undefined ? { progressTicks: b.progressTicks } : {}),
+        ...(b.holdAfterTicks !== undefined ? { holdAfterTicks: b.holdAfterTicks } : {}),
       });
+    },
+    releaseTraining: async (instanceId) => {
+      await state.releaseTraining(state.liveOrThrow(instanceId));
     },
     requestCounts: () => state.requests.snapshot(),
     resetRequestCounts: () => state.requests.reset(),

@@ -51,8 +51,16 @@ export interface SshBackend {
   start(req: SshStartRequest): Promise<SshServerHandle>;
   setTrainingBehaviour(
     rootDir: string,
-    behaviour: { durationSeconds: number; fail: boolean; exitCode?: number; failMessage?: string },
+    behaviour: {
+      durationSeconds: number;
+      fail: boolean;
+      exitCode?: number;
+      failMessage?: string;
+      progressTicks?: number;
+      holdAfterTicks?: number;
+    },
   ): Promise<void>;
+  releaseTraining(rootDir: string): Promise<void>;
 }
 
 interface SshModule {
@@ -63,6 +71,7 @@ interface SshModule {
   generateHostKey(): string;
   prepareInstanceFolder(rootDir: string, options: PrepareInstanceFolderOptions): Promise<void>;
   setTrainingBehaviour: SshBackend["setTrainingBehaviour"];
+  releaseTraining: SshBackend["releaseTraining"];
 }
 
 export interface SshBackendOptions {
@@ -92,6 +101,7 @@ export async function loadSshBackend(enabled: boolean, options: SshBackendOption
     generateHostKey: () => mod.generateHostKey(),
     prepareInstanceFolder: (dir, folderOptions) => mod.prepareInstanceFolder(dir, folderOptions),
     setTrainingBehaviour: (dir, b) => mod.setTrainingBehaviour(dir, b),
+    releaseTraining: (dir) => mod.releaseTraining(dir),
     start: async (req) => {
       try {
         return await open(req);
@@ -112,6 +122,7 @@ function placeholderBackend(): SshBackend {
     generateHostKey: () => "",
     prepareInstanceFolder: async () => {},
     setTrainingBehaviour: async () => {},
+    releaseTraining: async () => {},
     start: async (req) => ({
       port: req.port || nextPort++,
       hostKeyFingerprint: "SHA256:ssh-disabled",

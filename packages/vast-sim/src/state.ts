@@ -479,8 +479,19 @@ export class SimState {
 
   async setTrainingBehaviour(
     inst: SimInstance,
-    behaviour: { durationSeconds: number; fail: boolean; exitCode?: number; failMessage?: string },
+    behaviour: {
+      durationSeconds: number;
+      fail: boolean;
+      exitCode?: number;
+      failMessage?: string;
+      progressTicks?: number;
+      holdAfterTicks?: number;
+    },
   ): Promise<void> {
     await this.ssh.setTrainingBehaviour(inst.rootDir, behaviour);
+  }
+
+  async releaseTraining(inst: SimInstance): Promise<void> {
+    await this.ssh.releaseTraining(inst.rootDir);
   }
 }

@@ -54,7 +54,7 @@ export const ACCESS: Readonly<Record<Access, { actions: readonly string[]; why: 
   artifacts: {
     // GetObject covers the HEAD that checks an upload; DeleteObject removes one that failed it.
     actions: ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-    why: "the trained artifact, streamed from the instance (training/collect.ts)",
+    why: "the trained artifact, streamed from the instance (training/collect.ts) by the poller's completion check and its follow-ups in the provision function",
   },
   datasets: {
     actions: ["s3:ListBucket", "s3:GetObject"],
@@ -68,14 +68,15 @@ export const ACCESS: Readonly<Record<Access, { actions: readonly string[]; why: 
 
 /**
  * Each function's access. The API and the events subscriber run the same commands (submit,
- * cancel, terminate); provisioning and readiness rent and hand over to the push; the push
+ * cancel, terminate); provisioning and readiness rent and hand over to the push, and the
+ * provision function's completion follow-ups collect a run that ended between poller runs; the push
  * streams the dataset and may start the next attempt; the poller finishes whatever any step
  * left undone (re-sends lost steps on both queues) and collects artifacts.
  */
 export const FUNCTION_ACCESS: Readonly<Record<DeployedFunction, readonly Access[]>> = {
   api: ["secret", "table", "bus", "provisionQueue"],
   events: ["secret", "table", "bus", "provisionQueue", "commandsDlq"],
-  provision: ["secret", "table", "bus", "provisionQueue", "pushQueue", "datasets"],
+  provision: ["secret", "table", "bus", "provisionQueue", "pushQueue", "datasets", "artifacts"],
   push: ["secret", "table", "bus", "provisionQueue", "datasets"],
   poller: ["secret", "table", "bus", "provisionQueue", "pushQueue", "artifacts"],
 };

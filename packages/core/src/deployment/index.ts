@@ -21,6 +21,7 @@ export {
   VISIBILITY_TIMEOUT_FACTOR,
 } from "./invariants";
 export {
+  type CompletionFollowUpSettings,
   DEPLOYMENT,
   type DeadLetterSettings,
   type DeploymentSettings,
@@ -31,6 +32,7 @@ export {
   megabytes,
   type PollerSettings,
   type PushFunctionSettings,
+  pollerPeriodSecondsOf,
   type QueueConsumerSettings,
   type QueueSettings,
   type StepDeadlines,

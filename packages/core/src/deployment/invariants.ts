@@ -8,6 +8,7 @@ import {
   type DeploymentSettings,
   type FunctionSettings,
   leasesOf,
+  pollerPeriodSecondsOf,
   type QueueSettings,
   type WorkQueueName,
 } from "./settings";
@@ -61,6 +62,7 @@ export type DeploymentRule =
   | "step-deadline"
   | "queue-delay"
   | "schedule"
+  | "completion-follow-up"
   | "retention";
 
 /** Leases must outlive their function by at least this long (clock skew, the release itself). */
@@ -163,6 +165,8 @@ export function checkDeploymentInvariants(
     ["provision lease", leaseMs.provision, settings.provision, "provision"],
     ["push lease", leaseMs.push, settings.push, "push"],
     ["completion lease", leaseMs.completion, settings.poller, "poller"],
+    // Follow-up completion checks run in the provision function under the same lease.
+    ["completion lease", leaseMs.completion, settings.provision, "provision"],
     ["reaper lease", leaseMs.reaper, settings.poller, "poller"],
   ];
   for (const [what, lease, fn, fnName] of leases) {
@@ -245,6 +249,31 @@ export function checkDeploymentInvariants(
     )
   ) {
     fail("schedule", `poller: schedule "${settings.poller.schedule}" is not rate(N unit) or cron(...)`);
+  }
+
+  const followUp = settings.completionFollowUp;
+  const period = pollerPeriodSecondsOf(settings.poller.schedule);
+  if (
+    !Number.isInteger(followUp.intervalSeconds) ||
+    followUp.intervalSeconds < 1 ||
+    followUp.intervalSeconds > MAX_DELAY_SECONDS ||
+    (period !== null && followUp.intervalSeconds >= period)
+  ) {
+    fail(
+      "completion-follow-up",
+      `completion follow-up interval ${followUp.intervalSeconds} s must be a whole number of seconds within SQS's 1–900 s message delay${period !== null ? ` and shorter than the poller's ${period} s period` : ""}`,
+    );
+  }
+  if (!Number.isInteger(followUp.maxChecks) || followUp.maxChecks < 1) {
+    fail(
+      "completion-follow-up",
+      `completion follow-up maxChecks ${followUp.maxChecks} must be a whole number ≥ 1`,
+    );
+  } else if (period !== null && followUp.intervalSeconds * followUp.maxChecks > 2 * period) {
+    fail(
+      "completion-follow-up",
+      `a completion follow-up chain (${followUp.maxChecks} × ${followUp.intervalSeconds} s) must not outlast two poller periods (${2 * period} s): the poller takes over after it`,
+    );
   }
 
   const retention = [

@@ -128,6 +128,25 @@ export interface DeadLetterSettings {
   visibilityTimeoutSeconds: number;
 }
 
+/**
+ * The completion follow-up: a run whose end the poller expects before its next run is checked
+ * again from the provision queue, so its GPU is destroyed seconds after the run ends rather than
+ * up to a poller period later.
+ */
+export interface CompletionFollowUpSettings {
+  /**
+   * Seconds between follow-up checks while the run goes on (an SQS message delay: 1–900, and
+   * shorter than the poller's period, or the poller would be sooner).
+   */
+  intervalSeconds: number;
+  /**
+   * Follow-up checks in one chain at most (the first included); past them the poller takes over.
+   * `intervalSeconds × maxChecks` is about one poller period: a chain never outlives the run that
+   * started it by much, so at most two chains of one job overlap.
+   */
+  maxChecks: number;
+}
+
 export interface DeploymentSettings {
   /** The HTTP API on a Function URL (Function URLs allow up to 15 minutes; API Gateway 30 s). */
   api: FunctionSettings;
@@ -139,6 +158,8 @@ export interface DeploymentSettings {
   poller: PollerSettings;
   /** The EventBridge subscriber for the inbound commands (invoked asynchronously). */
   events: FunctionSettings;
+  /** Follow-up completion checks near a run's end, run by the provision function. */
+  completionFollowUp: CompletionFollowUpSettings;
   stepDeadlines: StepDeadlines;
   /**
    * How long the work queues keep a message nobody received, in seconds (SQS allows 60–1,209,600;
@@ -216,6 +237,13 @@ export const DEPLOYMENT: DeploymentSettings = {
     timeoutSeconds: MINUTE,
     memoryMb: 512,
   },
+  completionFollowUp: {
+    // A finished run's GPU bills until the check that sees it: 10 s keeps that under the 30 s
+    // p95 goal (measured in test/bench/orchestration.ts), for one SSH round trip per check.
+    intervalSeconds: 10,
+    // About one poller period (6 × 10 s): an estimate that was early costs a minute of checks.
+    maxChecks: 6,
+  },
   stepDeadlines: {
     vastRequestSeconds: 30,
     datasetInspectionSeconds: MINUTE,
@@ -235,7 +263,8 @@ export interface DerivedTimings {
   provisionLeaseMs: number;
   /** A push's lease on its job: the push function's timeout plus the margin. */
   pushLeaseMs: number;
-  /** A completion check's lease (it runs in the poller): the poller's timeout plus the margin. */
+  /** A completion check's lease (the poller's, and the provision function's follow-ups): the
+   * longer of the two timeouts plus the margin. */
   completionLeaseMs: number;
   /** The reaper's system lease and the step leases it takes: the poller's timeout plus the margin. */
   reaperLeaseMs: number;
@@ -250,7 +279,7 @@ export function leasesOf(settings: DeploymentSettings): DerivedTimings {
   return {
     provisionLeaseMs: lease(settings.provision),
     pushLeaseMs: lease(settings.push),
-    completionLeaseMs: lease(settings.poller),
+    completionLeaseMs: Math.max(lease(settings.poller), lease(settings.provision)),
     reaperLeaseMs: lease(settings.poller),
     reaperRunBudgetMs: settings.poller.runBudgetSeconds * 1000,
     teardownMarginMs: {
@@ -258,6 +287,17 @@ export function leasesOf(settings: DeploymentSettings): DerivedTimings {
       push: settings.push.teardownMarginSeconds * 1000,
     },
   };
+}
+
+/**
+ * The poller's period in seconds, from a `rate(N unit)` schedule; null for a `cron(...)` one (no
+ * fixed period to compare with).
+ */
+export function pollerPeriodSecondsOf(schedule: string): number | null {
+  const match = /^rate\(\s*([1-9]\d*)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(schedule);
+  if (!match) return null;
+  const unit = match[2]?.startsWith("minute") ? 60 : match[2]?.startsWith("hour") ? 3600 : 86_400;
+  return Number(match[1]) * unit;
 }
 
 /** Each work queue's last delivery: its redrive policy's `maxReceiveCount`. */

@@ -27,6 +27,7 @@ import { type AttemptEnding, endAttempt, finishJob, resumeEnding, totalCost } fr
 import { type CompletionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { runningLimitExceeded } from "./limits";
+import { estimateRunEnd, type RunProgressSample } from "./run-end";
 import type { CompletionSettings } from "./settings";
 import type { JobState } from "./state-machine";
 
@@ -51,6 +52,8 @@ export interface CompletionResult {
   progress?: { step: number; totalSteps: number } | null;
   /** True when this call wrote a progress note to the timeline. */
   progressRecorded?: boolean;
+  /** A running run's estimated end on our clock (ms), from its step progress; null when unknown. */
+  estimatedEndAt?: number | null;
   artifact?: StoredArtifact;
   /** The job's total spend once it ended. */
   costUsd?: number;
@@ -235,13 +238,30 @@ async function inspect(
       }
       const limit = runningLimitExceeded(job, record, now);
       if (limit) return failWith(`Training stopped: ${limit}${progressSuffix(check)}.`);
-      const progressRecorded = await recordProgress(deps, settings, job, record, check);
+      const { recorded: progressRecorded, previous } = await recordProgress(
+        deps,
+        settings,
+        job,
+        record,
+        check,
+      );
+      const estimatedEndAt = check.progress
+        ? estimateRunEnd({
+            now,
+            step: check.progress.step,
+            totalSteps: check.progress.totalSteps,
+            // The `training` transition is the job's last change while it trains.
+            startedAt: job.updatedAt,
+            previous,
+          })
+        : null;
       return async () => ({
         jobId,
         action: "running",
         state: job.state,
         progress: check.progress,
         progressRecorded,
+        estimatedEndAt,
       });
     }
   }
@@ -441,27 +461,32 @@ export async function storedArtifact(
   return null;
 }
 
-/** Writes progress only when it moved by `progressRecordFraction` of the run since the last note. */
+/**
+ * Writes progress only when it moved by `progressRecordFraction` of the run since the last note;
+ * also returns that last note (an earlier reading of the run, for its end's estimate).
+ */
 async function recordProgress(
   deps: CompletionDeps,
   settings: CompletionSettings,
   job: JobRecord,
   record: AttemptRecord,
   check: TrainingCheck,
-): Promise<boolean> {
+): Promise<{ recorded: boolean; previous: RunProgressSample | null }> {
   const progress = check.progress;
-  if (!progress) return false;
+  if (!progress) return { recorded: false, previous: null };
   const timeline = await deps.store.getTimeline(job.jobId);
   const last = timeline.findLast(
     (e) => e.details.kind === "progress" && e.details.attempt === record.attempt,
   );
   const lastStep = typeof last?.details.step === "number" ? last.details.step : null;
   const lastTotal = typeof last?.details.totalSteps === "number" ? last.details.totalSteps : null;
+  const previous =
+    last && lastStep !== null && lastTotal === progress.totalSteps ? { step: lastStep, at: last.at } : null;
   const moved =
     lastStep === null ||
     lastTotal !== progress.totalSteps ||
     progress.step - lastStep >= Math.max(1, progress.totalSteps * settings.progressRecordFraction);
-  if (!moved) return false;
+  if (!moved) return { recorded: false, previous };
   await deps.store.appendTimeline(job.jobId, {
     at: deps.clock.now(),
     version: job.version,
@@ -475,7 +500,7 @@ async function recordProgress(
       heartbeatAgeSeconds: check.heartbeatAgeSeconds,
     },
   });
-  return true;
+  return { recorded: true, previous };
 }
 
 function lastLogLine(check: TrainingCheck): string | null {

@@ -33,6 +33,13 @@ export {
   failedRunReason,
   type StoredArtifact,
 } from "./completion";
+export {
+  COMPLETION_FOLLOW_UP_ONCE,
+  type FollowUpOutcome,
+  type FollowUpTarget,
+  handleCompletionFollowUp,
+  scheduleCompletionFollowUp,
+} from "./completion-follow-up";
 export { datasetPolicy, pushPolicyFor } from "./dataset-rules";
 export {
   type CompletionDeps,
@@ -89,6 +96,7 @@ export {
   offerConstraintsOf,
   StoredJobRequestSchema,
 } from "./request";
+export { estimateRunEnd, type RunEndInput, type RunProgressSample } from "./run-end";
 export {
   type CompletionSettings,
   type DatasetSettings,

@@ -2,7 +2,8 @@
  * Queue messages in and out of the steps: parsing a body (a malformed one is refused with a
  * typed error), and the provision queue's dispatch, which also owns that queue's retry policy —
  * a short retry for a failure, and on a provision message's last delivery a clean end (destroy,
- * fail the job) instead of a dead letter with a GPU billing.
+ * fail the job) instead of a dead letter with a GPU billing. A readiness check's or a completion
+ * follow-up's last delivery hands the job to the reaper instead.
  */
 import type { z } from "zod";
 import { errorText } from "../observability";
@@ -13,7 +14,8 @@ import {
   retryDelaySeconds,
 } from "../queue";
 import { deliverCallback } from "./callbacks";
-import { type ProvisionDeps, redactFor } from "./deps";
+import { handleCompletionFollowUp } from "./completion-follow-up";
+import { type CompletionDeps, type ProvisionDeps, redactFor } from "./deps";
 import { giveUpProvisioning, JobBusyError, provisionJob } from "./provision";
 import { checkReadiness } from "./readiness";
 
@@ -50,9 +52,18 @@ export async function handleProvisionQueueMessage(
     await deliverCallback(deps, message);
     return;
   }
+  if (message.type === "completion" && !canCheckCompletion(deps)) {
+    // Built without SSH sessions or the artifact bucket (some tests): the poller checks the run.
+    deps.logger.warn("completion follow-up dropped: no completion dependencies", { jobId: message.jobId });
+    return;
+  }
   try {
     if (message.type === "provision") await provisionJob(deps, message.jobId);
-    else await checkReadiness(deps, message, delivery);
+    else if (message.type === "completion") {
+      await handleCompletionFollowUp(deps as ProvisionDeps & CompletionDeps, message, {
+        signal: delivery.signal,
+      });
+    } else await checkReadiness(deps, message, delivery);
   } catch (error) {
     if (error instanceof JobBusyError) {
       // Whoever holds the job is working on it: nothing is lost by dropping the last delivery.
@@ -63,6 +74,15 @@ export async function handleProvisionQueueMessage(
     if (!delivery.isLast) {
       await delivery.retryIn(retryDelaySeconds(delivery.receiveCount));
       throw error;
+    }
+    if (message.type === "completion") {
+      // A follow-up is an optimisation: the poller checks the run on its next run anyway.
+      deps.logger.warn("completion follow-up: last delivery failed; the poller takes over", {
+        jobId: message.jobId,
+        attempt: message.attempt,
+        error: redactFor(deps)(errorText(error)),
+      });
+      return;
     }
     if (message.type === "readiness") {
       // A readiness check that keeps failing (Vast's API down, say) is not the job's failure: its
@@ -80,4 +100,10 @@ export async function handleProvisionQueueMessage(
     });
     await giveUpProvisioning(deps, message.jobId, error);
   }
+}
+
+/** The provision function checks runs itself when it has what a completion check needs (as deployed). */
+function canCheckCompletion(deps: ProvisionDeps): deps is ProvisionDeps & CompletionDeps {
+  const d = deps as Partial<CompletionDeps>;
+  return typeof d.ssh === "function" && d.s3 !== undefined && typeof d.artifactBucket === "string";
 }

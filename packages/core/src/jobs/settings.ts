@@ -6,7 +6,7 @@
  * a lease must outlive the invocation holding it, whatever the timeouts become.
  */
 import type { DatasetCompression } from "../dataset";
-import { DEPLOYMENT, leasesOf } from "../deployment/settings";
+import { DEPLOYMENT, leasesOf, pollerPeriodSecondsOf } from "../deployment/settings";
 
 export interface ProvisionSettings {
   /** Offers tried per provisioning pass before the job fails (offers vanish between search and rent). */
@@ -86,6 +86,13 @@ export interface CompletionSettings {
   /** A run that finished but whose artifact cannot be collected for this long is failed (its
    * instance would otherwise bill until the budget or the deadline). */
   collectTimeoutMs: number;
+  /** A running run whose estimated end falls within this long is followed up from the provision
+   * queue (the poller's period: its next run would otherwise be the one to see the end). */
+  followUpHorizonMs: number;
+  /** Seconds between follow-up checks while the run goes on (`DEPLOYMENT.completionFollowUp`). */
+  followUpIntervalSeconds: number;
+  /** Follow-up checks in one chain at most; then the poller takes over. */
+  followUpMaxChecks: number;
 }
 
 export interface ReaperSettings {
@@ -170,6 +177,9 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
     logTailLines: 40,
     collectGraceMs: 30 * 60_000,
     collectTimeoutMs: 30 * 60_000,
+    followUpHorizonMs: (pollerPeriodSecondsOf(DEPLOYMENT.poller.schedule) ?? 60) * 1000,
+    followUpIntervalSeconds: DEPLOYMENT.completionFollowUp.intervalSeconds,
+    followUpMaxChecks: DEPLOYMENT.completionFollowUp.maxChecks,
   },
   reaper: {
     orphanGraceMs: 600_000,

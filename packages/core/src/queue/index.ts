@@ -11,6 +11,8 @@ export { clampDelay, type EnqueueOptions, type JobQueue, MAX_DELAY_SECONDS } fro
 export {
   type CallbackMessage,
   CallbackMessageSchema,
+  type CompletionMessage,
+  CompletionMessageSchema,
   type ProvisionMessage,
   ProvisionMessageSchema,
   type ProvisionQueueMessage,

@@ -1,6 +1,7 @@
 /**
- * The messages on the work queues. The `provision` queue carries `provision`, `readiness` and
- * `callback` (a job's signed callback, retried with a delay); the `push` queue carries `push`.
+ * The messages on the work queues. The `provision` queue carries `provision`, `readiness`,
+ * `completion` (a follow-up completion check near a run's end) and `callback` (a job's signed
+ * callback, retried with a delay); the `push` queue carries `push`.
  * Parsed with zod on receipt: a malformed body is refused.
  */
 import { z } from "zod";
@@ -22,6 +23,20 @@ export const PushMessageSchema = z
   .object({ type: z.literal("push"), jobId: JobIdSchema, attempt: z.number().int().positive() })
   .strict();
 
+/** A follow-up completion check of one run, sent by the poller when the run's end is near. */
+export const CompletionMessageSchema = z
+  .object({
+    type: z.literal("completion"),
+    jobId: JobIdSchema,
+    attempt: z.number().int().positive(),
+    /** 1 for the poller's message; each follow-up sends the next number, up to a cap. */
+    check: z.number().int().positive(),
+    /** When the poller started this chain (ms): names the chain, so duplicates of one check send
+     * its successor once. */
+    chain: z.number().int().nonnegative(),
+  })
+  .strict();
+
 export const CallbackMessageSchema = z
   .object({
     type: z.literal("callback"),
@@ -37,11 +52,13 @@ export const CallbackMessageSchema = z
 export const ProvisionQueueMessageSchema = z.discriminatedUnion("type", [
   ProvisionMessageSchema,
   ReadinessMessageSchema,
+  CompletionMessageSchema,
   CallbackMessageSchema,
 ]);
 export const QueueMessageSchema = z.discriminatedUnion("type", [
   ProvisionMessageSchema,
   ReadinessMessageSchema,
+  CompletionMessageSchema,
   CallbackMessageSchema,
   PushMessageSchema,
 ]);
@@ -49,6 +66,7 @@ export const QueueMessageSchema = z.discriminatedUnion("type", [
 export type ProvisionMessage = z.infer<typeof ProvisionMessageSchema>;
 export type ReadinessMessage = z.input<typeof ReadinessMessageSchema>;
 export type PushMessage = z.infer<typeof PushMessageSchema>;
+export type CompletionMessage = z.infer<typeof CompletionMessageSchema>;
 export type CallbackMessage = z.input<typeof CallbackMessageSchema>;
 export type ProvisionQueueMessage = z.output<typeof ProvisionQueueMessageSchema>;
 export type QueueMessage = z.input<typeof QueueMessageSchema>;

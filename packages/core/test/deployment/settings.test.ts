@@ -72,6 +72,15 @@ describe("the deployment's numbers and core's", () => {
     expect(DEFAULT_JOB_SETTINGS.provision.leaseMs).toBe(DEPLOYMENT.provision.timeoutSeconds * 1000 + margin);
     expect(DEFAULT_JOB_SETTINGS.push.leaseMs).toBe(DEPLOYMENT.push.timeoutSeconds * 1000 + margin);
     expect(DEFAULT_JOB_SETTINGS.reaper.leaseMs).toBe(DEPLOYMENT.poller.timeoutSeconds * 1000 + margin);
+    // Completion checks run in the poller and, as follow-ups, in the provision function.
+    expect(DEFAULT_JOB_SETTINGS.completion.leaseMs).toBeGreaterThanOrEqual(
+      Math.max(DEPLOYMENT.poller.timeoutSeconds, DEPLOYMENT.provision.timeoutSeconds) * 1000 + margin,
+    );
+    expect(DEFAULT_JOB_SETTINGS.completion.followUpIntervalSeconds).toBe(
+      DEPLOYMENT.completionFollowUp.intervalSeconds,
+    );
+    expect(DEFAULT_JOB_SETTINGS.completion.followUpMaxChecks).toBe(DEPLOYMENT.completionFollowUp.maxChecks);
+    expect(DEFAULT_JOB_SETTINGS.completion.followUpHorizonMs).toBe(60_000);
     expect(DEPLOYMENT.leaseMarginSeconds).toBeGreaterThanOrEqual(MIN_LEASE_MARGIN_SECONDS);
   });
 
@@ -237,6 +246,42 @@ describe("checkDeploymentInvariants catches a number changed on one side only", 
       }),
     ],
     [
+      "a completion follow-up interval SQS cannot delay a message by",
+      "completion-follow-up",
+      deploymentWith((s) => {
+        s.completionFollowUp.intervalSeconds = 901;
+      }),
+    ],
+    [
+      "a completion follow-up interval as long as the poller's period",
+      "completion-follow-up",
+      deploymentWith((s) => {
+        s.completionFollowUp.intervalSeconds = 60;
+      }),
+    ],
+    [
+      "a completion follow-up chain outlasting two poller periods",
+      "completion-follow-up",
+      deploymentWith((s) => {
+        s.completionFollowUp.maxChecks = 13;
+      }),
+    ],
+    [
+      "a completion lease the provision function (running follow-ups) would outlive",
+      "lease",
+      deploymentWith((s) => {
+        // Longer than the poller's 5 minutes: the completion lease (6 minutes) no longer covers it.
+        s.provision.timeoutSeconds = 8 * 60;
+        s.provision.queue.visibilityTimeoutSeconds = 6 * 8 * 60 + 1;
+      }),
+      {
+        ...core,
+        jobs: jobsWith((j) => {
+          j.provision.leaseMs = (8 * 60 + 60) * 1000;
+        }),
+      },
+    ],
+    [
       "dead letters kept no longer than the work queues keep messages",
       "retention",
       deploymentWith((s) => {
@@ -288,8 +333,8 @@ describe("each function's access (least privilege)", () => {
     expect(functions.filter((fn) => grants(fn).has("datasets")).sort()).toEqual(["provision", "push"]);
   });
 
-  it("only the poller writes artifacts, only the subscriber keeps dead letters", () => {
-    expect(functions.filter((fn) => grants(fn).has("artifacts"))).toEqual(["poller"]);
+  it("only the poller and the provision function (completion follow-ups) write artifacts, only the subscriber keeps dead letters", () => {
+    expect(functions.filter((fn) => grants(fn).has("artifacts")).sort()).toEqual(["poller", "provision"]);
     expect(functions.filter((fn) => grants(fn).has("commandsDlq"))).toEqual(["events"]);
   });
 

@@ -8,6 +8,7 @@ export {
   InstanceFolderError,
   type PrepareInstanceFolderOptions,
   prepareInstanceFolder,
+  releaseTraining,
   setTrainingBehaviour,
   trainingBehaviourPath,
 } from "./instance-folder";

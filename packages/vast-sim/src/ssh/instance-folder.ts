@@ -153,6 +153,17 @@ async function writeRunPy(rootDir: string, names: readonly string[]): Promise<vo
 }
 
 /**
+ * Lets a run held by `holdAfterTicks` go on: the stand-in waits for `.vast-sim/release` (and removes
+ * it when it goes on, so the next run holds again).
+ */
+export async function releaseTraining(rootDir: string): Promise<void> {
+  await withFolders(rootDir, [".vast-sim"], async (folder) => {
+    const handle = await openFileIn(folder, "release", O_CREAT, 0o644);
+    await handle.close();
+  });
+}
+
+/**
  * Records how the next training run behaves. One key per line, because the stand-in reads it with
  * grep/sed (see shims/vast-sim-train.sh). Throws InstanceFolderError when /root/.vast-sim or the file in
  * it is a symbolic link.

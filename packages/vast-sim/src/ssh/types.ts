@@ -90,10 +90,22 @@ export interface InstanceSshServer {
 export type ConfinementMode = "bwrap-container" | "bwrap-per-command" | "unconfined";
 
 /** How the training stand-in of one instance behaves; read by the stand-in when it starts. */
-export const SimTrainingBehaviourSchema = z.object({
-  durationSeconds: z.number().nonnegative(),
-  fail: z.boolean(),
-  exitCode: z.number().int().min(1).max(255).optional(),
-  failMessage: z.string().optional(),
-});
+export const SimTrainingBehaviourSchema = z
+  .object({
+    durationSeconds: z.number().nonnegative(),
+    fail: z.boolean(),
+    exitCode: z.number().int().min(1).max(255).optional(),
+    failMessage: z.string().optional(),
+    /** Progress lines over the run (10 when absent): more of them read the run's step more finely,
+     * as ai-toolkit's tqdm line does (it moves every step). */
+    progressTicks: z.number().int().min(1).max(10_000).optional(),
+    /** Waits after this many of the progress lines until the run is released (`releaseTraining`):
+     * a run that is deterministically "still going" at a known step, whatever the machine's speed.
+     * Fewer than the run's progress lines. */
+    holdAfterTicks: z.number().int().min(1).optional(),
+  })
+  .refine((b) => b.holdAfterTicks === undefined || b.holdAfterTicks < (b.progressTicks ?? 10), {
+    message: "holdAfterTicks must be fewer than the run's progress lines",
+    path: ["holdAfterTicks"],
+  });
 export type SimTrainingBehaviour = z.infer<typeof SimTrainingBehaviourSchema>;

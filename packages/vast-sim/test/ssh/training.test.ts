@@ -73,6 +73,18 @@ describe("training stand-in", () => {
     expect(safetensorsHeader(output)).toMatchObject({ __metadata__: { name: "lora_one", steps: "2000" } });
   });
 
+  it("prints progressTicks lines when set, their steps evenly spread", async () => {
+    await setTrainingBehaviour(t.rootDir, { durationSeconds: 6, fail: false, progressTicks: 25 });
+    await writeFile(join(t.rootDir, "job-ticks.yml"), config("lora_ticks", "/workspace/out-ticks", 2000));
+    const result = await t.exec("cd /workspace/ai-toolkit && python run.py /workspace/job-ticks.yml");
+    expect(result.code).toBe(0);
+    const steps = result.stdout
+      .split("\n")
+      .filter((line) => line.startsWith("lora_ticks: "))
+      .map((line) => Number(/\| (\d+)\/2000 \[/.exec(line)?.[1]));
+    expect(steps).toEqual(Array.from({ length: 25 }, (_, i) => (i + 1) * 80));
+  });
+
   it("runs from the image's /app/ai-toolkit, as ai-toolkit's image installs it, which the instance cannot change", async () => {
     await setTrainingBehaviour(t.rootDir, { durationSeconds: 6, fail: false });
     await writeFile(join(t.rootDir, "job-app.yml"), config("lora_app", "/workspace/out-app", 100));
@@ -155,6 +167,28 @@ describe("training stand-in", () => {
     await expect(
       setTrainingBehaviour(t.rootDir, { durationSeconds: 1, fail: true, exitCode: 0 }),
     ).rejects.toThrow();
+    // A hold must come before the run's last line (it would never be released otherwise).
+    await expect(
+      setTrainingBehaviour(t.rootDir, { durationSeconds: 1, fail: false, holdAfterTicks: 10 }),
+    ).rejects.toThrow(/holdAfterTicks/);
+    await expect(
+      setTrainingBehaviour(t.rootDir, {
+        durationSeconds: 1,
+        fail: false,
+        progressTicks: 20,
+        holdAfterTicks: 20,
+      }),
+    ).rejects.toThrow(/holdAfterTicks/);
+    // Fewer than 20 lines is a valid hold (not run: the file's next runs would wait for a release).
+    await expect(
+      setTrainingBehaviour(t.rootDir, {
+        durationSeconds: 1,
+        fail: false,
+        progressTicks: 20,
+        holdAfterTicks: 19,
+      }),
+    ).resolves.toBeUndefined();
+    await setTrainingBehaviour(t.rootDir, { durationSeconds: 1, fail: false });
   });
 
   it("prepares the instance folder idempotently, leaving an existing run.py alone", async () => {

@@ -31,6 +31,8 @@ export const REAPER_ACTIONS = [
   "training_succeeded",
   /** A run that failed or hung: instance destroyed. */
   "training_failed",
+  /** A run whose end is expected before the next run: a follow-up check sent on the provision queue. */
+  "follow_up_scheduled",
   /** An instance being created right now (its attempt has not recorded it yet): left alone. */
   "creating_left",
 ] as const;

@@ -6,7 +6,9 @@
  * - boot past its timeout, push past its timeout, budget or maximum runtime → attempt ended;
  * - a step whose message was lost (no lease held, no sign of life for `stuckAfterMs`) → its
  *   message is sent again;
- * - training → the completion check (progress, exit code, heartbeat; collect and destroy when done).
+ * - training → the completion check (progress, exit code, heartbeat; collect and destroy when done);
+ *   a run whose estimated end falls before the next run gets a follow-up check from the provision
+ *   queue, timed for its end (completion-follow-up.ts).
  * Work on a job is done under the lease its step uses, so the reaper never acts under a running step.
  */
 import { randomUUID } from "node:crypto";
@@ -14,6 +16,7 @@ import type { AttemptRecord, JobRecord } from "../../store";
 import type { InstanceState, VastInstance } from "../../vast";
 import { type AttemptEnding, endAttempt, resumeEnding } from "../attempts";
 import { COMPLETION_LEASE, checkJobTraining } from "../completion";
+import { scheduleCompletionFollowUp } from "../completion-follow-up";
 import { settingsOf } from "../deps";
 import { runningLimitExceeded } from "../limits";
 import { PROVISION_LEASE } from "../provision";
@@ -313,4 +316,12 @@ async function completionCheck(run: ReaperRun, job: JobRecord): Promise<void> {
   count(run, "training_checked");
   if (result.action === "succeeded") count(run, "training_succeeded");
   if (result.action === "failed") count(run, "training_failed");
+  if (result.action === "running" && job.attempt > 0) {
+    const delay = await scheduleCompletionFollowUp(
+      run.deps,
+      { jobId: job.jobId, attempt: job.attempt },
+      result,
+    );
+    if (delay !== null) count(run, "follow_up_scheduled");
+  }
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # vast-sim: vast-sim training stand-in for ai-toolkit's "python run.py CONFIG". Reads the YAML config, prints
 # tqdm-style progress lines as ai-toolkit does ("name:  15%|█▌        | 300/2000 [01:02<05:40,  4.98it/s,
-# lr: 1.0e-04 loss: 3.9e-01]"), one per line rather than carriage-return updates so logs stay readable,
-# over durationSeconds / VAST_SIM_TIME_SCALE real seconds, then writes
+# lr: 1.0e-04 loss: 3.9e-01]"), one per line rather than carriage-return updates so logs stay readable
+# (10 of them, or progressTicks), over durationSeconds / VAST_SIM_TIME_SCALE real seconds, then writes
 # <training_folder>/<name>/<name>.safetensors, or fails as .vast-sim/training.json says.
 set -u
 config="${1:-}"
@@ -39,8 +39,11 @@ else
   message="torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
 fi
 scale="${VAST_SIM_TIME_SCALE:-1}"
+hold="$(json_value holdAfterTicks)"; hold="${hold:-0}"
+release="${VAST_SIM_ROOT:-$HOME}/.vast-sim/release"
 
-ticks=10
+ticks="$(json_value progressTicks)"
+[[ "$ticks" =~ ^[1-9][0-9]*$ ]] || ticks=10
 pause="$(awk -v d="$duration" -v s="$scale" -v t="$ticks" 'BEGIN { if (s <= 0) s = 1; printf "%.3f", d / s / t }')"
 last=$ticks
 [ "$fail" = "true" ] && last=$((ticks / 2))
@@ -62,6 +65,11 @@ progress_line() {
 for ((t = 1; t <= last; t++)); do
   sleep "$pause"
   progress_line "$(((steps * t + ticks - 1) / ticks))"
+  if [ "$t" = "$hold" ]; then
+    # Held (tests): still running at this step until releaseTraining creates the release file.
+    while [ ! -e "$release" ]; do sleep 0.05; done
+    rm -f -- "$release"
+  fi
 done
 
 if [ "$fail" = "true" ]; then
