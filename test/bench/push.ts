@@ -38,6 +38,7 @@ import { promisify } from "node:util";
 import { localDatasetReader, type PushDatasetResult, pushDataset } from "../../packages/core/src/dataset";
 import { connectSsh, shellQuote } from "../../packages/core/src/ssh";
 import { startSshd, startTcpProxy, type TestSshd } from "../support/sshd";
+import { median } from "./common";
 
 const run = promisify(execFile);
 
@@ -452,15 +453,6 @@ async function cpuMs(sshdPid: number): Promise<number> {
 
 function hasProgram(name: string): boolean {
   return (process.env.PATH ?? "").split(":").some((dir) => dir && existsSync(join(dir, name)));
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function round2(value: number): number {
