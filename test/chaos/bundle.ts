@@ -28,6 +28,9 @@ export async function bundleFunctionProcess(dir: string): Promise<string> {
     format: "esm",
     // ssh2's optional native speed-up; it falls back to JavaScript without it.
     external: ["cpu-features"],
+    // ssh2's native crypto binding, where the install built it: copied beside the bundle, its require
+    // rewritten to the copy (a deployed function gets ssh2 installed whole instead).
+    loader: { ".node": "copy" },
     // CommonJS dependencies bundled into ESM still ask for these.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); const __dirname = import.meta.dirname; const __filename = import.meta.filename;",
