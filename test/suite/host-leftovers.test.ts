@@ -1,6 +1,6 @@
 /**
  * The check vitest's global setup runs around the whole suite: new entries in watched folders fail the
- * run, tool folders in the repository do not, and the repository's .tmp may appear but must be left empty.
+ * run, and so do entries named like our probe files whenever they appeared; tool folders in the repository do not, and the repository's .tmp may appear but must be left empty.
  * Exercised on a stand-in repository in a temporary folder.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -35,6 +35,16 @@ describe("host leftovers check", () => {
     expect(leftoversError(before, repo)?.message).toBe(
       "the test run left 1 new entry outside its temporary folders (tests must write only under folders " +
         `they create in os.tmpdir()): ${join(repo, "out.txt")}`,
+    );
+  });
+
+  it("names an entry called like our probe files even when it was there before the run", async () => {
+    await writeFile(join(repo, "vast-sim-probe-0a1b2c3d"), "");
+    const before = snapshotHost(repo);
+    expect(newHostEntries(before, repo)).toEqual([]);
+    expect(leftoversError(before, repo)?.message).toBe(
+      `1 entry named like this project's test files is outside the temporary folders, left by an earlier run: ` +
+        `${join(repo, "vast-sim-probe-0a1b2c3d")} (find the test that wrote it, then delete it)`,
     );
   });
 
