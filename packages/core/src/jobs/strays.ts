@@ -4,6 +4,7 @@
  * is destroyed on sight and what it billed is charged to its job, once (the store keys the charge
  * on the instance id).
  */
+import { errorText } from "../observability";
 import type { VastInstance } from "../vast";
 import { announce } from "./announce";
 import { attemptCost } from "./attempts";
@@ -25,8 +26,16 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
   // One look before it goes, when we have none: a create that returned late (the call that raced a
   // cancel) may have booted meanwhile, and its GPU billed from Vast's start date.
   const seen = stray.instance ?? (await lookAt(deps, stray.instanceId));
-  await deps.vast.terminateInstance(stray.instanceId);
-  const now = deps.clock.now();
+  // Priced, like an attempt's destroy, to when the request left (attempts/release.ts), not to when
+  // its answer arrived.
+  let sentAt: number | undefined;
+  await deps.vast.terminateInstance(stray.instanceId, {
+    beforeSend: async () => {
+      sentAt = deps.clock.now();
+    },
+  });
+  const answeredAt = deps.clock.now();
+  const destroyedAt = Math.min(sentAt ?? answeredAt, answeredAt);
   deps.logger.warn("stray instance destroyed", {
     jobId: stray.jobId,
     attempt: stray.attempt,
@@ -62,13 +71,13 @@ export async function destroyStray(deps: JobDeps, stray: StrayInstance): Promise
       runningSince: seen?.state === "running" ? seen.startedAtMs : null,
       bytesPushed: 0,
     },
-    now,
+    destroyedAt,
   );
   await deps.store.chargeStray({
     jobId: stray.jobId,
     instanceId: stray.instanceId,
     attempt: stray.attempt,
-    at: now,
+    at: destroyedAt,
     cost,
     reason: stray.reason,
   });
@@ -78,7 +87,10 @@ async function lookAt(deps: JobDeps, instanceId: number): Promise<VastInstance |
   try {
     return await deps.vast.getInstanceStatus(instanceId);
   } catch (error) {
-    deps.logger.info("could not look at a stray before destroying it", { instanceId, error: String(error) });
+    deps.logger.info("could not look at a stray before destroying it", {
+      instanceId,
+      error: errorText(error),
+    });
     return undefined;
   }
 }
