@@ -12,6 +12,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_MANIFEST_MISMATCH, EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
 import { PARTIAL_NAME, type RemoteVerifier, remoteExtractCommand } from "../../src/dataset/remote-extract";
+import { WHOLE_FILE_MAX_BYTES } from "../../src/dataset/remote-verify";
 import { hashTree } from "./fixtures";
 
 interface Run {
@@ -264,6 +265,52 @@ describe("remote extract script", () => {
     expect(arrived.get("a.jpg")).toBe(sha256(a));
     expect(arrived.get("b.jpg")).toBe(sha256(b));
     expect(await readdir(join(dir, "resume"))).toEqual(["dataset"]);
+  });
+
+  it("keeps every whole file a cut stream delivered: the writer threads finish them before the exit", async () => {
+    // Enough files that several are queued for the writer threads when the stream ends.
+    const files: [string, Buffer][] = Array.from({ length: 60 }, (_, i) => [
+      `f${String(i).padStart(2, "0")}.jpg`,
+      Buffer.alloc(20_000, i),
+    ]);
+    const full = await tarOf([...files, ["MANIFEST.sha256", manifestOf(files)]]);
+    // Each entry: a 512-byte header and 20,000 bytes padded to 20,480. Cut inside the 41st file.
+    const cut = await run("cut-many", full.subarray(0, 40 * (512 + 20_480) + 512 + 100), roomy);
+    expect(cut.code).toBe(EXIT_MANIFEST_MISSING);
+    const listed = await run("cut-many", await tarOf([]), roomy);
+    const present = listed.stdout.split("\n").filter((line) => line.startsWith("present "));
+    expect(present.sort()).toEqual(
+      files
+        .slice(0, 40)
+        .map(([name, data]) => `present ${sha256(data)} ${data.length} ${name}`)
+        .sort(),
+    );
+  });
+
+  it("writes a file above the whole-file size from the stream, among small ones, all verified", async () => {
+    const big = Buffer.alloc(WHOLE_FILE_MAX_BYTES + 4097, 0x33);
+    const files: [string, Buffer][] = [
+      ["a.jpg", Buffer.alloc(3000, 1)],
+      ["big.png", big],
+      ["b.jpg", Buffer.alloc(WHOLE_FILE_MAX_BYTES, 2)],
+      ["sub/c.jpg", Buffer.alloc(10, 3)],
+    ];
+    const result = await run("mixed", await tarOf([...files, ["MANIFEST.sha256", manifestOf(files)]]), roomy);
+    expect(result.code).toBe(0);
+    const arrived = await hashTree(join(dir, "mixed", "dataset"));
+    for (const [name, data] of files) expect(arrived.get(name)).toBe(sha256(data));
+  });
+
+  it("a name repeated in the stream ends with its last copy", async () => {
+    const last = Buffer.alloc(9000, 7);
+    const stream = await tarOf([
+      ["a.jpg", Buffer.alloc(50_000, 6)],
+      ["a.jpg", last],
+      ["MANIFEST.sha256", manifestOf([["a.jpg", last]])],
+    ]);
+    const result = await run("repeated", stream, roomy);
+    expect(result.code).toBe(0);
+    expect((await hashTree(join(dir, "repeated", "dataset"))).get("a.jpg")).toBe(sha256(last));
   });
 
   it("drops files an earlier version of the dataset left in the partial folder", async () => {
