@@ -21,7 +21,13 @@ import { writeDataset } from "../../packages/core/test/dataset/fixtures";
 import { RecordingCallbacks } from "../support/callbacks";
 import { ARTIFACT_BUCKET, DATASET_BUCKET, uploadDataset } from "../support/datasets";
 import { expectInvariantsHold, useScenarios } from "../support/provision-harness";
-import { type PushScenario, startPushScenario, untilJob, untilTrainingExited } from "../support/push-harness";
+import {
+  type PushScenario,
+  startPushScenario,
+  storeWith,
+  untilJob,
+  untilTrainingExited,
+} from "../support/push-harness";
 import { statesVisited } from "../support/timeline";
 
 const scenarios = useScenarios(startPushScenario);
@@ -334,6 +340,67 @@ describe("completion check on simulator instances", () => {
     expect(job).toMatchObject({ state: "cancelled", reason: "cancelled during the upload" });
     const notes = (await s.store.getTimeline(jobId)).filter((t) => t.details.kind === "artifact");
     expect(notes).toEqual([]);
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariantsHold(s.base);
+  });
+
+  it("a cancel that read the job before the LoRA was recorded loses to the completion's claim: 409, the job succeeds", async () => {
+    // The narrow window the fresh re-read cannot close: the cancel's check found no stored LoRA,
+    // then the completion check recorded it and claimed the ending. One conditional write decides.
+    const s = await scenarios.start({ seed: 40 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    // The cancel's reads as they were before the LoRA's note.
+    const staleReads = storeWith(s.store, {
+      getTimeline: async (real, id) =>
+        (await real.getTimeline(id)).filter((entry) => entry.details.kind !== "artifact"),
+    });
+    let cancel: Promise<unknown> | null = null;
+    const store = storeWith(s.store, {
+      requestAttemptEnd: async (real, ...args) => {
+        const claimed = await real.requestAttemptEnd(...args);
+        cancel ??= cancelJob({ ...s.deps, store: staleReads }, jobId, "cancelled a moment too late").catch(
+          (error: unknown) => error,
+        );
+        await cancel;
+        return claimed;
+      },
+    });
+    const result = await checkJobTraining({ ...s.deps, store }, jobId);
+    expect(await cancel).toBeInstanceOf(CancelTooLateError);
+    expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "succeeded" });
+    expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
+    await expectInvariantsHold(s.base);
+  });
+
+  it("a cancel that claimed the ending just before the completion check did wins: the run is charged as cancelled", async () => {
+    const s = await scenarios.start({ seed: 41 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    // The cancel's claim lands between the completion's re-read and its own claim; the cancel's
+    // process then stops (a crash): the next completion check finishes the cancel's ending.
+    const store = storeWith(s.store, {
+      requestAttemptEnd: async (real, id, attempt, intent, at) => {
+        await real.requestAttemptEnd(
+          id,
+          attempt,
+          { next: "finish", event: "cancel", reason: "cancelled at the last moment", hostFailure: false },
+          at,
+        );
+        return await real.requestAttemptEnd(id, attempt, intent, at);
+      },
+    });
+    const result = await checkJobTraining({ ...s.deps, store }, jobId);
+    expect(result).toMatchObject({ action: "skipped", state: "collecting" });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ endedAt: null });
+
+    const finished = await checkJobTraining(s.deps, jobId);
+    expect(finished.state).toBe("cancelled");
+    const job = await s.store.getJob(jobId);
+    expect(job).toMatchObject({ state: "cancelled", reason: "cancelled at the last moment" });
+    expect(job?.artifact ?? null).toBeNull();
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "failed" });
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
     await expectInvariantsHold(s.base);
   });

@@ -57,6 +57,28 @@ export function crashingStore<K extends keyof JobStore>(store: JobStore, method:
   });
 }
 
+/**
+ * A store whose listed methods are replaced (each override receives the real store, to call
+ * through): for putting another writer's step exactly between two of ours.
+ */
+export function storeWith(
+  store: JobStore,
+  overrides: {
+    [K in keyof JobStore]?: (real: JobStore, ...args: Parameters<JobStore[K]>) => ReturnType<JobStore[K]>;
+  },
+): JobStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      const override = overrides[prop as keyof JobStore] as
+        | ((real: JobStore, ...args: unknown[]) => unknown)
+        | undefined;
+      return override ? (...args: unknown[]) => override(target, ...args) : value.bind(target);
+    },
+  });
+}
+
 export interface PushScenarioOptions extends ScenarioOptions {
   push?: Partial<PushSettings>;
   completion?: Partial<CompletionSettings>;

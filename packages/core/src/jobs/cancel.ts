@@ -3,7 +3,7 @@
  * one teardown path, so its instance is destroyed and its cost charged before it reads `cancelled`.
  */
 import { JobNotFoundError, type JobRecord } from "../store";
-import { finishJob } from "./attempts";
+import { AttemptEndingTakenError, claimedOutcome, finishJob } from "./attempts";
 import { storedArtifact } from "./completion";
 import type { JobDeps } from "./deps";
 
@@ -27,9 +27,19 @@ export async function cancelJob(
   const job = await deps.store.getJob(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   // Cancelling now would throw away a result already made and paid for, and record the run that
-  // made it as failed (found by the chaos run: a job cancelled with its LoRA stored).
+  // made it as failed (found by the chaos run: a job cancelled with its LoRA stored) — unless a
+  // cancel (or another ending) claimed the attempt first, and then that ending stands.
   if (job.state === "collecting" && (await storedArtifact(deps, jobId, job.attempt))) {
-    throw new CancelTooLateError(jobId);
+    const attempt = await deps.store.getAttempt(jobId, job.attempt);
+    if (claimedOutcome(attempt?.endIntent) !== "failed") throw new CancelTooLateError(jobId);
   }
-  return await finishJob(deps, job, { type: "cancel", reason });
+  try {
+    return await finishJob(deps, job, { type: "cancel", reason });
+  } catch (error) {
+    // The completion check claimed the ending for the stored LoRA between our read and our claim.
+    if (error instanceof AttemptEndingTakenError && error.outcome === "succeeded") {
+      throw new CancelTooLateError(jobId);
+    }
+    throw error;
+  }
 }

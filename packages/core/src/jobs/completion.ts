@@ -23,7 +23,16 @@ import {
   VersionConflictError,
 } from "../store";
 import { ArtifactMissingError, checkTraining, collectArtifact, type TrainingCheck } from "../training";
-import { type AttemptEnding, endAttempt, finishJob, resumeEnding, totalCost } from "./attempts";
+import {
+  type AttemptEnding,
+  AttemptEndingTakenError,
+  claimedOutcome,
+  type EndedAttempt,
+  endAttempt,
+  finishJob,
+  resumeEnding,
+  totalCost,
+} from "./attempts";
 import { type CompletionDeps, redactFor, settingsOf } from "./deps";
 import { applyEvent } from "./lifecycle";
 import { runningLimitExceeded } from "./limits";
@@ -122,8 +131,9 @@ async function checkUnderLease(
   const now = deps.clock.now();
   const grace = job.state === "collecting" ? settings.collectGraceMs : 0;
 
-  if (job.state === "collecting") {
+  if (job.state === "collecting" && claimedOutcome(record.endIntent) !== "failed") {
     // Stored already: a crash between collecting and ending; finish (destroy, charge, succeed).
+    // (An ending claimed first by a cancel or a limit stands: resumed below.)
     const stored = await storedArtifact(deps, jobId, record.attempt);
     if (stored) return await finishSucceeded(deps, job, record, stored);
   }
@@ -333,14 +343,27 @@ async function finishSucceeded(
   artifact: StoredArtifact,
 ): Promise<CompletionResult> {
   const where = `LoRA stored at s3://${artifact.bucket}/${artifact.key} (${artifact.bytes} bytes, sha256 ${artifact.sha256})`;
-  // Destroy and charge first, so the final reason can state the cost.
-  const ended = await endAttempt(
-    deps,
-    job,
-    record,
-    { outcome: "succeeded", reason: where },
-    { next: "continue" },
-  );
+  // Destroy and charge first, so the final reason can state the cost. The ending is claimed for
+  // the LoRA by one conditional write; a cancel or a limit that claimed it first has the last word.
+  let ended: EndedAttempt;
+  try {
+    ended = await endAttempt(
+      deps,
+      job,
+      record,
+      { outcome: "succeeded", reason: where },
+      { next: "continue" },
+    );
+  } catch (error) {
+    if (!(error instanceof AttemptEndingTakenError)) throw error;
+    const state = (await deps.store.getJob(job.jobId))?.state;
+    return {
+      jobId: job.jobId,
+      action: "skipped",
+      reason: "the job began ending otherwise while its LoRA was being stored",
+      state,
+    };
+  }
   const charged = ended.job;
   const b = charged.costBreakdown;
   const reason =

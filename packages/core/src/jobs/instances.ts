@@ -8,7 +8,7 @@
  * destroyed as a stray.
  */
 import { hasRentalLabelPrefix, parseInstanceLabel, type VastInstance } from "../vast";
-import { endAttempt } from "./attempts";
+import { AttemptEndingTakenError, endAttempt } from "./attempts";
 import type { JobDeps } from "./deps";
 import { destroyStray } from "./strays";
 
@@ -61,7 +61,12 @@ export async function terminateOurInstance(
   const job = owner ? await deps.store.getJob(owner.jobId) : null;
   const attempt = owner && job ? await deps.store.getAttempt(owner.jobId, owner.attempt) : null;
   if (job && attempt && attempt.instanceId === instanceId && attempt.endedAt === null) {
-    await endAttempt(deps, job, attempt, { outcome: "failed", reason }, { next: "retry" });
+    try {
+      await endAttempt(deps, job, attempt, { outcome: "failed", reason }, { next: "retry" });
+    } catch (error) {
+      // The completion check claimed the ending for the stored LoRA: it destroys the instance.
+      if (!(error instanceof AttemptEndingTakenError)) throw error;
+    }
     return { instanceId, held: "attempt", jobId: job.jobId };
   }
   if (owner && attempt) {

@@ -32,6 +32,24 @@ import { attemptCost } from "./billing";
 import { releaseInstance } from "./release";
 import { giveUpReason, rentalsSoFar } from "./rentals";
 
+/**
+ * The attempt's ending was claimed first with the other outcome: the completion check claimed it
+ * for the stored LoRA (`succeeded`) before a cancel, a limit or an operator's terminate could, or
+ * one of those claimed it before the completion check. The first claim stands (one conditional
+ * write decides), and whoever made it sees the ending through; the loser changes nothing.
+ */
+export class AttemptEndingTakenError extends Error {
+  override readonly name = "AttemptEndingTakenError";
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+    /** The outcome the first claim stands for. */
+    readonly outcome: AttemptEnding["outcome"],
+  ) {
+    super(`attempt ${attempt} of job ${jobId} is already ending as ${outcome}`);
+  }
+}
+
 /** Conflicting writers are rare and brief; past this many rounds the conflict is reported. */
 const MAX_ROUNDS = 6;
 
@@ -95,6 +113,12 @@ export async function endAttempt(
         deps.clock.now(),
       );
     }
+    // The outcome is the first claim's (see AttemptEndingTakenError): a cancel must not charge a
+    // run as failed whose LoRA the completion check is recording, nor the reverse.
+    const claimed = claimedOutcome(record.endIntent);
+    if (claimed !== null && claimed !== ending.outcome) {
+      throw new AttemptEndingTakenError(jobBefore.jobId, record.attempt, claimed);
+    }
     // Fresh from the store: an instance recorded a moment ago is destroyed too.
     if (record.endedAt === null && record.destroyedAt === null && record.instanceId !== null) {
       record = await releaseInstance(deps, record);
@@ -151,7 +175,7 @@ export async function resumeEnding(
   const intent = record.endIntent;
   if (!intent) return null;
   const ending: AttemptEnding = {
-    outcome: intent.event === "artifact_collected" ? "succeeded" : "failed",
+    outcome: claimedOutcome(intent) ?? "failed",
     reason: intent.reason,
     hostFailure: intent.hostFailure,
   };
@@ -164,10 +188,22 @@ export async function resumeEnding(
   return await endAttempt(deps, job, record, ending, after);
 }
 
+/** The outcome an ending's recorded intent stands for (null: nobody began ending the attempt). */
+export function claimedOutcome(intent: AttemptEndIntent | null | undefined): AttemptEnding["outcome"] | null {
+  if (!intent) return null;
+  return intent.event === "artifact_collected" ? "succeeded" : "failed";
+}
+
 function intentOf(ending: AttemptEnding, after: AfterAttempt, reason: string): AttemptEndIntent {
   return {
     next: after.next,
-    event: after.next === "finish" ? after.event.type : null,
+    // A succeeded ending is always the stored LoRA's, whoever finishes the job afterwards.
+    event:
+      after.next === "finish"
+        ? after.event.type
+        : ending.outcome === "succeeded"
+          ? "artifact_collected"
+          : null,
     reason: after.next === "finish" ? after.event.reason : reason,
     hostFailure: ending.hostFailure ?? false,
   };

@@ -3,6 +3,8 @@ export { attemptCost, attemptCostBound, storageHourlyUsd, totalCost } from "./bi
 export {
   type AfterAttempt,
   type AttemptEnding,
+  AttemptEndingTakenError,
+  claimedOutcome,
   type EndedAttempt,
   endAttempt,
   finishJob,

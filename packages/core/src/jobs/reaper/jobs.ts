@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { AttemptRecord, JobRecord } from "../../store";
 import type { InstanceState, VastInstance } from "../../vast";
-import { type AttemptEnding, endAttempt, resumeEnding } from "../attempts";
+import { type AttemptEnding, AttemptEndingTakenError, endAttempt, resumeEnding } from "../attempts";
 import { COMPLETION_LEASE, checkJobTraining } from "../completion";
 import { scheduleCompletionFollowUp } from "../completion-follow-up";
 import { settingsOf } from "../deps";
@@ -263,15 +263,22 @@ async function end(
   ending: AttemptEnding,
   after: "retry" | "fail",
 ): Promise<void> {
-  await endAttempt(
-    run.deps,
-    job,
-    attempt,
-    ending,
-    after === "retry"
-      ? { next: "retry" }
-      : { next: "finish", event: { type: "fail", reason: ending.reason } },
-  );
+  try {
+    await endAttempt(
+      run.deps,
+      job,
+      attempt,
+      ending,
+      after === "retry"
+        ? { next: "retry" }
+        : { next: "finish", event: { type: "fail", reason: ending.reason } },
+    );
+  } catch (error) {
+    // The completion check claimed the ending for the stored LoRA a moment ago: it finishes it.
+    if (!(error instanceof AttemptEndingTakenError)) throw error;
+    run.deps.logger.info("the attempt is already ending otherwise", { jobId: job.jobId, action });
+    return;
+  }
   count(run, action);
 }
 
