@@ -1,11 +1,11 @@
 import "aws-sdk-client-mock-vitest/extend";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import {
   assertSigningSecretsSeparate,
   ConfigError,
@@ -62,6 +62,7 @@ describe("loadSecrets", () => {
 
   it("reads from the environment in local runs (key file path)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "secrets-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "id"), SECRET.sshPrivateKey);
     const secrets = await loadSecrets({
       env: {
@@ -179,6 +180,7 @@ describe("publicKeyFromPrivate", () => {
     // ssh-keygen writes the pair: an independent reference (ssh2's own generator is not one; see
     // test/support/ssh-keys.ts).
     const dir = await mkdtemp(join(tmpdir(), "vr-key-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f", join(dir, "id")]);
     const privateKey = await readFile(join(dir, "id"), "utf8");
     const publicLine = await readFile(join(dir, "id.pub"), "utf8");
