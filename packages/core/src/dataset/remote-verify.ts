@@ -5,8 +5,8 @@
  * hashed (OpenSSL's sha256, via hashlib) as its bytes arrive, so nothing is read twice. Files up to
  * 4 MiB are created and written by two writer threads while the reading thread parses on: creating
  * a file is the extractor's largest cost, and a single thread would make the stream wait for each
- * one (this is what puts a push of many small files at the speed of `tar | ssh`, see
- * docs/performance.md). Without python3 the script falls back to `tar -x` followed by `sha256sum -c`.
+ * one (this is what puts a push of many small files at the speed of `tar | ssh`: the README's
+ * Performance section). Without python3 the script falls back to `tar -x` followed by `sha256sum -c`.
  *
  * Protocol on stdout: one `present <sha256> <size> <name>` line per regular file already in the
  * partial folder, then `ready`; the sender decides from those lines which files to leave out. Exit
@@ -20,7 +20,8 @@
 
 /**
  * Files up to this size are read whole and handed to the extractor's writer threads; larger ones
- * are written by the reading thread as they stream in (memory stays bounded by a few of these).
+ * are written by the reading thread as they stream in. Memory is bounded by 11 of these (8 queued,
+ * 2 being written, 1 being read): at most 44 MiB.
  */
 export const WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -57,6 +58,9 @@ def fail(code, message):
         # Files read whole before the cut are complete: let the writers finish them, for the next
         # push to reuse. (Any other failure removes the partial folder.)
         writers.stop()
+        # A writer that hit a full disk is the reason to report, not the cut that came after.
+        if writers.disk_full():
+            code, message = EXIT_NO_SPACE, "the instance's disk is full: %s" % writers.errors[0]
     if current is not None:
         try:
             os.unlink(current)
@@ -159,9 +163,14 @@ class Writers:
         self.jobs = queue.Queue(maxsize=4 * count)
         self.errors = []
         self.names = set()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(count)]
-        for t in self.threads:
-            t.start()
+        self.threads = []
+        for _ in range(count):
+            t = threading.Thread(target=self.run, daemon=True)
+            try:
+                t.start()
+            except RuntimeError:
+                break  # no thread to be had (a process limit): what started, or the reader, writes
+            self.threads.append(t)
 
     def run(self):
         while True:
@@ -169,18 +178,28 @@ class Writers:
             try:
                 if job is None:
                     return
-                rel, path, data, digest = job
                 if not self.errors:
-                    fd = create(path)
-                    try:
-                        write_all(fd, memoryview(data))
-                    finally:
-                        os.close(fd)
-                    got[rel] = digest
-            except BaseException as error:
+                    self.write(*job)
+            except Exception as error:
                 self.errors.append(error)
             finally:
                 self.jobs.task_done()
+
+    @staticmethod
+    def write(rel, path, data, digest):
+        fd = create(path)
+        try:
+            write_all(fd, memoryview(data))
+        except BaseException:
+            # A half-written file would only be listed and sent again: leave none.
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+        os.close(fd)
+        got[rel] = digest
 
     def check(self):
         if self.errors:
@@ -192,7 +211,14 @@ class Writers:
         self.names.add(rel)
 
     def put(self, rel, path, data):
-        self.jobs.put((rel, path, data, hashlib.sha256(data).hexdigest()))
+        job = (rel, path, data, hashlib.sha256(data).hexdigest())
+        if self.threads:
+            self.jobs.put(job)
+        else:
+            self.write(*job)
+
+    def disk_full(self):
+        return any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in self.errors)
 
     def stop(self):
         threads, self.threads = self.threads, []
@@ -308,6 +334,9 @@ try:
         pass
     writers.stop()
     writers.check()
+except EOFError:
+    # gzip's reader: the compressed stream ended before its end marker (a cut connection).
+    fail(EXIT_MISSING, "dataset stream ended early (connection cut?)")
 except OSError as error:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         fail(EXIT_NO_SPACE, "the instance's disk is full: %s" % error)

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_MANIFEST_MISMATCH, EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
@@ -51,11 +52,12 @@ describe("remote extract script", () => {
     disk: FakeDisk,
     announced?: number | string,
     verifier: RemoteVerifier = "auto",
+    compression: "none" | "gzip" = "none",
   ): Promise<Run> =>
     new Promise((resolve, reject) => {
       const command = remoteExtractCommand(
         join(dir, jobDir, "dataset"),
-        "none",
+        compression,
         // Strings reach the script only by bypassing the type (as a hostile caller would).
         announced as number | undefined,
         verifier,
@@ -285,6 +287,36 @@ describe("remote extract script", () => {
         .map(([name, data]) => `present ${sha256(data)} ${data.length} ${name}`)
         .sort(),
     );
+  });
+
+  it("a cut gzip stream is a cut stream too: exit 3, whole files kept for the next push", async () => {
+    // Incompressible, so the cut's place in the compressed bytes falls about where it would raw.
+    const noise = (seed: number, size: number) => {
+      const out = Buffer.alloc(size);
+      let block = createHash("sha256").update(String(seed)).digest();
+      for (let at = 0; at < size; at += block.length) {
+        block.copy(out, at);
+        block = createHash("sha256").update(block).digest();
+      }
+      return out;
+    };
+    const files: [string, Buffer][] = Array.from({ length: 20 }, (_, i) => [`g${i}.jpg`, noise(i, 30_000)]);
+    const gz = gzipSync(await tarOf([...files, ["MANIFEST.sha256", manifestOf(files)]]));
+    const cut = await run(
+      "gz-cut",
+      gz.subarray(0, Math.floor(gz.length / 2)),
+      roomy,
+      undefined,
+      "auto",
+      "gzip",
+    );
+    expect(cut.code).toBe(EXIT_MANIFEST_MISSING);
+    expect(cut.stderr).toMatch(/ended early/);
+    const listed = await run("gz-cut", gzipSync(await tarOf([])), roomy, undefined, "auto", "gzip");
+    const present = listed.stdout.split("\n").filter((line) => line.startsWith("present "));
+    const whole = files.map(([name, data]) => `present ${sha256(data)} ${data.length} ${name}`);
+    expect(present.length).toBeGreaterThan(0);
+    expect(whole).toEqual(expect.arrayContaining(present));
   });
 
   it("writes a file above the whole-file size from the stream, among small ones, all verified", async () => {
