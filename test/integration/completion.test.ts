@@ -405,6 +405,58 @@ describe("completion check on simulator instances", () => {
     await expectInvariantsHold(s.base);
   });
 
+  it("a slow cancel that reads the attempt after the completion charged it as succeeded is too late", async () => {
+    // Found by review: the attempt was already ended, so the cancel's claim check never ran, and
+    // `collecting → cancelled` dropped a LoRA whose run was charged as succeeded.
+    const s = await scenarios.start({ seed: 42 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    const staleReads = storeWith(s.store, {
+      getTimeline: async (real, id) =>
+        (await real.getTimeline(id)).filter((entry) => entry.details.kind !== "artifact"),
+    });
+    let cancel: Promise<unknown> | null = null;
+    const store = storeWith(s.store, {
+      // The completion check has destroyed and charged the attempt, and not yet ended the job.
+      endAttempt: async (real, ...args) => {
+        const charged = await real.endAttempt(...args);
+        cancel ??= cancelJob({ ...s.deps, store: staleReads }, jobId, "cancelled by a slow process").catch(
+          (error: unknown) => error,
+        );
+        await cancel;
+        return charged;
+      },
+    });
+    const result = await checkJobTraining({ ...s.deps, store }, jobId);
+    expect(await cancel).toBeInstanceOf(CancelTooLateError);
+    expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
+    expect((await s.store.getJob(jobId))?.artifact).toMatchObject({ key: expect.any(String) });
+    await expectInvariantsHold(s.base);
+  });
+
+  it("an ending the previous version claimed for the LoRA (continue, no event) still ends the job succeeded", async () => {
+    // Before intents named the LoRA's claim, the completion check wrote `continue` with no event.
+    const s = await scenarios.start({ seed: 43 });
+    const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
+    await untilTrainingExited(s, instanceId, jobId);
+    const previousVersion = storeWith(s.store, {
+      requestAttemptEnd: async (real, id, attempt, intent, at) => {
+        await real.requestAttemptEnd(id, attempt, { ...intent, event: null }, at);
+        throw new Error("simulated crash after the claim");
+      },
+    });
+    await expect(checkJobTraining({ ...s.deps, store: previousVersion }, jobId)).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect((await s.store.getAttempt(jobId, 1))?.endIntent).toMatchObject({ next: "continue", event: null });
+    await expect(cancelJob(s.deps, jobId, "cancelled after the upgrade")).rejects.toBeInstanceOf(
+      CancelTooLateError,
+    );
+    expect(await checkJobTraining(s.deps, jobId)).toMatchObject({ action: "succeeded", state: "succeeded" });
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "succeeded" });
+    await expectInvariantsHold(s.base);
+  });
+
   it("a finished run whose LoRA cannot be stored is failed after the collect timeout, not kept billing", async () => {
     const s = await scenarios.start({ seed: 37 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });

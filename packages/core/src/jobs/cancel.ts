@@ -27,16 +27,18 @@ export async function cancelJob(
   const job = await deps.store.getJob(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   // Cancelling now would throw away a result already made and paid for, and record the run that
-  // made it as failed (found by the chaos run: a job cancelled with its LoRA stored) — unless a
-  // cancel (or another ending) claimed the attempt first, and then that ending stands.
+  // made it as failed (found by the chaos run: a job cancelled with its LoRA stored) — unless an
+  // ending claimed as failed (an earlier cancel, a limit) got to the attempt first: then the LoRA
+  // is not the job's result and the cancel goes ahead.
   if (job.state === "collecting" && (await storedArtifact(deps, jobId, job.attempt))) {
     const attempt = await deps.store.getAttempt(jobId, job.attempt);
-    if (claimedOutcome(attempt?.endIntent) !== "failed") throw new CancelTooLateError(jobId);
+    if (!attempt || claimedOutcome(job, attempt) !== "failed") throw new CancelTooLateError(jobId);
   }
   try {
     return await finishJob(deps, job, { type: "cancel", reason });
   } catch (error) {
-    // The completion check claimed the ending for the stored LoRA between our read and our claim.
+    // The completion check claimed the ending for the stored LoRA (or already charged it as
+    // succeeded) between our reads and our claim.
     if (error instanceof AttemptEndingTakenError && error.outcome === "succeeded") {
       throw new CancelTooLateError(jobId);
     }

@@ -131,7 +131,7 @@ async function checkUnderLease(
   const now = deps.clock.now();
   const grace = job.state === "collecting" ? settings.collectGraceMs : 0;
 
-  if (job.state === "collecting" && claimedOutcome(record.endIntent) !== "failed") {
+  if (job.state === "collecting" && claimedOutcome(job, record) !== "failed") {
     // Stored already: a crash between collecting and ending; finish (destroy, charge, succeed).
     // (An ending claimed first by a cancel or a limit stands: resumed below.)
     const stored = await storedArtifact(deps, jobId, record.attempt);

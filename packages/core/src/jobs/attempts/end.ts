@@ -115,7 +115,7 @@ export async function endAttempt(
     }
     // The outcome is the first claim's (see AttemptEndingTakenError): a cancel must not charge a
     // run as failed whose LoRA the completion check is recording, nor the reverse.
-    const claimed = claimedOutcome(record.endIntent);
+    const claimed = claimedOutcome(jobBefore, record);
     if (claimed !== null && claimed !== ending.outcome) {
       throw new AttemptEndingTakenError(jobBefore.jobId, record.attempt, claimed);
     }
@@ -175,7 +175,7 @@ export async function resumeEnding(
   const intent = record.endIntent;
   if (!intent) return null;
   const ending: AttemptEnding = {
-    outcome: claimedOutcome(intent) ?? "failed",
+    outcome: claimedOutcome(job, record) ?? "failed",
     reason: intent.reason,
     hostFailure: intent.hostFailure,
   };
@@ -188,10 +188,22 @@ export async function resumeEnding(
   return await endAttempt(deps, job, record, ending, after);
 }
 
-/** The outcome an ending's recorded intent stands for (null: nobody began ending the attempt). */
-export function claimedOutcome(intent: AttemptEndIntent | null | undefined): AttemptEnding["outcome"] | null {
+/**
+ * The outcome the attempt's ending stands for: as charged once it has ended, else as its recorded
+ * intent claims it; null while nobody began ending it.
+ */
+export function claimedOutcome(
+  job: Pick<JobRecord, "state">,
+  record: Pick<AttemptRecord, "endedAt" | "outcome" | "endIntent">,
+): AttemptEnding["outcome"] | null {
+  if (record.endedAt !== null) return record.outcome === "succeeded" ? "succeeded" : "failed";
+  const intent = record.endIntent;
   if (!intent) return null;
-  return intent.event === "artifact_collected" ? "succeeded" : "failed";
+  if (intent.event === "artifact_collected") return "succeeded";
+  // Written before intents named the LoRA's claim: the completion check's ending of a collecting
+  // job was `continue` with no event, a shape no other step writes for a collecting job.
+  if (job.state === "collecting" && intent.next === "continue" && intent.event === null) return "succeeded";
+  return "failed";
 }
 
 function intentOf(ending: AttemptEnding, after: AfterAttempt, reason: string): AttemptEndIntent {
@@ -223,8 +235,14 @@ export async function finishJob(
   return await onFreshJob(deps, jobBefore, isAttemptStillOpen, async (job) => {
     if (isTerminal(job.state)) return job;
     const record = job.attempt > 0 ? await deps.store.getAttempt(job.jobId, job.attempt) : null;
+    const outcome = event.type === "artifact_collected" ? "succeeded" : "failed";
+    // An attempt already claimed (or charged) with the other outcome decides the job's end too: a
+    // cancel arriving after the LoRA's run was charged as succeeded must not end the job cancelled.
+    const claimed = record ? claimedOutcome(job, record) : null;
+    if (record && claimed !== null && claimed !== outcome) {
+      throw new AttemptEndingTakenError(job.jobId, record.attempt, claimed);
+    }
     if (record && record.endedAt === null) {
-      const outcome = event.type === "artifact_collected" ? "succeeded" : "failed";
       const ended = await endAttempt(
         deps,
         job,
