@@ -117,10 +117,17 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
   });
   if (ssh.confinement === "unconfined") process.stderr.write(UNSAFE_WARNING);
   const apiKey = options.apiKey ?? randomBytes(32).toString("hex");
+  // Options are checked before the data folder exists, so a refused start leaves nothing behind.
+  const profile = options.faults ? RandomFaultProfileSchema.parse(options.faults) : null;
+  const aiToolkitDirs = z
+    .array(AiToolkitDirSchema)
+    .parse(options.aiToolkitDirs ?? [...DEFAULT_AI_TOOLKIT_DIRS]);
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "vast-sim-")));
+  const removeDataDir = async () => {
+    if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+  };
   const clock = new SimClock(options.timeScale ?? 1, options.clock ?? systemClock);
-  const profile = options.faults ? RandomFaultProfileSchema.parse(options.faults) : null;
   const faults = new FaultBook(profile);
   const logger = options.logger ?? silentLogger;
   const state = new SimState(
@@ -132,7 +139,7 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
       bandwidthUsdPerGb: options.bandwidthUsdPerGb ?? null,
       logPendingPolls: options.logPendingPolls ?? 2,
       trainingSeconds: options.trainingSeconds ?? null,
-      aiToolkitDirs: z.array(AiToolkitDirSchema).parse(options.aiToolkitDirs ?? [...DEFAULT_AI_TOOLKIT_DIRS]),
+      aiToolkitDirs,
       userId: 270_000 + ((options.seed ?? 1) % 1000),
     },
     clock,
@@ -167,11 +174,17 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
   adminRoutes(app, deps, admin);
   app.notFound((c) => c.json({ success: false, error: "not_found", msg: "error 404: Not found" }, 404));
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+  // A port that cannot be had fails the start (rather than leaving it waiting forever).
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       { fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" },
       () => resolve(s),
     );
+    s.once("error", reject);
+  }).catch(async (error: unknown) => {
+    await state.closeAll().catch(() => {});
+    await removeDataDir();
+    throw error;
   });
   const address = server.address() as AddressInfo;
   baseUrl = `http://${options.host ?? "127.0.0.1"}:${address.port}`;
@@ -188,9 +201,12 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
     close: async () => {
       clearInterval(ticker);
       webhooks?.stop();
-      await state.closeAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+      try {
+        await state.closeAll();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } finally {
+        await removeDataDir();
+      }
     },
   };
 }
