@@ -118,6 +118,27 @@ describe("an operator terminating a live job's instance", () => {
     await expectInvariantsHold(s.base);
   });
 
+  it("from collecting with the LoRA's ending already claimed: answered `ending`, and the terminate changes nothing", async () => {
+    const s = await scenarios.start({ seed: 124 });
+    const jobId = await driveTo(s, "collecting");
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    // The completion check has stored the LoRA and claimed the ending, then stopped (a crash).
+    await s.store.requestAttemptEnd(
+      jobId,
+      1,
+      { next: "continue", event: "artifact_collected", reason: "LoRA stored", hostFailure: false },
+      Date.now(),
+    );
+    const app = createApiApp({ ...s.deps, credentials: () => CREDENTIALS });
+    const response = await app.request(`/v1/instances/${instanceId}`, { method: "DELETE", headers: auth });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instanceId, held: "ending", jobId });
+    // The terminate changed nothing: the attempt is not ended or charged as failed by it.
+    expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ endedAt: null, destroyedAt: null });
+    expect(destroyed(s, instanceId)).toBe(false);
+    await expectInvariantsHold(s.base);
+  });
+
   it("from collecting, through EventBridge: the next completion check fails the job", async () => {
     const s = await scenarios.start({ seed: 123 });
     const jobId = await driveTo(s, "collecting");

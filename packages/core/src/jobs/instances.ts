@@ -46,8 +46,11 @@ export async function startOurInstance(deps: Pick<JobDeps, "vast">, instanceId: 
 
 export interface TerminatedInstance {
   instanceId: number;
-  /** `attempt`: a live job held it (that attempt ended); `stray`: nobody held it. */
-  held: "attempt" | "stray";
+  /**
+   * `attempt`: a live job held it (that attempt ended); `ending`: a live job held it and its ending
+   * was already claimed for the stored LoRA (the completion check destroys it); `stray`: nobody held it.
+   */
+  held: "attempt" | "ending" | "stray";
   jobId: string | null;
 }
 
@@ -66,6 +69,7 @@ export async function terminateOurInstance(
     } catch (error) {
       // The completion check claimed the ending for the stored LoRA: it destroys the instance.
       if (!(error instanceof AttemptEndingTakenError)) throw error;
+      return { instanceId, held: "ending", jobId: job.jobId };
     }
     return { instanceId, held: "attempt", jobId: job.jobId };
   }

@@ -27,9 +27,9 @@ export const InstanceActionSchema = z
 export const TerminatedInstanceSchema = z
   .object({
     instanceId: z.number().int(),
-    held: z.enum(["attempt", "stray"]).openapi({
+    held: z.enum(["attempt", "ending", "stray"]).openapi({
       description:
-        "`attempt`: a live job held it, that attempt ended (the job moves on to another GPU when it may); `stray`: nobody held it.",
+        "`attempt`: a live job held it, that attempt ended (the job moves on to another GPU when it may); `ending`: a live job held it and was already ending with its LoRA stored — that ending destroys it and the job succeeds; `stray`: nobody held it.",
     }),
     jobId: z.string().nullable(),
   })
