@@ -52,6 +52,38 @@ async function deliverCallbacks(s: PushScenario): Promise<void> {
   while ((await s.base.pump()).received > 0) {}
 }
 
+/**
+ * The completion check with a cancel slipped in right after one of its store writes (`after`); the
+ * cancel reads the timeline as it was before the LoRA's note (it looked before the note was
+ * written). Returns the check's result and what the cancel returned or threw.
+ */
+async function completionWithCancelAfter(
+  s: PushScenario,
+  jobId: string,
+  after: "requestAttemptEnd" | "endAttempt",
+  reason: string,
+): Promise<{ result: CompletionResult; cancelled: unknown }> {
+  const staleReads = storeWith(s.store, {
+    getTimeline: async (real, id) =>
+      (await real.getTimeline(id)).filter((entry) => entry.details.kind !== "artifact"),
+  });
+  let cancel: Promise<unknown> | null = null;
+  const slipIn = async <T>(write: Promise<T>): Promise<T> => {
+    const written = await write;
+    cancel ??= cancelJob({ ...s.deps, store: staleReads }, jobId, reason).catch((error: unknown) => error);
+    await cancel;
+    return written;
+  };
+  const store = storeWith(
+    s.store,
+    after === "requestAttemptEnd"
+      ? { requestAttemptEnd: (real, ...args) => slipIn(real.requestAttemptEnd(...args)) }
+      : { endAttempt: (real, ...args) => slipIn(real.endAttempt(...args)) },
+  );
+  const result = await checkJobTraining({ ...s.deps, store }, jobId);
+  return { result, cancelled: await cancel };
+}
+
 async function toTraining(
   s: PushScenario,
   training: { durationSeconds?: number; fail?: boolean; failMessage?: string } = {},
@@ -350,24 +382,13 @@ describe("completion check on simulator instances", () => {
     const s = await scenarios.start({ seed: 40 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
     await untilTrainingExited(s, instanceId, jobId);
-    // The cancel's reads as they were before the LoRA's note.
-    const staleReads = storeWith(s.store, {
-      getTimeline: async (real, id) =>
-        (await real.getTimeline(id)).filter((entry) => entry.details.kind !== "artifact"),
-    });
-    let cancel: Promise<unknown> | null = null;
-    const store = storeWith(s.store, {
-      requestAttemptEnd: async (real, ...args) => {
-        const claimed = await real.requestAttemptEnd(...args);
-        cancel ??= cancelJob({ ...s.deps, store: staleReads }, jobId, "cancelled a moment too late").catch(
-          (error: unknown) => error,
-        );
-        await cancel;
-        return claimed;
-      },
-    });
-    const result = await checkJobTraining({ ...s.deps, store }, jobId);
-    expect(await cancel).toBeInstanceOf(CancelTooLateError);
+    const { result, cancelled } = await completionWithCancelAfter(
+      s,
+      jobId,
+      "requestAttemptEnd",
+      "cancelled a moment too late",
+    );
+    expect(cancelled).toBeInstanceOf(CancelTooLateError);
     expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
     expect(await s.store.getAttempt(jobId, 1)).toMatchObject({ outcome: "succeeded" });
     expect(s.base.sim.admin.instance(instanceId)?.destroyedAtMs).not.toBeNull();
@@ -411,24 +432,14 @@ describe("completion check on simulator instances", () => {
     const s = await scenarios.start({ seed: 42 });
     const { jobId, instanceId } = await toTraining(s, { durationSeconds: SHORT_RUN_SECONDS });
     await untilTrainingExited(s, instanceId, jobId);
-    const staleReads = storeWith(s.store, {
-      getTimeline: async (real, id) =>
-        (await real.getTimeline(id)).filter((entry) => entry.details.kind !== "artifact"),
-    });
-    let cancel: Promise<unknown> | null = null;
-    const store = storeWith(s.store, {
-      // The completion check has destroyed and charged the attempt, and not yet ended the job.
-      endAttempt: async (real, ...args) => {
-        const charged = await real.endAttempt(...args);
-        cancel ??= cancelJob({ ...s.deps, store: staleReads }, jobId, "cancelled by a slow process").catch(
-          (error: unknown) => error,
-        );
-        await cancel;
-        return charged;
-      },
-    });
-    const result = await checkJobTraining({ ...s.deps, store }, jobId);
-    expect(await cancel).toBeInstanceOf(CancelTooLateError);
+    // The completion check has destroyed and charged the attempt, and not yet ended the job.
+    const { result, cancelled } = await completionWithCancelAfter(
+      s,
+      jobId,
+      "endAttempt",
+      "cancelled by a slow process",
+    );
+    expect(cancelled).toBeInstanceOf(CancelTooLateError);
     expect(result).toMatchObject({ action: "succeeded", state: "succeeded" });
     expect((await s.store.getJob(jobId))?.artifact).toMatchObject({ key: expect.any(String) });
     await expectInvariantsHold(s.base);

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import tar from "tar-stream";
 
 import { seededRandom } from "../../src/retry";
 
@@ -60,4 +61,14 @@ export async function hashTree(root: string, relative = ""): Promise<Map<string,
     }
   }
   return out;
+}
+
+/** A tar stream (tar-stream's writer, an independent one) of `files` as given: name and content. */
+export async function tarOf(files: readonly (readonly [string, string | Buffer])[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, data] of files) pack.entry({ name }, data);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

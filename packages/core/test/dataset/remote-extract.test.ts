@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_MANIFEST_MISMATCH, EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
 import { PARTIAL_NAME, type RemoteVerifier, remoteExtractCommand } from "../../src/dataset/remote-extract";
 import { WHOLE_FILE_MAX_BYTES } from "../../src/dataset/remote-verify";
-import { hashTree } from "./fixtures";
+import { hashTree, tarOf } from "./fixtures";
 
 interface Run {
   code: number | null;
@@ -85,15 +85,6 @@ describe("remote extract script", () => {
     });
 
   const roomy: FakeDisk = { availKib: 50_000_000, sizeKib: 100_000_000 };
-
-  async function tarOf(files: [string, string | Buffer][]): Promise<Buffer> {
-    const pack = tar.pack();
-    for (const [name, data] of files) pack.entry({ name }, data);
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
 
   it("refuses an announced size that does not fit the free space, with a 5% margin", async () => {
     // 100,000 KiB free (10%): 97 MB + 5% = 99,422 KiB fits; 98 MB + 5% = 100,489 KiB does not.

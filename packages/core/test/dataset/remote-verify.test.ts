@@ -9,11 +9,10 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_MANIFEST_MISSING, EXIT_NO_SPACE } from "../../src/dataset";
 import { REMOTE_VERIFY_PY, WHOLE_FILE_MAX_BYTES } from "../../src/dataset/remote-verify";
-import { hashTree } from "./fixtures";
+import { hashTree, tarOf } from "./fixtures";
 
 /** `os.write` raises ENOSPC from a writer thread's `nth` call on (the reading thread never writes files). */
 const DISK_FULL_IN_WRITERS = (nth: number) => `
@@ -36,15 +35,6 @@ threading.Thread.start = _refuse
 `;
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-async function tarOf(files: [string, Buffer | string][]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, data] of files) pack.entry({ name }, data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const withManifest = (files: [string, Buffer][]): [string, Buffer | string][] => [
   ...files,
