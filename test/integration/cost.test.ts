@@ -133,6 +133,34 @@ describe("a destroy is priced to when its request left", () => {
     await expectInvariantsHold(s);
   });
 
+  it("after a crash lost its answer, and the retry's first try failed: still to the crashed request's send time", async () => {
+    // Found by the chaos run: the retry's first try got a 5xx, its second "already gone", and the
+    // destroy was priced to the retry's first try, 34 s after Vast had acted.
+    const s = await provisionScenarios.start({ seed: 67 });
+    const jobId = await s.submit();
+    await s.pump();
+    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+    s.sim.admin.advance(25 + 300);
+    const crashing: typeof s.deps.vast = {
+      ...s.deps.vast,
+      terminateInstance: async (id, options) => {
+        await s.deps.vast.terminateInstance(id, options);
+        throw new Error("simulated crash after the destroy");
+      },
+    };
+    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
+      /simulated crash/,
+    );
+    s.sim.admin.advance(600);
+    await s.sim.admin.addFault({ kind: "http_error", endpoint: "destroy", status: 503, times: 1 });
+    const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
+    expect(s.sim.admin.faultCounts().http_5xx).toBe(1);
+    const ledger = s.sim.admin.ledger().instances.find((l) => l.instanceId === instanceId);
+    if (!ledger) throw new Error("no ledger for the instance");
+    expect(cancelled.costBreakdown.gpuUsd).toBeCloseTo(ledger.gpuMicros / 1e6, 5);
+    await expectInvariantsHold(s);
+  });
+
   it("when its answer arrives late: to when it left, not to when the answer came", async () => {
     const s = await provisionScenarios.start({ seed: 66 });
     const jobId = await s.submit();

@@ -34,15 +34,17 @@ export async function releaseInstance(deps: JobDeps, record: AttemptRecord): Pro
  * request leaving and its answer arriving; the moment it left is the estimate (the answer can be
  * seconds late on a busy function, and the wait for the rate limiter comes before it leaves).
  *
- * Already gone: most likely our own earlier destroy — one of this call's earlier tries, or the
- * request of a step that crashed before recording its answer (its time was written before it left).
- * Priced to the latest such request, not to now: recovering from the crash is GPU time Vast never
- * billed. Without one on record, to when the ending began.
+ * Already gone: most likely our own earlier destroy. First choice, the request of an earlier step
+ * that never recorded its answer (a crash; its time was written before it left): Vast had it
+ * before any try of this call, and a try of this call that failed first (a 5xx, a timeout) must not
+ * move the end to it — found by the chaos run, a retry 34 s after the crash priced to its own first
+ * try. Else this call's earlier try; without either, when the ending began. Never now: recovering
+ * from the crash is GPU time Vast never billed.
  */
 function billingEnd(record: AttemptRecord, alreadyGone: boolean, sentAt: number[], now: number): number {
   // A port that does not call beforeSend (a test double) leaves the answer's arrival as the estimate.
   if (!alreadyGone) return Math.min(sentAt.at(-1) ?? now, now);
-  const earlier = sentAt.length >= 2 ? sentAt.at(-2) : (record.destroySentAt ?? record.endRequestedAt);
+  const earlier = record.destroySentAt ?? (sentAt.length >= 2 ? sentAt.at(-2) : record.endRequestedAt);
   return Math.min(earlier ?? now, now);
 }
 
