@@ -101,26 +101,39 @@ describe("a destroy Vast accepted just before a crash kept it from being recorde
   });
 });
 
+type ProvisionScenario = Awaited<ReturnType<typeof startScenario>>;
+
+/**
+ * A rented job, 325 s on, cancelled by a step that dies right after its destroy left (`waitSeconds`
+ * at the rate limiter first): Vast destroyed the instance, and nothing recorded the answer.
+ */
+async function cancelledByACrashedStep(
+  s: ProvisionScenario,
+  waitSeconds = 0,
+): Promise<{ jobId: string; instanceId: number }> {
+  const jobId = await s.submit();
+  await s.pump();
+  const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
+  s.sim.admin.advance(25 + 300);
+  const crashing: typeof s.deps.vast = {
+    ...s.deps.vast,
+    terminateInstance: async (id, options) => {
+      s.sim.admin.advance(waitSeconds);
+      await s.deps.vast.terminateInstance(id, options);
+      throw new Error("simulated crash after the destroy");
+    },
+  };
+  await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
+    /simulated crash/,
+  );
+  return { jobId, instanceId };
+}
+
 describe("a destroy is priced to when its request left", () => {
   it("after a crash lost its answer: to the request's send time, written before it left (here after a 2-minute wait for the rate limiter), not to when the ending began", async () => {
     const s = await provisionScenarios.start({ seed: 65 });
-    const jobId = await s.submit();
-    await s.pump();
-    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
-    s.sim.admin.advance(25 + 300);
-    const crashing: typeof s.deps.vast = {
-      ...s.deps.vast,
-      terminateInstance: async (id, options) => {
-        // The request waits its turn at the rate limiter, then leaves; the process dies before the
-        // answer is recorded.
-        s.sim.admin.advance(120);
-        await s.deps.vast.terminateInstance(id, options);
-        throw new Error("simulated crash after the destroy");
-      },
-    };
-    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
-      /simulated crash/,
-    );
+    // The request waits its turn at the rate limiter for 2 minutes, then leaves.
+    const { jobId, instanceId } = await cancelledByACrashedStep(s, 120);
     expect((await s.store.getAttempt(jobId, 1))?.destroySentAt).toEqual(expect.any(Number));
     s.sim.admin.advance(600);
     const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
@@ -137,20 +150,7 @@ describe("a destroy is priced to when its request left", () => {
     // Found by the chaos run: the retry's first try got a 5xx, its second "already gone", and the
     // destroy was priced to the retry's first try, 34 s after Vast had acted.
     const s = await provisionScenarios.start({ seed: 67 });
-    const jobId = await s.submit();
-    await s.pump();
-    const instanceId = (await s.store.getAttempt(jobId, 1))?.instanceId as number;
-    s.sim.admin.advance(25 + 300);
-    const crashing: typeof s.deps.vast = {
-      ...s.deps.vast,
-      terminateInstance: async (id, options) => {
-        await s.deps.vast.terminateInstance(id, options);
-        throw new Error("simulated crash after the destroy");
-      },
-    };
-    await expect(cancelJob({ ...s.deps, vast: crashing }, jobId, "withdrawn")).rejects.toThrow(
-      /simulated crash/,
-    );
+    const { jobId, instanceId } = await cancelledByACrashedStep(s);
     s.sim.admin.advance(600);
     await s.sim.admin.addFault({ kind: "http_error", endpoint: "destroy", status: 503, times: 1 });
     const cancelled = await cancelJob(s.deps, jobId, "withdrawn");
