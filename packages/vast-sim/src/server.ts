@@ -178,7 +178,11 @@ export async function startVastSim(options: VastSimOptions = {}): Promise<VastSi
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       { fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" },
-      () => resolve(s),
+      () => {
+        // Only the start's own error: a later server error must still surface as before.
+        s.off("error", reject);
+        resolve(s);
+      },
     );
     s.once("error", reject);
   }).catch(async (error: unknown) => {
